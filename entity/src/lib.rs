@@ -1,0 +1,7 @@
+//! SeaORM entities of taskql: one module per table, nothing but the data model.
+//!
+//! The GraphQL types live in the server crate; keeping this crate free of them
+//! lets the migration crate and tools use the model without the web stack.
+
+pub mod refresh_token;
+pub mod user;

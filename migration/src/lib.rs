@@ -1,0 +1,19 @@
+//! The database schema of taskql as ordered migrations. `taskql migrate …` and
+//! the `migration` binary run them; `taskql serve` applies pending ones on start.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_users;
+mod m20261123_000002_create_refresh_tokens;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_create_users::Migration),
+            Box::new(m20261123_000002_create_refresh_tokens::Migration),
+        ]
+    }
+}

@@ -1,0 +1,125 @@
+//! Refresh tokens: 256 random bits, handed out once, stored as a SHA-256
+//! digest, exchanged exactly once. Every exchange stays in the family of the
+//! login it descends from; presenting a token a second time means it leaked,
+//! so the whole family is revoked.
+
+use std::time::Duration;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::Utc;
+use entity::refresh_token::{self, Column, Entity as RefreshTokens};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    TransactionTrait, sea_query::Expr,
+};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::error::{AppError, AppResult};
+
+/// Stores a new refresh token for `user_id` and returns its value. A login
+/// starts a new family; an exchange passes the family on.
+pub async fn issue(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    family_id: Option<Uuid>,
+    ttl: Duration,
+) -> AppResult<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| AppError::internal(e.to_string()))?;
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let now = Utc::now();
+    let ttl = chrono::Duration::from_std(ttl).map_err(AppError::internal)?;
+    RefreshTokens::insert(refresh_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user_id),
+        family_id: Set(family_id.unwrap_or_else(Uuid::now_v7)),
+        token_hash: Set(digest(&token)),
+        expires_at: Set(now + ttl),
+        created_at: Set(now),
+        used_at: Set(None),
+        revoked_at: Set(None),
+    })
+    .exec(db)
+    .await?;
+    Ok(token)
+}
+
+/// Exchanges `presented` for a new token of the same family and returns the
+/// user it belongs to with the new token.
+pub async fn rotate(
+    db: &DatabaseConnection,
+    presented: &str,
+    ttl: Duration,
+) -> AppResult<(Uuid, String)> {
+    let Some(stored) = find(db, presented).await? else {
+        return Err(AppError::Unauthenticated);
+    };
+    if stored.used_at.is_some() || stored.revoked_at.is_some() {
+        tracing::warn!(family = %stored.family_id, "refresh token reused: revoking its family");
+        revoke_family(db, stored.family_id).await?;
+        return Err(AppError::Unauthenticated);
+    }
+    if stored.expires_at <= Utc::now() {
+        return Err(AppError::Unauthenticated);
+    }
+    let txn = db.begin().await?;
+    // Compare-and-set: of two concurrent exchanges of one token, one wins.
+    let claimed = RefreshTokens::update_many()
+        .col_expr(Column::UsedAt, Expr::value(Utc::now()))
+        .filter(Column::Id.eq(stored.id))
+        .filter(Column::UsedAt.is_null())
+        .filter(Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected == 0 {
+        txn.rollback().await?;
+        revoke_family(db, stored.family_id).await?;
+        return Err(AppError::Unauthenticated);
+    }
+    let token = issue(&txn, stored.user_id, Some(stored.family_id), ttl).await?;
+    txn.commit().await?;
+    Ok((stored.user_id, token))
+}
+
+/// Ends the session `presented` belongs to. Unknown tokens are ignored, so
+/// logging out twice is harmless.
+pub async fn revoke_session(db: &DatabaseConnection, presented: &str) -> AppResult<()> {
+    if let Some(stored) = find(db, presented).await? {
+        revoke_family(db, stored.family_id).await?;
+    }
+    Ok(())
+}
+
+/// Ends every session of a user, as after a password change.
+pub async fn revoke_all(db: &impl ConnectionTrait, user_id: Uuid) -> AppResult<()> {
+    revoke_where(db, Column::UserId.eq(user_id)).await
+}
+
+async fn revoke_family(db: &impl ConnectionTrait, family_id: Uuid) -> AppResult<()> {
+    revoke_where(db, Column::FamilyId.eq(family_id)).await
+}
+
+async fn revoke_where(
+    db: &impl ConnectionTrait,
+    which: sea_orm::sea_query::SimpleExpr,
+) -> AppResult<()> {
+    RefreshTokens::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(which)
+        .filter(Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+async fn find(db: &DatabaseConnection, presented: &str) -> AppResult<Option<refresh_token::Model>> {
+    Ok(RefreshTokens::find()
+        .filter(Column::TokenHash.eq(digest(presented)))
+        .one(db)
+        .await?)
+}
+
+fn digest(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}

@@ -1,0 +1,114 @@
+//! Access tokens: HS256 JWTs with strict verification.
+//!
+//! The keys live in the application state, never in a static, so every test
+//! server (and every instance of a deployment) uses exactly the key it was
+//! configured with.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{
+    config::{Config, JWT_SECRET_MIN_BYTES},
+    error::{AppError, AppResult},
+};
+
+/// Clock difference tolerated between instances, in seconds.
+const LEEWAY_SECONDS: u64 = 5;
+
+/// What an access token says.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user's id.
+    pub sub: Uuid,
+    pub iat: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+    pub jti: Uuid,
+    /// The user's password version when the token was issued; a password
+    /// change bumps it, and tokens issued before stop working.
+    pub pwv: i32,
+}
+
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+}
+
+/// A freshly signed access token.
+pub struct AccessToken {
+    pub token: String,
+    pub expires_in: Duration,
+}
+
+impl TokenKeys {
+    /// Keys from the configured secret or, in development without one, a
+    /// random key that lives as long as the process.
+    pub fn from_config(config: &Config) -> AppResult<Self> {
+        let secret = match &config.jwt_secret {
+            Some(secret) => secret.expose().as_bytes().to_vec(),
+            None => {
+                tracing::warn!(
+                    "TASKQL_JWT_SECRET is not set: using a random key for this process only. \
+                     Tokens will not survive a restart or work on other instances. \
+                     Set TASKQL_JWT_SECRET to at least 32 random bytes."
+                );
+                let mut key = vec![0u8; JWT_SECRET_MIN_BYTES];
+                getrandom::fill(&mut key).map_err(|e| AppError::internal(e.to_string()))?;
+                key
+            }
+        };
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
+        validation.set_issuer(&[&config.jwt_issuer]);
+        validation.set_audience(&[&config.jwt_audience]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECONDS;
+        Ok(Self {
+            encoding: EncodingKey::from_secret(&secret),
+            decoding: DecodingKey::from_secret(&secret),
+            validation,
+            issuer: config.jwt_issuer.clone(),
+            audience: config.jwt_audience.clone(),
+            ttl: config.access_token_ttl,
+        })
+    }
+
+    pub fn issue(&self, user_id: Uuid, password_version: i32) -> AppResult<AccessToken> {
+        let now = chrono::Utc::now().timestamp();
+        let ttl = i64::try_from(self.ttl.as_secs()).map_err(AppError::internal)?;
+        let claims = Claims {
+            sub: user_id,
+            iat: now,
+            exp: now.saturating_add(ttl),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            jti: Uuid::now_v7(),
+            pwv: password_version,
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(AppError::internal)?;
+        Ok(AccessToken {
+            token,
+            expires_in: self.ttl,
+        })
+    }
+
+    /// The claims of a token that is well-formed, signed with our key by
+    /// HS256, ours by `iss` and `aud`, and current by `exp` and `nbf`.
+    pub fn verify(&self, token: &str) -> AppResult<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|error| {
+                tracing::debug!(%error, "access token refused");
+                AppError::Unauthenticated
+            })
+    }
+}

@@ -1,0 +1,75 @@
+//! The authenticated viewer of a request, and the guard resolvers call.
+//!
+//! The bearer token is only checked when a field needs it, so a bad token
+//! does not stand in the way of `signup` or `login`. Once checked, the result
+//! is kept for the rest of the request: one user lookup however many guarded
+//! fields the operation has.
+
+use async_graphql::Context;
+use entity::user::{self, Entity as Users};
+use sea_orm::EntityTrait;
+use tokio::sync::OnceCell;
+
+use crate::{
+    error::{AppError, AppResult},
+    server::AppState,
+};
+
+/// What the HTTP layer knows about the caller: the bearer token, if any.
+#[derive(Default)]
+pub struct Authorization {
+    bearer: Option<String>,
+    viewer: OnceCell<Viewer>,
+}
+
+impl Authorization {
+    pub fn bearer(token: Option<String>) -> Self {
+        Self {
+            bearer: token,
+            viewer: OnceCell::new(),
+        }
+    }
+
+    /// Reads `Authorization: Bearer <token>`; any other scheme counts as none.
+    pub fn from_header(value: Option<&str>) -> Self {
+        let token = value
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim().to_owned());
+        Self::bearer(token)
+    }
+}
+
+/// A user proven by a valid access token.
+#[derive(Clone, Debug)]
+pub struct Viewer {
+    pub user: user::Model,
+}
+
+impl Viewer {
+    /// The guard: the viewer, or `UNAUTHENTICATED`.
+    pub async fn require<'a>(ctx: &'a Context<'_>) -> AppResult<&'a Viewer> {
+        let state = ctx.data_unchecked::<AppState>();
+        let auth = ctx
+            .data_opt::<Authorization>()
+            .ok_or(AppError::Unauthenticated)?;
+        auth.viewer
+            .get_or_try_init(|| async {
+                let token = auth.bearer.as_deref().ok_or(AppError::Unauthenticated)?;
+                Self::from_token(state, token).await
+            })
+            .await
+    }
+
+    async fn from_token(state: &AppState, token: &str) -> AppResult<Self> {
+        let claims = state.tokens.verify(token)?;
+        let user = Users::find_by_id(claims.sub)
+            .one(&state.db)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        if user.password_version != claims.pwv {
+            return Err(AppError::Unauthenticated);
+        }
+        Ok(Self { user })
+    }
+}

@@ -1,0 +1,47 @@
+//! The command line: `taskql [serve]`, `taskql migrate …`, `taskql schema`.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "taskql",
+    version,
+    about = "A GraphQL API server for a task list with user accounts"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations and serve the API (the default).
+    Serve,
+    /// Manage the database schema.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Print the GraphQL schema (SDL); `schema.graphql` is its output.
+    Schema,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Apply pending migrations.
+    Up {
+        /// How many to apply; all when omitted.
+        #[arg(short, long)]
+        num: Option<u32>,
+    },
+    /// Roll back applied migrations.
+    Down {
+        /// How many to roll back.
+        #[arg(short, long, default_value_t = 1)]
+        num: u32,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+    /// Drop every table and apply all migrations again. Deletes all data.
+    Fresh,
+}

@@ -1,0 +1,159 @@
+//! Accounts in GraphQL: `User`, `AuthPayload`, `me`, and the signup, login,
+//! session and password mutations. The work is done in `crate::accounts`.
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::user;
+
+use crate::{
+    accounts::{self, Session},
+    auth::Viewer,
+    server::AppState,
+};
+
+/// A person with an account. Never carries a password or its hash.
+#[derive(SimpleObject)]
+pub struct User {
+    pub id: ID,
+    pub email: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<user::Model> for User {
+    fn from(user: user::Model) -> Self {
+        Self {
+            id: ID(user.id.to_string()),
+            email: user.email,
+            created_at: user.created_at,
+        }
+    }
+}
+
+/// What a login or a token refresh hands out.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    /// A JWT to send as `Authorization: Bearer <accessToken>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i32,
+    /// Single use: exchange it with `refreshToken` for a new pair.
+    pub refresh_token: String,
+    pub user: User,
+}
+
+impl From<Session> for AuthPayload {
+    fn from(session: Session) -> Self {
+        Self {
+            access_token: session.access.token,
+            token_type: "Bearer".into(),
+            expires_in: i32::try_from(session.access.expires_in.as_secs()).unwrap_or(i32::MAX),
+            refresh_token: session.refresh_token,
+            user: session.user.into(),
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct SignupInput {
+    pub email: String,
+    #[graphql(secret)]
+    pub password: String,
+}
+
+#[derive(InputObject)]
+pub struct LoginInput {
+    pub email: String,
+    #[graphql(secret)]
+    pub password: String,
+}
+
+#[derive(InputObject)]
+pub struct ChangePasswordInput {
+    #[graphql(secret)]
+    pub current_password: String,
+    #[graphql(secret)]
+    pub new_password: String,
+}
+
+#[derive(Default)]
+pub struct AccountQuery;
+
+#[Object]
+impl AccountQuery {
+    /// The user the access token belongs to.
+    async fn me(&self, ctx: &Context<'_>) -> Result<User> {
+        Ok(Viewer::require(ctx).await?.user.clone().into())
+    }
+}
+
+#[derive(Default)]
+pub struct AccountMutation;
+
+#[Object]
+impl AccountMutation {
+    /// Creates an account. Log in afterwards to get tokens.
+    async fn signup(&self, ctx: &Context<'_>, input: SignupInput) -> Result<User> {
+        let state = ctx.data_unchecked::<AppState>();
+        Ok(accounts::signup(state, &input.email, &input.password)
+            .await?
+            .into())
+    }
+
+    /// Exchanges an email and password for an access and a refresh token.
+    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
+        let state = ctx.data_unchecked::<AppState>();
+        Ok(accounts::login(state, &input.email, &input.password)
+            .await?
+            .into())
+    }
+
+    /// Exchanges a refresh token for a new pair; the one given stops working,
+    /// and presenting it again ends the whole session.
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] refresh_token: String,
+    ) -> Result<AuthPayload> {
+        let state = ctx.data_unchecked::<AppState>();
+        Ok(accounts::refresh(state, &refresh_token).await?.into())
+    }
+
+    /// Ends the session the refresh token belongs to. Always `true`.
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] refresh_token: String,
+    ) -> Result<bool> {
+        let state = ctx.data_unchecked::<AppState>();
+        accounts::logout(state, &refresh_token).await?;
+        Ok(true)
+    }
+
+    /// Changes the viewer's password and ends all of its sessions.
+    async fn change_password(&self, ctx: &Context<'_>, input: ChangePasswordInput) -> Result<bool> {
+        let state = ctx.data_unchecked::<AppState>();
+        let viewer = Viewer::require(ctx).await?;
+        accounts::change_password(
+            state,
+            &viewer.user,
+            &input.current_password,
+            &input.new_password,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Deletes the viewer's account with its tasks and sessions.
+    async fn delete_account(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] password: String,
+    ) -> Result<bool> {
+        let state = ctx.data_unchecked::<AppState>();
+        let viewer = Viewer::require(ctx).await?;
+        accounts::delete_account(state, &viewer.user, &password).await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,169 @@
+//! GraphQL over HTTP: `POST /graphql` with a JSON body, `GET /graphql` for
+//! queries in the URL (never mutations) and for GraphiQL in a browser.
+//!
+//! Requests are read here rather than by a permissive extractor so that only
+//! the forms a GraphQL client sends are accepted: one JSON object per POST.
+
+use async_graphql::{
+    Request, Response,
+    http::GraphiQLSource,
+    parser::{parse_query, types::OperationType},
+};
+use axum::{
+    body::Bytes,
+    extract::{RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse},
+};
+use serde_json::json;
+
+use super::TaskqlSchema;
+use crate::{auth::viewer::Authorization, error::code, server::REQUEST_ID_HEADER};
+
+/// What the GraphQL routes need.
+#[derive(Clone)]
+pub struct GraphqlState {
+    pub schema: TaskqlSchema,
+    pub graphiql: bool,
+}
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+pub async fn post(
+    State(state): State<GraphqlState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    if !is_json(&headers) {
+        return refusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "requests must be sent as application/json",
+        );
+    }
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "batched requests are not supported",
+        );
+    }
+    let request: Request = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                &format!("invalid request body: {error}"),
+            );
+        }
+    };
+    execute(&state, &headers, request).await
+}
+
+pub async fn get(
+    State(state): State<GraphqlState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> axum::response::Response {
+    let query = query.unwrap_or_default();
+    if state.graphiql && query.is_empty() && accepts(&headers, "text/html") {
+        return Html(graphiql()).into_response();
+    }
+    let request = match async_graphql::http::parse_query_string(&query) {
+        Ok(request) => request,
+        Err(error) => {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                &format!("invalid query string: {error}"),
+            );
+        }
+    };
+    if is_mutation(&request) {
+        let mut response = refusal(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "mutations must be sent with POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(&state, &headers, request).await
+}
+
+async fn execute(
+    state: &GraphqlState,
+    headers: &HeaderMap,
+    request: Request,
+) -> axum::response::Response {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    let request = request.data(Authorization::from_header(authorization));
+    let mut response = state.schema.execute(request).await;
+    attach_request_id(&mut response, headers);
+    let content_type = if accepts(headers, GRAPHQL_RESPONSE) {
+        GRAPHQL_RESPONSE
+    } else {
+        "application/json"
+    };
+    ([(header::CONTENT_TYPE, content_type)], axum::Json(response)).into_response()
+}
+
+/// Internal errors say nothing but the request id, which finds the details
+/// in the log.
+fn attach_request_id(response: &mut Response, headers: &HeaderMap) {
+    let Some(request_id) = headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()) else {
+        return;
+    };
+    for error in &mut response.errors {
+        if let Some(extensions) = &mut error.extensions
+            && extensions.get("code") == Some(&code::INTERNAL_SERVER_ERROR.into())
+        {
+            extensions.set("requestId", request_id);
+        }
+    }
+}
+
+/// Whether the operation the request would run is a mutation. A document
+/// that does not parse is left for the executor to report.
+fn is_mutation(request: &Request) -> bool {
+    let Ok(document) = parse_query(&request.query) else {
+        return false;
+    };
+    document.operations.iter().any(|(name, operation)| {
+        let selected = match (&request.operation_name, name) {
+            (Some(wanted), Some(name)) => wanted == name.as_str(),
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        selected && operation.node.ty == OperationType::Mutation
+    })
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn accepts(headers: &HeaderMap, mime: &str) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| value.to_ascii_lowercase().contains(mime))
+}
+
+/// A request refused before execution, in the shape of a GraphQL response.
+fn refusal(status: StatusCode, message: &str) -> axum::response::Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code::BAD_USER_INPUT } }] });
+    (status, axum::Json(body)).into_response()
+}
+
+fn graphiql() -> String {
+    GraphiQLSource::build()
+        .endpoint("/graphql")
+        .title("taskql")
+        .finish()
+}

@@ -1,0 +1,42 @@
+//! The GraphQL schema: root types merged from one module per feature, the
+//! operation limits, and the SDL that `schema.graphql` holds.
+
+mod account;
+pub mod http;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+
+use crate::server::AppState;
+
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(account::AccountQuery);
+
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(account::AccountMutation);
+
+pub type TaskqlSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+}
+
+/// The schema served to clients, configured for the environment.
+pub fn build_schema(state: AppState) -> TaskqlSchema {
+    let mut builder = builder();
+    if !state.config.introspection_enabled() {
+        builder = builder.disable_introspection();
+    }
+    if state.config.is_production() {
+        builder = builder.disable_suggestions();
+    }
+    builder.data(state).finish()
+}
+
+/// The schema in SDL, as `taskql schema` prints it and `schema.graphql` holds it.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}

@@ -1,0 +1,144 @@
+//! The application state, the HTTP router and the server loop.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::State,
+    http::{HeaderName, Request, StatusCode},
+    routing::get,
+};
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::{
+    ServiceBuilderExt, catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer,
+    request_id::MakeRequestUuid, timeout::TimeoutLayer, trace::TraceLayer,
+};
+
+use crate::{
+    auth::{PasswordHasher, TokenKeys},
+    config::Config,
+    db,
+    graphql::{self, http::GraphqlState},
+};
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Longest a request may run.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Everything a request may need, shared by all of them. Holds no per-user
+/// state: any number of instances can serve one database.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    pub hasher: PasswordHasher,
+    pub tokens: Arc<TokenKeys>,
+}
+
+impl AppState {
+    /// Connects to the database, applies pending migrations and prepares
+    /// keys and the hashing pool.
+    pub async fn new(config: Config) -> anyhow::Result<Self> {
+        let db = db::connect(config.database_url.expose()).await?;
+        db::migrate(&db).await?;
+        let params =
+            argon2::Params::new(config.argon2_m_kib, config.argon2_t, config.argon2_p, None)
+                .map_err(|error| anyhow::anyhow!("invalid Argon2 cost: {error}"))?;
+        let hasher = PasswordHasher::new(params, config.hash_workers().get());
+        let tokens =
+            TokenKeys::from_config(&config).map_err(|_| anyhow::anyhow!("no random key"))?;
+        Ok(Self {
+            db,
+            config: Arc::new(config),
+            hasher,
+            tokens: Arc::new(tokens),
+        })
+    }
+}
+
+pub fn app(state: AppState) -> Router {
+    let graphql = GraphqlState {
+        graphiql: state.config.graphiql_enabled(),
+        schema: graphql::build_schema(state.clone()),
+    };
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    let middleware = ServiceBuilder::new()
+        .set_request_id(request_id.clone(), MakeRequestUuid)
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request
+                .headers()
+                .get(REQUEST_ID_HEADER)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
+        }))
+        .propagate_request_id(request_id)
+        .layer(CatchPanicLayer::new())
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+    Router::new()
+        .route(
+            "/graphql",
+            get(graphql::http::get).post(graphql::http::post),
+        )
+        .with_state(graphql)
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready).with_state(state))
+        .layer(middleware)
+}
+
+/// Ready when the database answers.
+async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(error) => {
+            tracing::warn!(%error, "database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
+}
+
+/// Serves until `shutdown` completes, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = app(state);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
