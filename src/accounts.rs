@@ -1,7 +1,6 @@
 //! Account operations: signup, login, sessions, password change and account
 //! deletion. The GraphQL layer only translates to and from these.
 
-use chrono::Utc;
 use entity::user::{self, Column, Entity as Users};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -11,6 +10,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::{Email, Password, Verification, refresh, token::AccessToken},
+    db,
     error::{AppError, AppResult},
     server::AppState,
 };
@@ -33,7 +33,7 @@ pub async fn signup(state: &AppState, email: &str, password: &str) -> AppResult<
         return Err(AppError::EmailTaken);
     }
     let password_hash = state.hasher.hash(&password).await?;
-    let now = Utc::now();
+    let now = db::now();
     let user = user::ActiveModel {
         id: Set(Uuid::now_v7()),
         email: Set(email.as_str().to_owned()),
@@ -98,7 +98,7 @@ pub async fn change_password(
     let user = check_password(state, user.clone(), &current).await?;
     let password_hash = state.hasher.hash(&new).await?;
     let txn = state.db.begin().await?;
-    let now = Utc::now();
+    let now = db::now();
     let version = user.password_version.wrapping_add(1);
     let mut user = user.into_active_model();
     user.password_hash = Set(password_hash);

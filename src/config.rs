@@ -361,4 +361,24 @@ mod tests {
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(printed.contains("[redacted]"), "{printed}");
     }
+
+    #[test]
+    fn env_example_is_valid_and_lists_every_variable() {
+        let example = include_str!("../.env.example");
+        let set = example
+            .lines()
+            .filter(|line| line.starts_with(PREFIX))
+            .filter_map(|line| line.split_once('='));
+        let config = Config::from_vars(set).expect(".env.example is valid");
+        let debug = format!("{config:#?}");
+        let fields = debug
+            .lines()
+            .filter_map(|line| line.trim().split_once(':'))
+            .map(|(field, _)| field.to_owned())
+            .filter(|field| field.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        for field in fields {
+            let variable = format!("{PREFIX}{}", field.to_ascii_uppercase());
+            assert!(example.contains(&variable), ".env.example lacks {variable}");
+        }
+    }
 }

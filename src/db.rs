@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, SubsecRound, Utc};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
@@ -26,4 +27,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
+}
+
+/// The current time at the precision both databases store (microseconds),
+/// so a value reads back exactly as it was written on SQLite and PostgreSQL.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
 }

@@ -12,8 +12,12 @@ use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::{
-    ServiceBuilderExt, catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer,
-    request_id::MakeRequestUuid, timeout::TimeoutLayer, trace::TraceLayer,
+    ServiceBuilderExt,
+    catch_panic::CatchPanicLayer,
+    limit::RequestBodyLimitLayer,
+    request_id::MakeRequestUuid,
+    timeout::TimeoutLayer,
+    trace::{DefaultOnResponse, TraceLayer},
 };
 
 use crate::{
@@ -75,7 +79,7 @@ pub fn app(state: AppState) -> Router {
                 .and_then(|value| value.to_str().ok())
                 .unwrap_or_default();
             tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
-        }))
+        }).on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
         .propagate_request_id(request_id)
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))

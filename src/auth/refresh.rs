@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use chrono::Utc;
 use entity::refresh_token::{self, Column, Entity as RefreshTokens};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -15,7 +14,10 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::error::{AppError, AppResult};
+use crate::{
+    db,
+    error::{AppError, AppResult},
+};
 
 /// Stores a new refresh token for `user_id` and returns its value. A login
 /// starts a new family; an exchange passes the family on.
@@ -28,7 +30,7 @@ pub async fn issue(
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| AppError::internal(e.to_string()))?;
     let token = URL_SAFE_NO_PAD.encode(bytes);
-    let now = Utc::now();
+    let now = db::now();
     let ttl = chrono::Duration::from_std(ttl).map_err(AppError::internal)?;
     RefreshTokens::insert(refresh_token::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -60,13 +62,13 @@ pub async fn rotate(
         revoke_family(db, stored.family_id).await?;
         return Err(AppError::Unauthenticated);
     }
-    if stored.expires_at <= Utc::now() {
+    if stored.expires_at <= db::now() {
         return Err(AppError::Unauthenticated);
     }
     let txn = db.begin().await?;
     // Compare-and-set: of two concurrent exchanges of one token, one wins.
     let claimed = RefreshTokens::update_many()
-        .col_expr(Column::UsedAt, Expr::value(Utc::now()))
+        .col_expr(Column::UsedAt, Expr::value(db::now()))
         .filter(Column::Id.eq(stored.id))
         .filter(Column::UsedAt.is_null())
         .filter(Column::RevokedAt.is_null())
@@ -105,7 +107,7 @@ async fn revoke_where(
     which: sea_orm::sea_query::SimpleExpr,
 ) -> AppResult<()> {
     RefreshTokens::update_many()
-        .col_expr(Column::RevokedAt, Expr::value(Utc::now()))
+        .col_expr(Column::RevokedAt, Expr::value(db::now()))
         .filter(which)
         .filter(Column::RevokedAt.is_null())
         .exec(db)

@@ -94,6 +94,9 @@ async fn execute(
     headers: &HeaderMap,
     request: Request,
 ) -> axum::response::Response {
+    if request.query.trim().is_empty() {
+        return refusal(StatusCode::BAD_REQUEST, "the request has no query");
+    }
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());

@@ -9,9 +9,11 @@ use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 use crate::server::AppState;
 
 #[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
 pub struct QueryRoot(account::AccountQuery);
 
 #[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
 pub struct MutationRoot(account::AccountMutation);
 
 pub type TaskqlSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

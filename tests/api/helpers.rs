@@ -1,0 +1,209 @@
+//! Starting test servers and talking to them.
+
+use std::sync::Arc;
+
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use taskql::{config::Config, server};
+use tempfile::TempDir;
+
+/// The signing key of test servers, so tests can forge tokens of their own.
+pub const JWT_SECRET: &str = "test-only-secret-key-of-at-least-32-bytes";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A database of its own for one test; dropped with the test (SQLite) or
+/// left for `.ci/run` to clear (PostgreSQL).
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<TempDir>,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        match std::env::var("TASKQL_TEST_POSTGRES_URL") {
+            Ok(base) if !base.is_empty() => Self::postgres(&base).await,
+            _ => Self::sqlite(),
+        }
+    }
+
+    fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("taskql.db").display()
+        );
+        Self {
+            url,
+            _dir: Some(dir),
+        }
+    }
+
+    async fn postgres(base: &str) -> Self {
+        let admin = Database::connect(base)
+            .await
+            .expect("TASKQL_TEST_POSTGRES_URL is set but PostgreSQL is unreachable");
+        let name = format!("taskql_test_{}", uuid::Uuid::new_v4().simple());
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("create test database");
+        let mut url = url::Url::parse(base).expect("TASKQL_TEST_POSTGRES_URL is a URL");
+        url.set_path(&name);
+        Self {
+            url: url.into(),
+            _dir: None,
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.url.starts_with("postgres")
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    pub database: Arc<TestDatabase>,
+}
+
+/// A server with test settings: a known JWT key and cheap Argon2 costs.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// A server with test settings overridden by `vars` (`TASKQL_*` names).
+pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    spawn_app_on(Arc::new(TestDatabase::create().await), vars).await
+}
+
+/// Another server on the database of an existing one.
+pub async fn spawn_app_on(database: Arc<TestDatabase>, vars: &[(&str, &str)]) -> TestApp {
+    let mut settings = vec![
+        ("TASKQL_DATABASE_URL", database.url.as_str()),
+        ("TASKQL_JWT_SECRET", JWT_SECRET),
+        ("TASKQL_ARGON2_M_KIB", "1024"),
+        ("TASKQL_ARGON2_T", "1"),
+        ("TASKQL_LOG", "warn"),
+    ];
+    settings.extend_from_slice(vars);
+    let config = Config::from_vars(settings).expect("test configuration is valid");
+    let state = server::AppState::new(config).await.expect("server state");
+    let db = state.db.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(server::serve(listener, state, std::future::pending()));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        db,
+        database,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post_graphql(&self, body: &Value, token: Option<&str>) -> reqwest::Response {
+        let mut request = self.client.post(self.url("/graphql")).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// Runs an operation and returns the response body.
+    pub async fn graphql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
+        let body = json!({ "query": query, "variables": variables });
+        let response = self.post_graphql(&body, token).await;
+        assert_eq!(response.status(), 200, "GraphQL requests answer 200");
+        response.json().await.expect("JSON body")
+    }
+
+    pub async fn signup(&self, email: &str, password: &str) -> Value {
+        self.graphql(
+            "mutation($input: SignupInput!) { signup(input: $input) { id email createdAt } }",
+            json!({ "input": { "email": email, "password": password } }),
+            None,
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        self.graphql(
+            "mutation($input: LoginInput!) { login(input: $input) {
+                accessToken tokenType expiresIn refreshToken user { id email } } }",
+            json!({ "input": { "email": email, "password": password } }),
+            None,
+        )
+        .await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Value {
+        self.graphql(
+            "mutation($token: String!) { refreshToken(refreshToken: $token) {
+                accessToken refreshToken user { email } } }",
+            json!({ "token": refresh_token }),
+            None,
+        )
+        .await
+    }
+
+    pub async fn me(&self, token: &str) -> Value {
+        self.graphql("{ me { id email } }", json!({}), Some(token))
+            .await
+    }
+
+    /// Signs up and logs in `email` with [`PASSWORD`].
+    pub async fn register(&self, email: &str) -> Session {
+        let signup = self.signup(email, PASSWORD).await;
+        assert!(signup["errors"].is_null(), "signup failed: {signup}");
+        let login = self.login(email, PASSWORD).await;
+        let payload = &login["data"]["login"];
+        Session {
+            access_token: payload["accessToken"]
+                .as_str()
+                .expect("access token")
+                .to_owned(),
+            refresh_token: payload["refreshToken"]
+                .as_str()
+                .expect("refresh token")
+                .to_owned(),
+            user_id: payload["user"]["id"].as_str().expect("id").to_owned(),
+        }
+    }
+}
+
+pub struct Session {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub user_id: String,
+}
+
+/// The `extensions.code` of the first error, or `None` when there is none.
+pub fn error_code(response: &Value) -> Option<&str> {
+    response["errors"][0]["extensions"]["code"].as_str()
+}
+
+#[track_caller]
+pub fn assert_error(response: &Value, code: &str) {
+    assert_eq!(
+        error_code(response),
+        Some(code),
+        "expected {code}: {response}"
+    );
+}
+
+#[track_caller]
+pub fn assert_bad_input(response: &Value, field: &str) {
+    assert_error(response, "BAD_USER_INPUT");
+    assert_eq!(
+        response["errors"][0]["extensions"]["field"].as_str(),
+        Some(field),
+        "expected the error to name {field}: {response}"
+    );
+}

@@ -1,0 +1,11 @@
+//! Integration tests: each one starts a real taskql server on a free port
+//! with a database of its own (a SQLite file, or a fresh PostgreSQL database
+//! when `TASKQL_TEST_POSTGRES_URL` is set) and talks to it over HTTP.
+
+mod accounts;
+mod binary;
+mod helpers;
+mod http;
+mod postgres;
+mod sessions;
+mod tokens;
