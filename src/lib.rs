@@ -23,4 +23,5 @@ pub mod error;
 pub mod graphql;
 pub mod secret;
 pub mod server;
+pub mod tasks;
 pub mod telemetry;

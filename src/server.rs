@@ -21,10 +21,11 @@ use tower_http::{
 };
 
 use crate::{
-    auth::{PasswordHasher, TokenKeys},
+    auth::{PasswordHasher, TokenKeys, token},
     config::Config,
     db,
     graphql::{self, http::GraphqlState},
+    tasks::cursor::CursorKey,
 };
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -41,6 +42,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub hasher: PasswordHasher,
     pub tokens: Arc<TokenKeys>,
+    pub cursors: CursorKey,
 }
 
 impl AppState {
@@ -53,13 +55,14 @@ impl AppState {
             argon2::Params::new(config.argon2_m_kib, config.argon2_t, config.argon2_p, None)
                 .map_err(|error| anyhow::anyhow!("invalid Argon2 cost: {error}"))?;
         let hasher = PasswordHasher::new(params, config.hash_workers().get());
-        let tokens =
-            TokenKeys::from_config(&config).map_err(|_| anyhow::anyhow!("no random key"))?;
+        let secret = token::signing_secret(&config)
+            .map_err(|_| anyhow::anyhow!("cannot draw a random signing key"))?;
         Ok(Self {
             db,
-            config: Arc::new(config),
             hasher,
-            tokens: Arc::new(tokens),
+            tokens: Arc::new(TokenKeys::new(&secret, &config)),
+            cursors: CursorKey::new(&secret),
+            config: Arc::new(config),
         })
     }
 }

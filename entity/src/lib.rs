@@ -4,4 +4,5 @@
 //! lets the migration crate and tools use the model without the web stack.
 
 pub mod refresh_token;
+pub mod task;
 pub mod user;

@@ -33,6 +33,22 @@ pub struct Claims {
     pub pwv: i32,
 }
 
+/// The configured secret or, in development without one, a random key that
+/// lives as long as the process.
+pub fn signing_secret(config: &Config) -> AppResult<Vec<u8>> {
+    if let Some(secret) = &config.jwt_secret {
+        return Ok(secret.expose().as_bytes().to_vec());
+    }
+    tracing::warn!(
+        "TASKQL_JWT_SECRET is not set: using a random key for this process only. \
+         Tokens will not survive a restart or work on other instances. \
+         Set TASKQL_JWT_SECRET to at least 32 random bytes."
+    );
+    let mut key = vec![0u8; JWT_SECRET_MIN_BYTES];
+    getrandom::fill(&mut key).map_err(|e| AppError::internal(e.to_string()))?;
+    Ok(key)
+}
+
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
@@ -49,36 +65,23 @@ pub struct AccessToken {
 }
 
 impl TokenKeys {
-    /// Keys from the configured secret or, in development without one, a
-    /// random key that lives as long as the process.
-    pub fn from_config(config: &Config) -> AppResult<Self> {
-        let secret = match &config.jwt_secret {
-            Some(secret) => secret.expose().as_bytes().to_vec(),
-            None => {
-                tracing::warn!(
-                    "TASKQL_JWT_SECRET is not set: using a random key for this process only. \
-                     Tokens will not survive a restart or work on other instances. \
-                     Set TASKQL_JWT_SECRET to at least 32 random bytes."
-                );
-                let mut key = vec![0u8; JWT_SECRET_MIN_BYTES];
-                getrandom::fill(&mut key).map_err(|e| AppError::internal(e.to_string()))?;
-                key
-            }
-        };
+    /// Keys for `secret` (see [`signing_secret`]) with the configured
+    /// claims and lifetime.
+    pub fn new(secret: &[u8], config: &Config) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
         validation.set_issuer(&[&config.jwt_issuer]);
         validation.set_audience(&[&config.jwt_audience]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECONDS;
-        Ok(Self {
-            encoding: EncodingKey::from_secret(&secret),
-            decoding: DecodingKey::from_secret(&secret),
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
             validation,
             issuer: config.jwt_issuer.clone(),
             audience: config.jwt_audience.clone(),
             ttl: config.access_token_ttl,
-        })
+        }
     }
 
     pub fn issue(&self, user_id: Uuid, password_version: i32) -> AppResult<AccessToken> {

@@ -2,9 +2,9 @@
 //! session and password mutations. The work is done in `crate::accounts`.
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
 use entity::user;
 
+use super::scalars::DateTime;
 use crate::{
     accounts::{self, Session},
     auth::Viewer,
@@ -16,7 +16,7 @@ use crate::{
 pub struct User {
     pub id: ID,
     pub email: String,
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime,
 }
 
 impl From<user::Model> for User {
@@ -24,7 +24,7 @@ impl From<user::Model> for User {
         Self {
             id: ID(user.id.to_string()),
             email: user.email,
-            created_at: user.created_at,
+            created_at: DateTime(user.created_at),
         }
     }
 }

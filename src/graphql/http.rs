@@ -5,7 +5,7 @@
 //! the forms a GraphQL client sends are accepted: one JSON object per POST.
 
 use async_graphql::{
-    Request, Response,
+    Request,
     http::GraphiQLSource,
     parser::{parse_query, types::OperationType},
 };
@@ -17,7 +17,7 @@ use axum::{
 };
 use serde_json::json;
 
-use super::TaskqlSchema;
+use super::{TaskqlSchema, errors::RequestId};
 use crate::{auth::viewer::Authorization, error::code, server::REQUEST_ID_HEADER};
 
 /// What the GraphQL routes need.
@@ -100,30 +100,20 @@ async fn execute(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
-    let request = request.data(Authorization::from_header(authorization));
-    let mut response = state.schema.execute(request).await;
-    attach_request_id(&mut response, headers);
+    let request_id = headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let request = request
+        .data(Authorization::from_header(authorization))
+        .data(RequestId(request_id.to_owned()));
+    let response = state.schema.execute(request).await;
     let content_type = if accepts(headers, GRAPHQL_RESPONSE) {
         GRAPHQL_RESPONSE
     } else {
         "application/json"
     };
     ([(header::CONTENT_TYPE, content_type)], axum::Json(response)).into_response()
-}
-
-/// Internal errors say nothing but the request id, which finds the details
-/// in the log.
-fn attach_request_id(response: &mut Response, headers: &HeaderMap) {
-    let Some(request_id) = headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()) else {
-        return;
-    };
-    for error in &mut response.errors {
-        if let Some(extensions) = &mut error.extensions
-            && extensions.get("code") == Some(&code::INTERNAL_SERVER_ERROR.into())
-        {
-            extensions.set("requestId", request_id);
-        }
-    }
 }
 
 /// Whether the operation the request would run is a mutation. A document

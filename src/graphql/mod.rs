@@ -2,7 +2,10 @@
 //! operation limits, and the SDL that `schema.graphql` holds.
 
 mod account;
+pub mod errors;
 pub mod http;
+mod scalars;
+mod task;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
@@ -10,11 +13,11 @@ use crate::server::AppState;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(account::AccountQuery);
+pub struct QueryRoot(account::AccountQuery, task::TaskQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(account::AccountMutation);
+pub struct MutationRoot(account::AccountMutation, task::TaskMutation);
 
 pub type TaskqlSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 

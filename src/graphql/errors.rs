@@ -1,0 +1,84 @@
+//! Gives every error in a response its `extensions.code`.
+//!
+//! Resolver errors come with a code from `AppError`. What async-graphql
+//! reports itself (syntax, validation, input coercion) is the client's to
+//! fix, so it becomes `BAD_USER_INPUT`, naming the field when the message
+//! names an argument. Internal errors get the request id, which finds their
+//! cause in the log.
+
+use std::sync::Arc;
+
+use async_graphql::{
+    Response, ServerError,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest},
+};
+
+use crate::error::code;
+
+/// The id of the HTTP request an operation runs in.
+pub struct RequestId(pub String);
+
+pub struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodes)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ErrorCodes {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        let request_id = ctx.data_opt::<RequestId>().map(|id| id.0.as_str());
+        for error in &mut response.errors {
+            complete(error, request_id);
+        }
+        response
+    }
+}
+
+fn complete(error: &mut ServerError, request_id: Option<&str>) {
+    let field = argument_field(&error.message);
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    match extensions.get("code") {
+        None => {
+            extensions.set("code", code::BAD_USER_INPUT);
+            if let Some(field) = field {
+                extensions.set("field", field);
+            }
+        }
+        Some(value) if *value == code::INTERNAL_SERVER_ERROR.into() => {
+            if let Some(id) = request_id {
+                extensions.set("requestId", id);
+            }
+        }
+        Some(_) => {}
+    }
+}
+
+/// `dueAt` from `Invalid value for argument "input.dueAt", …`.
+fn argument_field(message: &str) -> Option<&str> {
+    let path = message
+        .strip_prefix("Invalid value for argument \"")?
+        .split('"')
+        .next()?;
+    path.rsplit('.')
+        .find(|segment| segment.parse::<usize>().is_err())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::argument_field;
+
+    #[test]
+    fn the_field_is_the_last_named_segment_of_the_argument_path() {
+        let message = r#"Invalid value for argument "input.dueAt", expected type "DateTime""#;
+        assert_eq!(argument_field(message), Some("dueAt"));
+        assert_eq!(
+            argument_field(r#"Invalid value for argument "first", expected type "Int""#),
+            Some("first")
+        );
+        assert_eq!(argument_field("Unknown field \"x\""), None);
+    }
+}

@@ -1,0 +1,286 @@
+//! Tasks in GraphQL: `Task`, the `tasks` connection, and the task mutations.
+//! Every field here is behind the viewer guard; the work is in `crate::tasks`.
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use entity::task;
+use uuid::Uuid;
+
+use super::scalars::DateTime;
+use crate::{
+    auth::Viewer,
+    error::AppError,
+    server::AppState,
+    tasks::{
+        self, Description, NewTask, PageArgs, TaskChanges, TaskTitle,
+        fields::search_pattern,
+        order::{Direction, OrderField, TaskOrder},
+    },
+};
+
+/// Something to do, visible only to the user who created it.
+#[derive(SimpleObject)]
+pub struct Task {
+    pub id: ID,
+    pub title: String,
+    pub description: Option<String>,
+    pub completed: bool,
+    pub due_at: Option<DateTime>,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
+}
+
+impl From<task::Model> for Task {
+    fn from(task: task::Model) -> Self {
+        Self {
+            id: ID(task.id.to_string()),
+            title: task.title,
+            description: task.description,
+            completed: task.completed,
+            due_at: task.due_at.map(DateTime),
+            created_at: DateTime(task.created_at),
+            updated_at: DateTime(task.updated_at),
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateTaskInput {
+    /// 1–200 characters after trimming.
+    pub title: String,
+    /// At most 10,000 characters.
+    pub description: Option<String>,
+    pub due_at: Option<DateTime>,
+}
+
+/// Only the fields given change; `null` clears `description` or `dueAt`.
+#[derive(InputObject)]
+pub struct UpdateTaskInput {
+    #[graphql(default)]
+    pub title: MaybeUndefined<String>,
+    #[graphql(default)]
+    pub description: MaybeUndefined<String>,
+    #[graphql(default)]
+    pub completed: MaybeUndefined<bool>,
+    #[graphql(default)]
+    pub due_at: MaybeUndefined<DateTime>,
+}
+
+/// Narrows a listing; every condition given must hold.
+#[derive(InputObject, Default)]
+#[graphql(name = "TaskFilter")]
+pub struct TaskFilterInput {
+    pub completed: Option<bool>,
+    /// Case-insensitive text in the title or description, taken literally.
+    pub search: Option<String>,
+    /// Due strictly before this time.
+    pub due_before: Option<DateTime>,
+    /// Due strictly after this time.
+    pub due_after: Option<DateTime>,
+}
+
+/// The order of a listing, ties broken by id; tasks without a due date come
+/// last when ordering by it.
+#[derive(InputObject)]
+#[graphql(name = "TaskOrder")]
+pub struct TaskOrderInput {
+    pub field: OrderField,
+    #[graphql(default_with = "Direction::Desc")]
+    pub direction: Direction,
+}
+
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
+    pub end_cursor: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct TaskEdge {
+    pub cursor: String,
+    pub node: Task,
+}
+
+/// A page of the viewer's tasks (Relay cursor connection).
+pub struct TaskConnection {
+    edges: Vec<TaskEdge>,
+    page_info: PageInfo,
+    owner: Uuid,
+    filter: tasks::TaskFilter,
+}
+
+#[Object]
+impl TaskConnection {
+    async fn edges(&self) -> &[TaskEdge] {
+        &self.edges
+    }
+
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+
+    /// All the viewer's tasks that pass the filter; counted only when asked for.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        let state = ctx.data_unchecked::<AppState>();
+        let count = tasks::count(&state.db, self.owner, &self.filter).await?;
+        Ok(i64::try_from(count).unwrap_or(i64::MAX))
+    }
+}
+
+fn parse_id(id: &ID) -> Result<Uuid, AppError> {
+    Uuid::parse_str(id).map_err(|_| AppError::bad_input("id", "not a valid task id"))
+}
+
+impl TaskFilterInput {
+    fn parse(self) -> Result<tasks::TaskFilter, AppError> {
+        Ok(tasks::TaskFilter {
+            completed: self.completed,
+            search_pattern: self.search.as_deref().map(search_pattern).transpose()?,
+            due_before: self.due_before.map(|due| due.0),
+            due_after: self.due_after.map(|due| due.0),
+        })
+    }
+}
+
+impl UpdateTaskInput {
+    fn parse(self) -> Result<TaskChanges, AppError> {
+        let required =
+            |field: &'static str| AppError::bad_input(field, format!("{field} cannot be null"));
+        Ok(TaskChanges {
+            title: match self.title {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => return Err(required("title")),
+                MaybeUndefined::Value(title) => Some(TaskTitle::parse(&title)?),
+            },
+            description: match self.description {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(text) => Some(Some(Description::parse(&text)?)),
+            },
+            completed: match self.completed {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => return Err(required("completed")),
+                MaybeUndefined::Value(completed) => Some(completed),
+            },
+            due_at: match self.due_at {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(due) => Some(Some(due.0)),
+            },
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct TaskQuery;
+
+#[Object]
+impl TaskQuery {
+    /// One of the viewer's tasks; `null` when there is none with this id.
+    async fn task(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Task>> {
+        let viewer = Viewer::require(ctx).await?;
+        let id = parse_id(&id)?;
+        let state = ctx.data_unchecked::<AppState>();
+        Ok(tasks::find(&state.db, viewer.user.id, id)
+            .await?
+            .map(Task::from))
+    }
+
+    /// The viewer's tasks, newest first unless `orderBy` says otherwise.
+    /// `first` defaults to 20; at most 100 tasks come in one page.
+    #[allow(clippy::too_many_arguments)]
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<TaskFilterInput>,
+        order_by: Option<TaskOrderInput>,
+    ) -> Result<TaskConnection> {
+        let viewer = Viewer::require(ctx).await?;
+        let state = ctx.data_unchecked::<AppState>();
+        let owner = viewer.user.id;
+        let filter = filter.unwrap_or_default().parse()?;
+        let order = order_by.map_or_else(TaskOrder::default, |o| TaskOrder {
+            field: o.field,
+            direction: o.direction,
+        });
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let page = tasks::list(&state.db, &state.cursors, owner, &filter, order, args).await?;
+        let edges: Vec<TaskEdge> = page
+            .tasks
+            .into_iter()
+            .map(|task| {
+                let position = tasks::cursor::Position {
+                    key: order.field.key_of(&task),
+                    id: task.id,
+                };
+                TaskEdge {
+                    cursor: state.cursors.encode(owner, order.field, &position),
+                    node: task.into(),
+                }
+            })
+            .collect();
+        let page_info = PageInfo {
+            has_next_page: page.has_next_page,
+            has_previous_page: page.has_previous_page,
+            start_cursor: edges.first().map(|edge| edge.cursor.clone()),
+            end_cursor: edges.last().map(|edge| edge.cursor.clone()),
+        };
+        Ok(TaskConnection {
+            edges,
+            page_info,
+            owner,
+            filter,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct TaskMutation;
+
+#[Object]
+impl TaskMutation {
+    async fn create_task(&self, ctx: &Context<'_>, input: CreateTaskInput) -> Result<Task> {
+        let viewer = Viewer::require(ctx).await?;
+        let new = NewTask {
+            title: TaskTitle::parse(&input.title)?,
+            description: input
+                .description
+                .as_deref()
+                .map(Description::parse)
+                .transpose()?,
+            due_at: input.due_at.map(|due| due.0),
+        };
+        let state = ctx.data_unchecked::<AppState>();
+        Ok(tasks::create(&state.db, viewer.user.id, new).await?.into())
+    }
+
+    /// Changes only the fields given.
+    async fn update_task(&self, ctx: &Context<'_>, id: ID, input: UpdateTaskInput) -> Result<Task> {
+        let viewer = Viewer::require(ctx).await?;
+        let id = parse_id(&id)?;
+        let changes = input.parse()?;
+        let state = ctx.data_unchecked::<AppState>();
+        Ok(tasks::update(&state.db, viewer.user.id, id, changes)
+            .await?
+            .into())
+    }
+
+    /// Deletes one of the viewer's tasks and returns its id.
+    async fn delete_task(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
+        let viewer = Viewer::require(ctx).await?;
+        let id = parse_id(&id)?;
+        let state = ctx.data_unchecked::<AppState>();
+        tasks::delete(&state.db, viewer.user.id, id).await?;
+        Ok(ID(id.to_string()))
+    }
+}

@@ -1,0 +1,126 @@
+//! Listing orders and the keyset conditions that page through them.
+//!
+//! Every order is total: the sort key, then the id. Tasks without a due date
+//! come last when ordering by due date, in both directions, so the order is
+//! a sequence of two runs: tasks with a due date by (due date, id), then tasks
+//! without by id.
+
+use async_graphql::Enum;
+use entity::task::{self, Column};
+use sea_orm::{
+    ColumnTrait, Condition, Order, QueryOrder, Select,
+    sea_query::{Expr, ExprTrait, NullOrdering},
+};
+use serde::{Deserialize, Serialize};
+
+use super::cursor::{Position, SortKey};
+
+#[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[graphql(name = "TaskOrderField")]
+pub enum OrderField {
+    #[default]
+    CreatedAt,
+    UpdatedAt,
+    DueAt,
+    Title,
+}
+
+#[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[graphql(name = "OrderDirection")]
+pub enum Direction {
+    Asc,
+    #[default]
+    Desc,
+}
+
+/// An order of tasks; the default is newest first.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TaskOrder {
+    pub field: OrderField,
+    pub direction: Direction,
+}
+
+/// Which way a query walks the order.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    /// From the start of the order towards its end.
+    Forward,
+    /// From the end towards the start (for `last`).
+    Backward,
+}
+
+impl OrderField {
+    fn column(self) -> Column {
+        match self {
+            Self::CreatedAt => Column::CreatedAt,
+            Self::UpdatedAt => Column::UpdatedAt,
+            Self::DueAt => Column::DueAt,
+            Self::Title => Column::Title,
+        }
+    }
+
+    /// The sort key of `task` in this order.
+    pub fn key_of(self, task: &task::Model) -> SortKey {
+        match self {
+            Self::CreatedAt => SortKey::Time(task.created_at),
+            Self::UpdatedAt => SortKey::Time(task.updated_at),
+            Self::DueAt => task.due_at.map_or(SortKey::Missing, SortKey::Time),
+            Self::Title => SortKey::Text(task.title.clone()),
+        }
+    }
+}
+
+impl TaskOrder {
+    /// `select` sorted for a walk through this order.
+    pub fn sort(self, select: Select<task::Entity>, walk: Walk) -> Select<task::Entity> {
+        let ascending = (self.direction == Direction::Asc) == (walk == Walk::Forward);
+        let order = if ascending { Order::Asc } else { Order::Desc };
+        let select = if self.field == OrderField::DueAt {
+            let nulls = if walk == Walk::Forward {
+                NullOrdering::Last
+            } else {
+                NullOrdering::First
+            };
+            select.order_by_with_nulls(Column::DueAt, order.clone(), nulls)
+        } else {
+            select.order_by(self.field.column(), order.clone())
+        };
+        select.order_by(Column::Id, order)
+    }
+
+    /// Tasks strictly beyond `position` when walking this order `walk`-wards,
+    /// or also the task at `position` when `inclusive`.
+    pub fn beyond(self, position: &Position, walk: Walk, inclusive: bool) -> Condition {
+        let greater = (self.direction == Direction::Asc) == (walk == Walk::Forward);
+        let compare = |lhs: Expr, rhs: Expr| match (greater, inclusive) {
+            (true, false) => lhs.gt(rhs),
+            (true, true) => lhs.gte(rhs),
+            (false, false) => lhs.lt(rhs),
+            (false, true) => lhs.lte(rhs),
+        };
+        let keyed = |key: Expr| {
+            let row = Expr::tuple([Expr::col(self.field.column()), Expr::col(Column::Id)]);
+            compare(row, Expr::tuple([key, Expr::val(position.id)]))
+        };
+        let by_id = || compare(Expr::col(Column::Id), Expr::val(position.id));
+        let has_due = || Column::DueAt.is_not_null();
+        let no_due = || Column::DueAt.is_null();
+        match (&position.key, walk) {
+            (SortKey::Text(text), _) => Condition::all().add(keyed(Expr::val(text.clone()))),
+            (SortKey::Time(time), _) if self.field != OrderField::DueAt => {
+                Condition::all().add(keyed(Expr::val(*time)))
+            }
+            // By due date: the run with a due date, then the run without.
+            (SortKey::Time(time), Walk::Forward) => Condition::any()
+                .add(Condition::all().add(has_due()).add(keyed(Expr::val(*time))))
+                .add(no_due()),
+            (SortKey::Time(time), Walk::Backward) => {
+                Condition::all().add(has_due()).add(keyed(Expr::val(*time)))
+            }
+            (SortKey::Missing, Walk::Forward) => Condition::all().add(no_due()).add(by_id()),
+            (SortKey::Missing, Walk::Backward) => Condition::any()
+                .add(has_due())
+                .add(Condition::all().add(no_due()).add(by_id())),
+        }
+    }
+}

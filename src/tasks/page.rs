@@ -1,0 +1,112 @@
+//! Relay-style pages of tasks by keyset: each page is one range scan over an
+//! index, however deep into the list it starts.
+
+use entity::task::{self, Entity as Tasks};
+use sea_orm::{DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
+
+use super::{
+    TaskFilter,
+    cursor::{CursorKey, Position},
+    order::{TaskOrder, Walk},
+    owned,
+};
+use crate::error::{AppError, AppResult};
+
+pub const DEFAULT_PAGE: u64 = 20;
+pub const MAX_PAGE: u64 = 100;
+
+/// The connection arguments, as the client sent them.
+#[derive(Clone, Debug, Default)]
+pub struct PageArgs {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
+}
+
+/// One page, in listing order, with what lies on either side.
+pub struct Page {
+    pub tasks: Vec<task::Model>,
+    pub has_previous_page: bool,
+    pub has_next_page: bool,
+}
+
+/// The page of the owner's tasks that `args` asks for.
+pub async fn list(
+    db: &DatabaseConnection,
+    cursors: &CursorKey,
+    owner: Uuid,
+    filter: &TaskFilter,
+    order: TaskOrder,
+    args: PageArgs,
+) -> AppResult<Page> {
+    let (walk, size) = match (args.first, args.last) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::bad_input(
+                "last",
+                "give either first or last, not both",
+            ));
+        }
+        (None, Some(last)) => (Walk::Backward, page_size(last, "last")?),
+        (first, None) => (
+            Walk::Forward,
+            first.map_or(Ok(DEFAULT_PAGE), |n| page_size(n, "first"))?,
+        ),
+    };
+    let decode = |cursor: Option<String>, argument| {
+        cursor
+            .map(|cursor| cursors.decode(owner, order.field, &cursor, argument))
+            .transpose()
+    };
+    let after = decode(args.after, "after")?;
+    let before = decode(args.before, "before")?;
+
+    let mut window = owned(owner, filter);
+    if let Some(after) = &after {
+        window = window.add(order.beyond(after, Walk::Forward, false));
+    }
+    if let Some(before) = &before {
+        window = window.add(order.beyond(before, Walk::Backward, false));
+    }
+    let select = order
+        .sort(Tasks::find().filter(window), walk)
+        .limit(size + 1);
+    let mut tasks = select.all(db).await?;
+    let more = tasks.len() as u64 > size;
+    tasks.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+    if walk == Walk::Backward {
+        tasks.reverse();
+    }
+
+    // Whether anything lies beyond the cursor on the side the walk came from.
+    let beyond_cursor = |cursor: Option<Position>, side: Walk| async move {
+        let Some(cursor) = cursor else {
+            return Ok(false);
+        };
+        let condition = owned(owner, filter).add(order.beyond(&cursor, side, true));
+        Ok::<_, AppError>(
+            Tasks::find()
+                .filter(condition)
+                .limit(1)
+                .one(db)
+                .await?
+                .is_some(),
+        )
+    };
+    let (has_previous_page, has_next_page) = match walk {
+        Walk::Forward => (beyond_cursor(after, Walk::Backward).await?, more),
+        Walk::Backward => (more, beyond_cursor(before, Walk::Forward).await?),
+    };
+    Ok(Page {
+        tasks,
+        has_previous_page,
+        has_next_page,
+    })
+}
+
+fn page_size(requested: i32, argument: &'static str) -> AppResult<u64> {
+    let requested = u64::try_from(requested)
+        .map_err(|_| AppError::bad_input(argument, format!("{argument} must not be negative")))?;
+    Ok(requested.min(MAX_PAGE))
+}
