@@ -8,6 +8,7 @@
 //!   middleware, graceful shutdown.
 //! * [`graphql`]: the schema, one module per feature, and GraphQL over HTTP.
 //! * [`accounts`]: signup, login, sessions, password change, deletion.
+//! * [`tasks`]: one user's tasks: fields, listing orders, cursors, pages.
 //! * [`auth`]: credentials, Argon2id hashing on a bounded pool, access and
 //!   refresh tokens, the viewer guard.
 //! * [`error`]: what can go wrong and the `extensions.code` clients see.

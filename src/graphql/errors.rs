@@ -57,8 +57,12 @@ fn complete(error: &mut ServerError, request_id: Option<&str>) {
     }
 }
 
-/// `dueAt` from `Invalid value for argument "input.dueAt", …`.
+/// `dueAt` from `Invalid value for argument "input.dueAt", …`, or `owner`
+/// from `… unknown field "owner" of type …`.
 fn argument_field(message: &str) -> Option<&str> {
+    if let Some(unknown) = message.split("unknown field \"").nth(1) {
+        return unknown.split('"').next();
+    }
     let path = message
         .strip_prefix("Invalid value for argument \"")?
         .split('"')
@@ -79,6 +83,8 @@ mod tests {
             argument_field(r#"Invalid value for argument "first", expected type "Int""#),
             Some("first")
         );
-        assert_eq!(argument_field("Unknown field \"x\""), None);
+        let unknown = r#"Invalid value for argument "input", unknown field "owner" of type "CreateTaskInput""#;
+        assert_eq!(argument_field(unknown), Some("owner"));
+        assert_eq!(argument_field("Unknown fragment \"x\""), None);
     }
 }

@@ -27,6 +27,7 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
         MutationRoot::default(),
         EmptySubscription,
     )
+    .extension(errors::ErrorCodes)
 }
 
 /// The schema served to clients, configured for the environment.

@@ -207,3 +207,23 @@ pub fn assert_bad_input(response: &Value, field: &str) {
         "expected the error to name {field}: {response}"
     );
 }
+
+pub const CREATE_TASK: &str = "mutation($input: CreateTaskInput!) { createTask(input: $input) {
+    id title description completed dueAt createdAt updatedAt } }";
+
+impl TestApp {
+    /// Creates a task from `input` and returns the response body.
+    pub async fn create_task(&self, token: &str, input: Value) -> Value {
+        self.graphql(CREATE_TASK, json!({ "input": input }), Some(token))
+            .await
+    }
+
+    /// Creates a task titled `title` and returns its id.
+    pub async fn task_id(&self, token: &str, title: &str) -> String {
+        let response = self.create_task(token, json!({ "title": title })).await;
+        response["data"]["createTask"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("task created: {response}"))
+            .to_owned()
+    }
+}

@@ -6,6 +6,8 @@ mod accounts;
 mod binary;
 mod helpers;
 mod http;
+mod paging;
 mod postgres;
 mod sessions;
+mod tasks;
 mod tokens;
