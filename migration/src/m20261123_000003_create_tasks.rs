@@ -57,6 +57,18 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
+        // Tasks without a due date come last in both directions. PostgreSQL
+        // keeps NULLs last only ascending, so descending needs an index of its
+        // own; SQLite walks the one above either way.
+        if manager.get_database_backend() == DbBackend::Postgres {
+            manager
+                .get_connection()
+                .execute_unprepared(
+                    "CREATE INDEX idx_tasks_user_due_desc ON tasks \
+                     (user_id, due_at DESC NULLS LAST, id DESC)",
+                )
+                .await?;
+        }
         Ok(())
     }
 
