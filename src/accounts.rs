@@ -9,7 +9,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
-    auth::{Email, Password, Verification, refresh, token::AccessToken},
+    auth::{Email, Password, Verification, refresh, throttle, token::AccessToken},
     db,
     error::{AppError, AppResult},
     server::AppState,
@@ -58,11 +58,20 @@ pub async fn signup(state: &AppState, email: &str, password: &str) -> AppResult<
 pub async fn login(state: &AppState, email: &str, password: &str) -> AppResult<Session> {
     let email = Email::parse(email)?;
     let password = Password::parse_given(password, "password")?;
+    let config = &state.config;
+    throttle::admit_login(
+        &state.db,
+        &email,
+        config.login_max_failures,
+        config.login_lockout,
+    )
+    .await?;
     let Some(user) = find_by_email(state, &email).await? else {
         state.hasher.verify_dummy(&password).await?;
         return Err(AppError::InvalidCredentials);
     };
     let user = check_password(state, user, &password).await?;
+    throttle::clear_login_failures(&state.db, &email).await?;
     start_session(state, user).await
 }
 

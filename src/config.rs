@@ -4,7 +4,12 @@
 //! Every value is read as text and parsed into its type, so an invalid value
 //! stops the start with a message that names the variable it came from.
 
-use std::{collections::BTreeMap, net::SocketAddr, num::NonZeroUsize, time::Duration};
+use std::{
+    collections::BTreeMap,
+    net::{IpAddr, SocketAddr},
+    num::{NonZeroU32, NonZeroUsize},
+    time::Duration,
+};
 
 use figment::{Figment, providers::Serialized};
 use serde::{Deserialize, Deserializer};
@@ -61,6 +66,26 @@ pub struct Config {
     /// Serve GraphiQL to browsers; on in development unless set.
     #[serde(default)]
     pub graphiql: Option<bool>,
+    /// Longest a request may run before it is answered with 503.
+    #[serde(default = "default_request_timeout", deserialize_with = "humane")]
+    pub request_timeout: Duration,
+    /// Signup, login and refreshToken requests allowed per client IP, as
+    /// `30/min` (also `/s`, `/h`); `off` disables the limit.
+    #[serde(default = "default_auth_rate_limit", deserialize_with = "rate_limit")]
+    pub auth_rate_limit: Option<RateLimit>,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` names the client;
+    /// comma-separated. Without them, the client is the socket's peer.
+    #[serde(default, deserialize_with = "ip_list")]
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Failed logins for one email within `login_lockout` before that email
+    /// is locked for the rest of the window.
+    #[serde(default = "default_login_max_failures")]
+    pub login_max_failures: u32,
+    #[serde(default = "default_login_lockout", deserialize_with = "humane")]
+    pub login_lockout: Duration,
+    /// Browser origins allowed to call the API (CORS); comma-separated.
+    #[serde(default, deserialize_with = "origin_list")]
+    pub cors_origins: Vec<String>,
     /// Tracing filter, in `RUST_LOG` syntax.
     #[serde(default = "default_log")]
     pub log: String,
@@ -83,6 +108,13 @@ pub enum LogFormat {
     #[default]
     Pretty,
     Json,
+}
+
+/// A number of events allowed per period, as in `30/min`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub count: NonZeroU32,
+    pub per: Duration,
 }
 
 /// The longest password accepted, in characters.
@@ -169,9 +201,19 @@ impl Config {
                 format!("must be between 1 and {PASSWORD_MAX_LENGTH}"),
             ));
         }
+        if self.login_max_failures == 0 {
+            return Err(ConfigError::new("login_max_failures", "must be at least 1"));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(ConfigError::new(
+                "request_timeout",
+                "must be longer than zero",
+            ));
+        }
         for (field, ttl) in [
             ("access_token_ttl", self.access_token_ttl),
             ("refresh_token_ttl", self.refresh_token_ttl),
+            ("login_lockout", self.login_lockout),
         ] {
             if ttl < Duration::from_secs(1) {
                 return Err(ConfigError::new(field, "must be at least one second"));
@@ -209,6 +251,76 @@ fn humane<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Err
     })
 }
 
+fn rate_limit<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<RateLimit>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_rate_limit(&text).map_err(serde::de::Error::custom)
+}
+
+fn parse_rate_limit(text: &str) -> Result<Option<RateLimit>, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let expected = || format!("`{text}` is not a rate such as `30/min`, `5/s`, `100/h` or `off`");
+    let (count, unit) = text.split_once('/').ok_or_else(expected)?;
+    let count = count.trim().parse::<NonZeroU32>().map_err(|_| expected())?;
+    let per = match unit.trim() {
+        "s" | "sec" | "second" => Duration::from_secs(1),
+        "m" | "min" | "minute" => Duration::from_secs(60),
+        "h" | "hour" => Duration::from_secs(3600),
+        _ => return Err(expected()),
+    };
+    Ok(Some(RateLimit { count, per }))
+}
+
+fn comma_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    Ok(text
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+fn ip_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<IpAddr>, D::Error> {
+    comma_list(deserializer)?
+        .iter()
+        .map(|ip| {
+            ip.parse()
+                .map_err(|_| serde::de::Error::custom(format!("`{ip}` is not an IP address")))
+        })
+        .collect()
+}
+
+fn origin_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let origins = comma_list(deserializer)?;
+    for origin in &origins {
+        let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
+            && !origin.ends_with('/')
+            && origin.is_ascii()
+            && !origin.contains(char::is_whitespace);
+        if !valid {
+            return Err(serde::de::Error::custom(format!(
+                "`{origin}` is not an origin such as `https://app.example.com`"
+            )));
+        }
+    }
+    Ok(origins)
+}
+
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_auth_rate_limit() -> Option<RateLimit> {
+    parse_rate_limit("30/min").ok().flatten()
+}
+fn default_login_max_failures() -> u32 {
+    10
+}
+fn default_login_lockout() -> Duration {
+    Duration::from_secs(15 * 60)
+}
 fn default_database_url() -> Secret {
     Secret::new("sqlite://taskql.db?mode=rwc")
 }
@@ -260,6 +372,17 @@ mod tests {
             (19_456, 2, 1)
         );
         assert_eq!(config.password_min_length, 8);
+        let limit = config.auth_rate_limit.expect("on by default");
+        assert_eq!(
+            (limit.count.get(), limit.per),
+            (30, Duration::from_secs(60))
+        );
+        assert_eq!(
+            (config.login_max_failures, config.login_lockout),
+            (10, Duration::from_secs(900))
+        );
+        assert_eq!(config.request_timeout, Duration::from_secs(10));
+        assert!(config.trusted_proxies.is_empty() && config.cors_origins.is_empty());
         assert!(config.introspection_enabled() && config.graphiql_enabled());
     }
 
@@ -269,6 +392,12 @@ mod tests {
             ("TASKQL_ARGON2_T", "3"),
             ("TASKQL_ACCESS_TOKEN_TTL", "90s"),
             ("TASKQL_GRAPHIQL", "false"),
+            ("TASKQL_AUTH_RATE_LIMIT", "off"),
+            (
+                "TASKQL_CORS_ORIGINS",
+                "https://a.example, http://localhost:3000",
+            ),
+            ("TASKQL_TRUSTED_PROXIES", "10.0.0.1, ::1"),
             ("TASKQL_JWT_SECRET", "12345678901234567890123456789012"),
             ("UNRELATED", "ignored"),
         ])
@@ -276,6 +405,12 @@ mod tests {
         assert_eq!(config.argon2_t, 3);
         assert_eq!(config.access_token_ttl, Duration::from_secs(90));
         assert!(!config.graphiql_enabled());
+        assert!(config.auth_rate_limit.is_none());
+        assert_eq!(
+            config.cors_origins,
+            ["https://a.example", "http://localhost:3000"]
+        );
+        assert_eq!(config.trusted_proxies.len(), 2);
         assert_eq!(
             config.jwt_secret.expect("set").expose(),
             "12345678901234567890123456789012"
@@ -373,6 +508,8 @@ mod tests {
         let debug = format!("{config:#?}");
         let fields = debug
             .lines()
+            // Top-level fields only: nested values are indented further.
+            .filter(|line| line.starts_with("    ") && !line.starts_with("     "))
             .filter_map(|line| line.trim().split_once(':'))
             .map(|(field, _)| field.to_owned())
             .filter(|field| field.chars().all(|c| c.is_ascii_lowercase() || c == '_'));

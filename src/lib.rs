@@ -5,7 +5,7 @@
 //! * [`cli`], [`config`], [`telemetry`]: starting up: the command line, the
 //!   `TASKQL_*` configuration and logging.
 //! * [`server`]: the shared application state, the HTTP routes and
-//!   middleware, graceful shutdown.
+//!   middleware, graceful shutdown; [`http_policy`]: security headers, CORS.
 //! * [`graphql`]: the schema, one module per feature, and GraphQL over HTTP.
 //! * [`accounts`]: signup, login, sessions, password change, deletion.
 //! * [`tasks`]: one user's tasks: fields, listing orders, cursors, pages.
@@ -22,6 +22,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod graphql;
+pub mod http_policy;
 pub mod secret;
 pub mod server;
 pub mod tasks;

@@ -1,6 +1,6 @@
 //! The application state, the HTTP router and the server loop.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use axum::{
     Router,
@@ -21,18 +21,17 @@ use tower_http::{
 };
 
 use crate::{
-    auth::{PasswordHasher, TokenKeys, token},
+    auth::{PasswordHasher, TokenKeys, throttle::AuthRateLimiter, token},
     config::Config,
     db,
     graphql::{self, http::GraphqlState},
+    http_policy,
     tasks::cursor::CursorKey,
 };
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// Longest a request may run.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Everything a request may need, shared by all of them. Holds no per-user
 /// state: any number of instances can serve one database.
@@ -43,6 +42,7 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub tokens: Arc<TokenKeys>,
     pub cursors: CursorKey,
+    pub auth_limiter: AuthRateLimiter,
 }
 
 impl AppState {
@@ -62,6 +62,7 @@ impl AppState {
             hasher,
             tokens: Arc::new(TokenKeys::new(&secret, &config)),
             cursors: CursorKey::new(&secret),
+            auth_limiter: AuthRateLimiter::new(config.auth_rate_limit),
             config: Arc::new(config),
         })
     }
@@ -70,6 +71,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let graphql = GraphqlState {
         graphiql: state.config.graphiql_enabled(),
+        trusted_proxies: state.config.trusted_proxies.clone().into(),
         schema: graphql::build_schema(state.clone()),
     };
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
@@ -85,8 +87,13 @@ pub fn app(state: AppState) -> Router {
         }).on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
         .propagate_request_id(request_id)
         .layer(CatchPanicLayer::new())
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            state.config.request_timeout,
+        ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+    let [nosniff, referrer, csp] = http_policy::security_headers();
+    let cors = http_policy::cors(&state.config.cors_origins);
     Router::new()
         .route(
             "/graphql",
@@ -96,6 +103,14 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready).with_state(state))
         .layer(middleware)
+        .layer(tower::util::option_layer(cors))
+        // Outermost, so that refusals by the layers above carry them too.
+        .layer(
+            ServiceBuilder::new()
+                .layer(nosniff)
+                .layer(referrer)
+                .layer(csp),
+        )
 }
 
 /// Ready when the database answers.
@@ -115,8 +130,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = app(state);
-    axum::serve(listener, router)
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -2,7 +2,7 @@
 //! (parse, don't validate): a resolver that has an `Email` cannot store an
 //! invalid one.
 
-use std::fmt;
+use std::{collections::HashSet, fmt, sync::LazyLock};
 
 use crate::{config::PASSWORD_MAX_LENGTH, error::AppError, secret::Secret};
 
@@ -57,12 +57,25 @@ fn is_valid_email(email: &str) -> bool {
         && domain.split('.').all(label_ok)
 }
 
+/// The 19,640 most common passwords, lower-cased: the list Django maintains
+/// for its `CommonPasswordValidator` (django/contrib/auth/common-passwords.txt.gz,
+/// Django 5.2), embedded at build time.
+static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| include_str!("common-passwords.txt").lines().collect());
+
+/// Whether `password` is on the common-password list, ignoring case and
+/// surrounding spaces as an attacker's list would.
+pub fn is_common_password(password: &str) -> bool {
+    COMMON_PASSWORDS.contains(password.trim().to_lowercase().as_str())
+}
+
 /// A password as typed: never trimmed or changed, and never printed.
 #[derive(Clone)]
 pub struct Password(Secret);
 
 impl Password {
-    /// A new password: length within the configured bounds, counted in characters.
+    /// A new password: length within the configured bounds, counted in
+    /// characters, and not one of the most common passwords.
     pub fn parse_new(
         input: &str,
         field: &'static str,
@@ -75,7 +88,14 @@ impl Password {
                 format!("password must be at least {min_length} characters long"),
             ));
         }
-        Self::parse_given(input, field)
+        let password = Self::parse_given(input, field)?;
+        if is_common_password(input) {
+            return Err(AppError::bad_input(
+                field,
+                "this is one of the most common passwords; choose another",
+            ));
+        }
+        Ok(password)
     }
 
     /// A password offered to prove identity: only the upper bound applies, so
@@ -159,6 +179,16 @@ mod tests {
             Password::parse_given(&over, "password").is_err(),
             "129 characters"
         );
+    }
+
+    #[test]
+    fn common_passwords_are_refused_in_any_case() {
+        assert!(COMMON_PASSWORDS.len() >= 10_000);
+        for common in ["password", "PassWord1", "  qwertyuiop ", "iloveyou"] {
+            let refused = Password::parse_new(common, "password", 8);
+            assert!(refused.is_err(), "{common:?} was accepted");
+        }
+        assert!(Password::parse_new("correct horse battery staple", "password", 8).is_ok());
     }
 
     #[test]

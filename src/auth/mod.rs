@@ -4,6 +4,7 @@
 pub mod credentials;
 pub mod password;
 pub mod refresh;
+pub mod throttle;
 pub mod token;
 pub mod viewer;
 

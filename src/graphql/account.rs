@@ -7,7 +7,8 @@ use entity::user;
 use super::scalars::DateTime;
 use crate::{
     accounts::{self, Session},
-    auth::Viewer,
+    auth::{Viewer, throttle::ClientIp},
+    error::AppError,
     server::AppState,
 };
 
@@ -77,6 +78,15 @@ pub struct ChangePasswordInput {
     pub new_password: String,
 }
 
+/// The per-client-IP brake on signup, login and refreshToken.
+fn limit_auth<'a>(ctx: &'a Context<'_>) -> Result<&'a AppState, AppError> {
+    let state = ctx.data_unchecked::<AppState>();
+    state
+        .auth_limiter
+        .check(ctx.data_opt::<ClientIp>().copied())?;
+    Ok(state)
+}
+
 #[derive(Default)]
 pub struct AccountQuery;
 
@@ -95,7 +105,7 @@ pub struct AccountMutation;
 impl AccountMutation {
     /// Creates an account. Log in afterwards to get tokens.
     async fn signup(&self, ctx: &Context<'_>, input: SignupInput) -> Result<User> {
-        let state = ctx.data_unchecked::<AppState>();
+        let state = limit_auth(ctx)?;
         Ok(accounts::signup(state, &input.email, &input.password)
             .await?
             .into())
@@ -103,7 +113,7 @@ impl AccountMutation {
 
     /// Exchanges an email and password for an access and a refresh token.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
-        let state = ctx.data_unchecked::<AppState>();
+        let state = limit_auth(ctx)?;
         Ok(accounts::login(state, &input.email, &input.password)
             .await?
             .into())
@@ -116,7 +126,7 @@ impl AccountMutation {
         ctx: &Context<'_>,
         #[graphql(secret)] refresh_token: String,
     ) -> Result<AuthPayload> {
-        let state = ctx.data_unchecked::<AppState>();
+        let state = limit_auth(ctx)?;
         Ok(accounts::refresh(state, &refresh_token).await?.into())
     }
 

@@ -9,28 +9,43 @@ use async_graphql::{
     http::GraphiQLSource,
     parser::{parse_query, types::OperationType},
 };
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
+
 use axum::{
     body::Bytes,
-    extract::{RawQuery, State},
+    extract::{ConnectInfo, RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse},
 };
 use serde_json::json;
 
 use super::{TaskqlSchema, errors::RequestId};
-use crate::{auth::viewer::Authorization, error::code, server::REQUEST_ID_HEADER};
+use crate::{
+    auth::{
+        throttle::{ClientIp, client_ip},
+        viewer::Authorization,
+    },
+    error::code,
+    http_policy,
+    server::REQUEST_ID_HEADER,
+};
 
 /// What the GraphQL routes need.
 #[derive(Clone)]
 pub struct GraphqlState {
     pub schema: TaskqlSchema,
     pub graphiql: bool,
+    pub trusted_proxies: Arc<[IpAddr]>,
 }
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
 pub async fn post(
     State(state): State<GraphqlState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> axum::response::Response {
@@ -55,17 +70,19 @@ pub async fn post(
             );
         }
     };
-    execute(&state, &headers, request).await
+    execute(&state, peer, &headers, request).await
 }
 
 pub async fn get(
     State(state): State<GraphqlState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> axum::response::Response {
     let query = query.unwrap_or_default();
     if state.graphiql && query.is_empty() && accepts(&headers, "text/html") {
-        return Html(graphiql()).into_response();
+        let csp = [(header::CONTENT_SECURITY_POLICY, http_policy::GRAPHIQL_CSP)];
+        return (csp, Html(graphiql())).into_response();
     }
     let request = match async_graphql::http::parse_query_string(&query) {
         Ok(request) => request,
@@ -86,11 +103,12 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, &headers, request).await
+    execute(&state, peer, &headers, request).await
 }
 
 async fn execute(
     state: &GraphqlState,
+    peer: SocketAddr,
     headers: &HeaderMap,
     request: Request,
 ) -> axum::response::Response {
@@ -104,8 +122,13 @@ async fn execute(
         .get(REQUEST_ID_HEADER)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
+    let forwarded_for = headers
+        .get("x-forwarded-for")
+        .and_then(|value| value.to_str().ok());
+    let client = client_ip(peer.ip(), forwarded_for, &state.trusted_proxies);
     let request = request
         .data(Authorization::from_header(authorization))
+        .data(ClientIp(client))
         .data(RequestId(request_id.to_owned()));
     let response = state.schema.execute(request).await;
     let content_type = if accepts(headers, GRAPHQL_RESPONSE) {

@@ -4,6 +4,7 @@
 mod account;
 pub mod errors;
 pub mod http;
+pub mod limits;
 mod scalars;
 mod task;
 
@@ -18,6 +19,11 @@ pub struct QueryRoot(account::AccountQuery, task::TaskQuery);
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
 pub struct MutationRoot(account::AccountMutation, task::TaskMutation);
+
+/// Most costly operation accepted. Fields cost 1 and a task page multiplies
+/// what it selects by its size: a full page of 100 tasks with every field
+/// costs about 1,600.
+pub const MAX_COMPLEXITY: usize = 2_000;
 
 pub type TaskqlSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 

@@ -128,6 +128,14 @@ impl TaskConnection {
     }
 }
 
+/// How many tasks a page may hold, for the complexity limit.
+fn page_cost(first: Option<i32>, last: Option<i32>) -> usize {
+    let requested = first
+        .or(last)
+        .map_or(tasks::DEFAULT_PAGE, |n| u64::try_from(n).unwrap_or(0));
+    usize::try_from(requested.min(tasks::MAX_PAGE)).unwrap_or(usize::MAX)
+}
+
 fn parse_id(id: &ID) -> Result<Uuid, AppError> {
     Uuid::parse_str(id).map_err(|_| AppError::bad_input("id", "not a valid task id"))
 }
@@ -190,6 +198,7 @@ impl TaskQuery {
     /// The viewer's tasks, newest first unless `orderBy` says otherwise.
     /// `first` defaults to 20; at most 100 tasks come in one page.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "1 + page_cost(first, last) * child_complexity")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,

@@ -18,7 +18,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 pub use fields::{Description, TaskTitle};
-pub use page::{Page, PageArgs, list};
+pub use page::{DEFAULT_PAGE, MAX_PAGE, Page, PageArgs, list};
 
 use crate::{
     db,

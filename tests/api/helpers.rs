@@ -85,6 +85,9 @@ pub async fn spawn_app_on(database: Arc<TestDatabase>, vars: &[(&str, &str)]) ->
         ("TASKQL_ARGON2_M_KIB", "1024"),
         ("TASKQL_ARGON2_T", "1"),
         ("TASKQL_LOG", "warn"),
+        // Every test's requests come from 127.0.0.1; the tests of the limit
+        // switch it on.
+        ("TASKQL_AUTH_RATE_LIMIT", "off"),
     ];
     settings.extend_from_slice(vars);
     let config = Config::from_vars(settings).expect("test configuration is valid");

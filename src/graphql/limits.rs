@@ -1,0 +1,215 @@
+//! Limits on the shape of an operation, checked right after parsing, before
+//! validation and before any resolver runs: depth, aliases, directives per
+//! field, fragment nesting, and at most one authentication mutation.
+//!
+//! One walk over the document does it all. Each fragment is measured once
+//! (memoised), so a document that spreads fragments many times over cannot
+//! make the walk itself expensive, and a fragment cycle stops it.
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::{
+    ServerError, ServerResult, Variables,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery},
+    parser::{
+        Pos, Positioned,
+        types::{ExecutableDocument, OperationType, Selection, SelectionSet},
+    },
+};
+
+/// Deepest nesting of fields in an operation.
+pub const MAX_DEPTH: usize = 10;
+/// Deepest nesting under `__schema` or `__type`: the introspection query of
+/// GraphiQL and code generators nests `ofType` about 13 deep.
+pub const MAX_INTROSPECTION_DEPTH: usize = 15;
+/// Most aliased fields in an operation, counting every use of a fragment.
+pub const MAX_ALIASES: usize = 50;
+/// Most directives on one field or fragment.
+pub const MAX_DIRECTIVES: usize = 5;
+/// Deepest nesting of fragment spreads.
+pub const MAX_FRAGMENT_NESTING: usize = 8;
+/// Deepest recursion the parser and validator may enter (nested lists,
+/// objects and selections alike).
+pub const MAX_RECURSION: usize = 32;
+/// Mutations that check a password or a token: aliases must not let one
+/// request make many guesses.
+pub const AUTH_MUTATIONS: [&str; 5] = [
+    "signup",
+    "login",
+    "refreshToken",
+    "changePassword",
+    "deleteAccount",
+];
+
+pub struct OperationLimits;
+
+impl ExtensionFactory for OperationLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(OperationLimits)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for OperationLimits {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        check(&document)?;
+        Ok(document)
+    }
+}
+
+/// What a selection set costs, relative to where it stands.
+#[derive(Clone, Copy, Default)]
+struct Cost {
+    depth: usize,
+    introspection_depth: usize,
+    aliases: usize,
+    /// Authentication mutations selected at this level.
+    auth: usize,
+}
+
+impl Cost {
+    fn merge(&mut self, other: Self) {
+        self.depth = self.depth.max(other.depth);
+        self.introspection_depth = self.introspection_depth.max(other.introspection_depth);
+        self.aliases = self.aliases.saturating_add(other.aliases);
+        self.auth = self.auth.saturating_add(other.auth);
+    }
+}
+
+pub fn check(document: &ExecutableDocument) -> ServerResult<()> {
+    let mut walk = Walk {
+        document,
+        fragments: HashMap::new(),
+    };
+    for (_, operation) in document.operations.iter() {
+        let cost = walk.selection_set(&operation.node.selection_set.node, 0)?;
+        let pos = operation.pos;
+        if cost.depth > MAX_DEPTH {
+            return Err(refusal(
+                pos,
+                format!(
+                    "the operation is nested {} deep; at most {MAX_DEPTH} is allowed",
+                    cost.depth
+                ),
+            ));
+        }
+        if cost.introspection_depth > MAX_INTROSPECTION_DEPTH {
+            return Err(refusal(
+                pos,
+                format!("introspection nested deeper than {MAX_INTROSPECTION_DEPTH}"),
+            ));
+        }
+        if cost.aliases > MAX_ALIASES {
+            return Err(refusal(
+                pos,
+                format!(
+                    "the operation has {} aliases; at most {MAX_ALIASES} are allowed",
+                    cost.aliases
+                ),
+            ));
+        }
+        if operation.node.ty == OperationType::Mutation && cost.auth > 1 {
+            return Err(refusal(
+                pos,
+                format!(
+                    "at most one of {} may run in one request",
+                    AUTH_MUTATIONS.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+struct Walk<'a> {
+    document: &'a ExecutableDocument,
+    /// Fragments measured so far; `None` while one is being measured.
+    fragments: HashMap<&'a str, Option<Cost>>,
+}
+
+impl<'a> Walk<'a> {
+    fn selection_set(&mut self, set: &'a SelectionSet, nesting: usize) -> ServerResult<Cost> {
+        let mut cost = Cost::default();
+        for selection in &set.items {
+            if selection.node.directives().len() > MAX_DIRECTIVES {
+                return Err(refusal(
+                    selection.pos,
+                    format!("at most {MAX_DIRECTIVES} directives are allowed on a field"),
+                ));
+            }
+            match &selection.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    let name = field.name.node.as_str();
+                    let children = self.selection_set(&field.selection_set.node, nesting)?;
+                    let is_introspection_root = name == "__schema" || name == "__type";
+                    let (depth, introspection_depth) = if is_introspection_root {
+                        (0, 1 + children.depth.max(children.introspection_depth))
+                    } else {
+                        let nested = children.introspection_depth;
+                        (1 + children.depth, if nested > 0 { 1 + nested } else { 0 })
+                    };
+                    cost.merge(Cost {
+                        depth,
+                        introspection_depth,
+                        aliases: children
+                            .aliases
+                            .saturating_add(usize::from(field.alias.is_some())),
+                        auth: usize::from(AUTH_MUTATIONS.contains(&name)),
+                    });
+                }
+                Selection::InlineFragment(fragment) => {
+                    cost.merge(self.selection_set(&fragment.node.selection_set.node, nesting)?);
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    cost.merge(self.fragment(name, spread, nesting + 1)?);
+                }
+            }
+        }
+        Ok(cost)
+    }
+
+    fn fragment(
+        &mut self,
+        name: &'a str,
+        spread: &Positioned<impl Sized>,
+        nesting: usize,
+    ) -> ServerResult<Cost> {
+        if nesting > MAX_FRAGMENT_NESTING {
+            return Err(refusal(
+                spread.pos,
+                format!("fragments nested deeper than {MAX_FRAGMENT_NESTING}"),
+            ));
+        }
+        match self.fragments.get(name) {
+            Some(Some(cost)) => return Ok(*cost),
+            Some(None) => {
+                return Err(refusal(
+                    spread.pos,
+                    format!("fragment \"{name}\" spreads itself"),
+                ));
+            }
+            None => {}
+        }
+        // An unknown fragment is left for validation to report.
+        let Some(definition) = self.document.fragments.get(name) else {
+            return Ok(Cost::default());
+        };
+        self.fragments.insert(name, None);
+        let cost = self.selection_set(&definition.node.selection_set.node, nesting)?;
+        self.fragments.insert(name, Some(cost));
+        Ok(cost)
+    }
+}
+
+fn refusal(pos: Pos, message: String) -> ServerError {
+    ServerError::new(message, Some(pos))
+}
