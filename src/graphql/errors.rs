@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    Response, ServerError,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest},
+    Response, Value,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextRequest},
 };
 
 use crate::error::code;
@@ -28,32 +28,41 @@ impl ExtensionFactory for ErrorCodes {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for ErrorCodes {
+    /// Errors from parsing and validation, which never reach `execute`.
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
-        let request_id = ctx.data_opt::<RequestId>().map(|id| id.0.as_str());
         for error in &mut response.errors {
-            complete(error, request_id);
+            let field = argument_field(&error.message);
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            if extensions.get("code").is_none() {
+                extensions.set("code", code::BAD_USER_INPUT);
+                if let Some(field) = field {
+                    extensions.set("field", field);
+                }
+            }
         }
         response
     }
-}
 
-fn complete(error: &mut ServerError, request_id: Option<&str>) {
-    let field = argument_field(&error.message);
-    let extensions = error.extensions.get_or_insert_with(Default::default);
-    match extensions.get("code") {
-        None => {
-            extensions.set("code", code::BAD_USER_INPUT);
-            if let Some(field) = field {
-                extensions.set("field", field);
+    /// Errors from resolvers; the request's data (with its id) is known here.
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        if let Some(RequestId(id)) = ctx.data_opt::<RequestId>() {
+            let internal = Value::from(code::INTERNAL_SERVER_ERROR);
+            for error in &mut response.errors {
+                if let Some(extensions) = &mut error.extensions
+                    && extensions.get("code") == Some(&internal)
+                {
+                    extensions.set("requestId", id.as_str());
+                }
             }
         }
-        Some(value) if *value == code::INTERNAL_SERVER_ERROR.into() => {
-            if let Some(id) = request_id {
-                extensions.set("requestId", id);
-            }
-        }
-        Some(_) => {}
+        response
     }
 }
 

@@ -34,6 +34,10 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
         EmptySubscription,
     )
     .extension(errors::ErrorCodes)
+    .extension(limits::OperationLimits)
+    .limit_complexity(MAX_COMPLEXITY)
+    .limit_directives(limits::MAX_DIRECTIVES)
+    .limit_recursive_depth(limits::MAX_RECURSION)
 }
 
 /// The schema served to clients, configured for the environment.

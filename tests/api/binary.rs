@@ -175,7 +175,49 @@ async fn the_server_logs_request_ids_never_passwords_and_stops_gracefully() {
         let body: serde_json::Value = response.json().await.expect("json");
         assert!(body["errors"].is_null(), "{body}");
     }
+    // An internal failure: the client gets an id, the log gets the detail.
+    let token = {
+        let body = json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+                           "variables": { "i": { "email": "ada@example.com", "password": password } } });
+        let response = client
+            .post(format!("http://{}/graphql", server.address))
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        let body: serde_json::Value = response.json().await.expect("json");
+        body["data"]["login"]["accessToken"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    };
+    let db = sea_orm::Database::connect(&database.url)
+        .await
+        .expect("connect");
+    sea_orm::ConnectionTrait::execute_unprepared(&db, "DROP TABLE tasks")
+        .await
+        .expect("break the database");
+    let response = client
+        .post(format!("http://{}/graphql", server.address))
+        .bearer_auth(&token)
+        .json(&json!({ "query": "{ tasks { totalCount } }" }))
+        .send()
+        .await
+        .expect("sent");
+    let body: serde_json::Value = response.json().await.expect("json");
+    let request_id = body["errors"][0]["extensions"]["requestId"]
+        .as_str()
+        .expect("request id")
+        .to_owned();
+
     let (status, logs) = server.stop();
+    let detail = logs
+        .iter()
+        .find(|line| line.contains("internal error") && line.contains(&request_id));
+    assert!(
+        detail.is_some_and(|line| line.contains("tasks")),
+        "the detail is logged under {request_id}: {logs:#?}"
+    );
     assert!(
         status.success(),
         "graceful shutdown exits cleanly: {status}"

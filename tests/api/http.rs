@@ -152,3 +152,162 @@ async fn bodies_over_one_mebibyte_are_refused() {
         .expect("sent");
     assert_eq!(response.status(), 413);
 }
+
+#[tokio::test]
+async fn responses_carry_security_headers_even_when_refusing() {
+    let app = spawn_app().await;
+    let ok = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("sent");
+    let too_big = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 * 1024 * 1024])
+        .send()
+        .await
+        .expect("sent");
+    let get_mutation = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "mutation { logout(refreshToken: \"x\") }")])
+        .send()
+        .await
+        .expect("sent");
+    for response in [ok, too_big, get_mutation] {
+        let headers = response.headers();
+        assert_eq!(
+            headers["x-content-type-options"],
+            "nosniff",
+            "{}",
+            response.status()
+        );
+        assert_eq!(headers["referrer-policy"], "no-referrer");
+        assert!(
+            headers["content-security-policy"]
+                .to_str()
+                .expect("text")
+                .starts_with("default-src 'none'")
+        );
+        assert!(headers.contains_key("x-request-id"));
+    }
+    let page = app
+        .client
+        .get(app.url("/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("sent");
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .expect("text")
+        .to_owned();
+    assert!(
+        csp.contains("https://unpkg.com") && csp.contains("frame-ancestors 'none'"),
+        "GraphiQL's own: {csp}"
+    );
+}
+
+#[tokio::test]
+async fn cors_answers_only_configured_origins() {
+    let app = spawn_app_with(&[("TASKQL_CORS_ORIGINS", "https://app.example.com")]).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type, authorization",
+            )
+            .send()
+    };
+    let allowed = preflight("https://app.example.com").await.expect("sent");
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let foreign = preflight("https://evil.example").await.expect("sent");
+    assert!(
+        !foreign
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
+
+    let closed = spawn_app().await;
+    let response = closed
+        .client
+        .post(closed.url("/graphql"))
+        .header("origin", "https://app.example.com")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("sent");
+    assert!(
+        !response
+            .headers()
+            .contains_key("access-control-allow-origin"),
+        "no CORS unless configured"
+    );
+}
+
+#[tokio::test]
+async fn a_request_that_runs_too_long_is_cut_off() {
+    let app = spawn_app_with(&[
+        ("TASKQL_REQUEST_TIMEOUT", "20ms"),
+        ("TASKQL_ARGON2_M_KIB", "65536"),
+        ("TASKQL_ARGON2_T", "4"),
+    ])
+    .await;
+    let body = json!({ "query": "mutation($i: SignupInput!) { signup(input: $i) { id } }",
+                       "variables": { "i": { "email": "ada@example.com", "password": PASSWORD } } });
+    let response = app.post_graphql(&body, None).await;
+    assert_eq!(response.status(), 503);
+    let health = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(health.status(), 200, "the server goes on");
+}
+
+#[tokio::test]
+async fn unexpected_failures_answer_only_a_code_and_a_request_id() {
+    let app = spawn_app().await;
+    let token = app.register("ada@example.com").await.access_token;
+    sea_orm::ConnectionTrait::execute_unprepared(&app.db, "DROP TABLE tasks")
+        .await
+        .expect("break the database");
+    let response = app
+        .post_graphql(
+            &json!({ "query": "{ tasks { totalCount } }" }),
+            Some(&token),
+        )
+        .await;
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("text")
+        .to_owned();
+    let body: serde_json::Value = response.json().await.expect("json");
+    let error = &body["errors"][0];
+    assert_eq!(error["message"], "internal server error", "{body}");
+    assert_eq!(error["extensions"]["code"], "INTERNAL_SERVER_ERROR");
+    assert_eq!(error["extensions"]["requestId"], request_id.as_str());
+    let text = body.to_string().to_lowercase();
+    for leak in ["tasks", "table", "sql", "relation", "select"] {
+        assert!(
+            !text.replace("\"tasks\"]", "").contains(leak),
+            "{leak} leaked: {body}"
+        );
+    }
+    let me = app.me(&token).await;
+    assert_eq!(
+        me["data"]["me"]["email"], "ada@example.com",
+        "the rest still works"
+    );
+}

@@ -4,8 +4,10 @@
 
 mod accounts;
 mod binary;
+mod brute_force;
 mod helpers;
 mod http;
+mod limits;
 mod paging;
 mod postgres;
 mod sessions;
