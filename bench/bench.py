@@ -1,0 +1,255 @@
+"""Measures the figures of SPEC §8 against a release taskql server.
+
+Run through bench/run.sh, which builds the server and installs wrk. Every
+figure comes from this one run; every response body is checked, so errors
+cannot pass for throughput.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import re
+import statistics
+import subprocess
+import tempfile
+import time
+
+PASSWORD = "benchmarking is fun 2026"
+SECRET = "benchmark-secret-of-at-least-32-bytes-long"
+
+
+def parse_args():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", default="target/release/taskql")
+    parser.add_argument("--postgres", metavar="URL", help="admin URL; a fresh database is created")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per load phase")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--big", type=int, default=100_000, help="tasks of the big user")
+    return parser.parse_args()
+
+
+class Server:
+    def __init__(self, binary, database_url, port, workdir):
+        self.port = port
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "TASKQL_DATABASE_URL": database_url,
+            "TASKQL_LISTEN": f"127.0.0.1:{port}",
+            "TASKQL_JWT_SECRET": SECRET,
+            "TASKQL_AUTH_RATE_LIMIT": "off",
+            "TASKQL_LOGIN_MAX_FAILURES": "1000000000",
+            "TASKQL_LOG": "warn",
+        }
+        self.log = open(os.path.join(workdir, f"server-{port}.log"), "w")
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen([binary, "serve"], env=env, cwd=workdir, stderr=self.log)
+        self.ready_after = self.wait_ready()
+
+    def wait_ready(self):
+        while True:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+                connection.request("GET", "/readyz")
+                if connection.getresponse().status == 200:
+                    return time.perf_counter() - self.started
+            except OSError:
+                pass
+            if self.process.poll() is not None:
+                raise SystemExit(f"the server exited with {self.process.returncode}")
+            time.sleep(0.001)
+
+    def memory_kib(self):
+        fields = {}
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+
+def graphql(port, query, variables=None, token=None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    connection.request("POST", "/graphql", json.dumps({"query": query, "variables": variables or {}}), headers)
+    body = json.loads(connection.getresponse().read())
+    if body.get("errors"):
+        raise SystemExit(f"GraphQL error: {body['errors']}")
+    return body["data"]
+
+
+def register(port, email):
+    credentials = {"email": email, "password": PASSWORD}
+    graphql(port, "mutation($i: SignupInput!) { signup(input: $i) { id } }", {"i": credentials})
+    data = graphql(port, "mutation($i: LoginInput!) { login(input: $i) { accessToken } }", {"i": credentials})
+    return data["login"]["accessToken"]
+
+
+def seed_tasks(port, token, count):
+    """Creates `count` tasks, 50 per request (the alias limit)."""
+    made = 0
+    while made < count:
+        batch = min(50, count - made)
+        fields = " ".join(
+            f'a{i}: createTask(input: {{ title: "Task {made + i}", dueAt: "2026-12-{1 + (made + i) % 28:02d}T09:00:00Z" }}) {{ id }}'
+            for i in range(batch)
+        )
+        graphql(port, f"mutation {{ {fields} }}", token=token)
+        made += batch
+
+
+LUA = r"""
+wrk.method = "{method}"
+wrk.headers["Content-Type"] = "application/json"
+{auth}
+local body = [==[{body}]==]
+local expected = [==[{expected}]==]
+local threads = {{}}
+function setup(thread) table.insert(threads, thread) end
+function init(args) bad = 0; counter = 0 end
+function request()
+  counter = counter + 1
+  local text = string.gsub(body, "__N__", tostring(counter) .. "-" .. tostring(math.random(1, 1000000000)))
+  if wrk.method == "GET" then return wrk.format(nil, wrk.path) end
+  return wrk.format(nil, wrk.path, nil, text)
+end
+function response(status, headers, text)
+  if status ~= 200 or string.find(text, expected, 1, true) == nil or string.find(text, '"errors"', 1, true) ~= nil then
+    bad = bad + 1
+  end
+end
+function done(summary, latency, requests)
+  local total = 0
+  for _, thread in ipairs(threads) do total = total + thread:get("bad") end
+  io.write(string.format("RESULT %d %.6f %d %d %d %d\n", summary.requests, summary.duration / 1e6,
+    latency:percentile(50), latency:percentile(99), total,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout + summary.errors.status))
+end
+"""
+
+
+def load(workdir, port, name, *, path="/graphql", method="POST", query=None, variables=None, token=None,
+         expected='"data"', connections=32, duration=10, threads=2):
+    """Runs wrk and returns requests per second, p50 and p99 in ms, checked bodies."""
+    body = json.dumps({"query": query, "variables": variables or {}}) if query else ""
+    auth = f'wrk.headers["Authorization"] = "Bearer {token}"' if token else ""
+    script = os.path.join(workdir, f"{name}.lua")
+    with open(script, "w") as lua:
+        lua.write(LUA.format(method=method, auth=auth, body=body, expected=expected))
+    output = subprocess.run(
+        ["wrk", "-t", str(min(threads, connections)), "-c", str(connections), "-d", f"{duration}s",
+         "--latency", "-s", script, f"http://127.0.0.1:{port}{path}"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    match = re.search(r"RESULT (\d+) ([\d.]+) (\d+) (\d+) (\d+) (\d+)", output)
+    requests, seconds, p50, p99, bad, errors = match.groups()
+    if int(bad) or int(errors):
+        raise SystemExit(f"{name}: {bad} bad responses and {errors} socket or status errors of {requests}")
+    return {"rps": int(requests) / float(seconds), "p50": int(p50) / 1000, "p99": int(p99) / 1000}
+
+
+def main():
+    args = parse_args()
+    workdir = tempfile.mkdtemp(prefix="taskql-bench-")
+    if args.postgres:
+        name = f"taskql_bench_{int(time.time())}"
+        subprocess.run(["psql", args.postgres, "-qc", f'CREATE DATABASE "{name}"'], check=True)
+        database_url = re.sub(r"/[^/]*$", f"/{name}", args.postgres)
+    else:
+        database_url = f"sqlite://{workdir}/taskql.db?mode=rwc"
+
+    # Start to ready on an empty database: a fresh SQLite file each time.
+    starts = []
+    for attempt in range(5):
+        url = database_url if args.postgres else f"sqlite://{workdir}/start-{attempt}.db?mode=rwc"
+        server = Server(args.binary, url, 18200 + attempt, workdir)
+        starts.append(server.ready_after * 1000)
+        server.stop()
+        if args.postgres:
+            break
+
+    server = Server(args.binary, database_url, 18100, workdir)
+    port, d, c = server.port, args.duration, args.connections
+    idle_rss, _ = server.memory_kib()
+    small = register(port, "small@example.com")
+    big = register(port, "big@example.com")
+    seed_tasks(port, small, 100)
+    seed_tasks(port, big, args.big)
+
+    figures = {}
+    figures["typename"] = load(workdir, port, "typename", query="{ __typename }", expected='"Query"', connections=c, duration=d)
+    page = "{ tasks(first: 20) { edges { node { id title } } } }"
+    figures["tasks"] = load(workdir, port, "tasks", query=page, token=small, expected='"edges"', connections=c, duration=d)
+    figures["me"] = load(workdir, port, "me", query="{ me { id email } }", token=small, expected='"me"', connections=c, duration=d)
+    create = 'mutation { createTask(input: { title: "Load __N__" }) { id } }'
+    figures["createTask"] = load(workdir, port, "create", query=create, token=small, expected='"createTask"', connections=c, duration=d)
+    _, loaded_hwm = server.memory_kib()
+
+    # One login at a time: the time of one verification (plus a request's
+    # small overhead, so the ceiling below is if anything underestimated).
+    login = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }"
+    variables = {"i": {"email": "small@example.com", "password": PASSWORD}}
+    single = load(workdir, port, "login-single", query=login, variables=variables, expected='"accessToken"',
+                  connections=1, duration=max(3, d // 2), threads=1)
+    verify_ms = single["p50"]
+    workers = os.cpu_count()
+    ceiling = workers / (verify_ms / 1000)
+
+    # The flood, with /healthz measured alongside it.
+    health_result = {}
+
+    def health():
+        health_result.update(load(workdir, port, "healthz", path="/healthz", method="GET", expected="ok",
+                                  connections=2, duration=max(3, d - 2), threads=1))
+
+    import threading
+    checker = threading.Thread(target=lambda: (time.sleep(1), health()))
+    checker.start()
+    figures["login"] = load(workdir, port, "login-flood", query=login, variables=variables, expected='"accessToken"',
+                            connections=2 * workers * 4, duration=d)
+    checker.join()
+    _, flood_hwm = server.memory_kib()
+
+    # Latency of one page for a user with 100 and with many tasks.
+    small_page = load(workdir, port, "page-small", query=page, token=small, expected='"edges"', connections=1, duration=max(3, d // 2), threads=1)
+    big_page = load(workdir, port, "page-big", query=page, token=big, expected='"edges"', connections=1, duration=max(3, d // 2), threads=1)
+    server.stop()
+
+    start = statistics.median(starts)
+    loaded_mib = max(loaded_hwm, flood_hwm) / 1024
+    rows = [
+        ("{ __typename } req/s", f"{figures['typename']['rps']:.0f}", "baseline", None),
+        ("tasks(first: 20) req/s", f"{figures['tasks']['rps']:.0f} ({figures['tasks']['rps'] / figures['typename']['rps']:.0%} of baseline)", ">= 50% of baseline",
+         figures["tasks"]["rps"] >= 0.5 * figures["typename"]["rps"]),
+        ("me req/s", f"{figures['me']['rps']:.0f}", "-", None),
+        ("createTask req/s", f"{figures['createTask']['rps']:.0f}", "-", None),
+        ("one login (verify), ms", f"{verify_ms:.1f}", "-", None),
+        ("login req/s under flood", f"{figures['login']['rps']:.1f} ({figures['login']['rps'] / ceiling:.0%} of {ceiling:.1f} ceiling)",
+         ">= 90% of workers / verify", figures["login"]["rps"] >= 0.9 * ceiling),
+        ("/healthz p99 during the flood, ms", f"{health_result['p99']:.2f}", "< 10", health_result["p99"] < 10),
+        ("resident memory idle, MiB", f"{idle_rss / 1024:.1f}", "< 20", idle_rss / 1024 < 20),
+        ("resident memory under load (peak), MiB", f"{loaded_mib:.1f}", "< 100", loaded_mib < 100),
+        ("start to ready, empty database, ms", f"{start:.0f}", "< 200", start < 200),
+        (f"page latency p50, 100 vs {args.big} tasks, ms",
+         f"{small_page['p50']:.2f} vs {big_page['p50']:.2f} ({big_page['p50'] / small_page['p50']:.2f}x)",
+         "<= 2x", big_page["p50"] <= 2 * small_page["p50"]),
+    ]
+    print(f"\ntaskql on {'PostgreSQL' if args.postgres else 'SQLite'}, {workers} cores, wrk {c} connections, {d}s per phase")
+    print("| figure | measured | target | holds |")
+    print("|---|---|---|---|")
+    for figure, measured, target, holds in rows:
+        verdict = "" if holds is None else ("yes" if holds else "**no**")
+        print(f"| {figure} | {measured} | {target} | {verdict} |")
+    print("\nlatency p50 / p99, ms: " + ", ".join(
+        f"{name} {f['p50']:.2f} / {f['p99']:.2f}" for name, f in figures.items()))
+
+
+if __name__ == "__main__":
+    main()

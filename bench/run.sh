@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds the release server and measures every figure of SPEC §8 in one run:
+#
+#   bench/run.sh                                  # on a fresh SQLite file
+#   bench/run.sh --postgres postgres://postgres@127.0.0.1:5432/postgres
+#   bench/run.sh --duration 5 --big 20000         # a quicker look
+#
+# The load comes from wrk (Debian's package, installed when missing) in a
+# second process; bench/bench.py drives it and prints one table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v wrk >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq wrk
+fi
+cargo build --release --quiet
+exec python3 bench/bench.py "$@"
