@@ -9,7 +9,13 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url);
+    // SeaORM gives SQLite a single connection unless told otherwise, which
+    // queues every query of the server behind one; with WAL, readers run
+    // side by side and writers take turns (busy_timeout).
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let pool_size = u32::try_from(cores * 2).unwrap_or(u32::MAX).max(4);
     options
+        .max_connections(pool_size)
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
