@@ -43,7 +43,7 @@ class Server:
         }
         self.log = open(os.path.join(workdir, f"server-{port}.log"), "w")
         self.started = time.perf_counter()
-        self.process = subprocess.Popen([binary, "serve"], env=env, cwd=workdir, stderr=self.log)
+        self.process = subprocess.Popen([os.path.abspath(binary), "serve"], env=env, cwd=workdir, stderr=self.log)
         self.ready_after = self.wait_ready()
 
     def wait_ready(self):

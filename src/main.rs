@@ -7,11 +7,6 @@ use taskql::{
     db, graphql, server, telemetry,
 };
 
-/// mimalloc hands freed memory back to the system; with the system allocator,
-/// every 19 MiB Argon2 block freed during a login flood stayed resident.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

@@ -1,22 +1,36 @@
-//! Argon2id hashing on a bounded pool, off the async workers.
+//! Argon2id on a pool of dedicated threads, off the async workers.
 //!
-//! At most `workers` computations run at once (each holds `m` KiB of memory);
-//! at most `queue` more wait for a turn. Past that, callers get `RATE_LIMITED`
-//! at once, so a login flood costs a bounded amount of memory and the async
-//! workers stay free for everything else.
+//! `workers` threads compute; a queue of bounded length feeds them. When the
+//! queue is full, callers get `RATE_LIMITED` at once, so a login flood costs
+//! a bounded amount of memory and the async workers stay free for everything
+//! else. Each thread keeps one Argon2 memory block and reuses it for every
+//! hash: a flood allocates nothing, and the pool holds at most `workers`
+//! blocks of `m` KiB, taken at first use.
 
-use std::sync::Arc;
+use std::{
+    sync::{
+        Arc, Mutex,
+        mpsc::{self, Receiver, SyncSender, TrySendError},
+    },
+    thread,
+};
 
 use argon2::{
-    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier, Version,
+    Algorithm, Argon2, Block, Params, PasswordHash, Version,
+    password_hash::phc::{Output, ParamsString, Salt},
 };
-use tokio::sync::{OnceCell, Semaphore};
+use subtle::ConstantTimeEq;
+use tokio::sync::{OnceCell, oneshot};
 
 use super::credentials::Password;
 use crate::error::{AppError, AppResult};
 
 /// How many requests may wait per worker before new ones are turned away.
 const QUEUE_PER_WORKER: usize = 32;
+const SALT_BYTES: usize = 16;
+const OUTPUT_BYTES: usize = 32;
+
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
 #[derive(Clone)]
 pub struct PasswordHasher {
@@ -25,10 +39,8 @@ pub struct PasswordHasher {
 
 struct Inner {
     params: Params,
-    /// One permit per computation allowed to run.
-    workers: Arc<Semaphore>,
-    /// One permit per computation allowed to run or wait.
-    admission: Arc<Semaphore>,
+    /// Dropping it (with the last hasher) ends the worker threads.
+    queue: SyncSender<Job>,
     /// A hash of a random password, verified against when the email is unknown.
     dummy_hash: OnceCell<String>,
 }
@@ -45,47 +57,42 @@ pub enum Verification {
 }
 
 impl PasswordHasher {
-    pub fn new(params: Params, workers: usize) -> Self {
-        Self {
+    pub fn new(params: Params, workers: usize) -> std::io::Result<Self> {
+        Self::with_queue(params, workers, workers * QUEUE_PER_WORKER)
+    }
+
+    fn with_queue(params: Params, workers: usize, queue: usize) -> std::io::Result<Self> {
+        let (sender, receiver) = mpsc::sync_channel::<Job>(queue);
+        let receiver = Arc::new(Mutex::new(receiver));
+        for index in 0..workers {
+            let receiver = Arc::clone(&receiver);
+            thread::Builder::new()
+                .name(format!("argon2-{index}"))
+                .spawn(move || work(&receiver))?;
+        }
+        Ok(Self {
             inner: Arc::new(Inner {
                 params,
-                workers: Arc::new(Semaphore::new(workers)),
-                admission: Arc::new(Semaphore::new(workers * (1 + QUEUE_PER_WORKER))),
+                queue: sender,
                 dummy_hash: OnceCell::new(),
             }),
-        }
+        })
     }
 
     /// A PHC string of `password` with a fresh salt and the configured costs.
     pub async fn hash(&self, password: &Password) -> AppResult<String> {
         let password = password.clone();
         let params = self.inner.params.clone();
-        self.run(move || {
-            argon2id(params)
-                .hash_password(password.expose().as_bytes())
-                .map(|hash| hash.to_string())
-                .map_err(|error| AppError::internal(error.to_string()))
-        })
-        .await?
+        self.run(move |memory| hash_with(memory, &params, &password))
+            .await?
     }
 
     pub async fn verify(&self, password: &Password, stored: &str) -> AppResult<Verification> {
         let password = password.clone();
         let stored = stored.to_owned();
         let params = self.inner.params.clone();
-        self.run(move || {
-            let hash = PasswordHash::new(&stored).map_err(|e| AppError::internal(e.to_string()))?;
-            if argon2id(params.clone())
-                .verify_password(password.expose().as_bytes(), &hash)
-                .is_err()
-            {
-                return Ok(Verification::Invalid);
-            }
-            Ok(Verification::Valid {
-                needs_rehash: !uses_params(&hash, &params),
-            })
-        })
-        .await?
+        self.run(move |memory| verify_with(memory, &params, &password, &stored))
+            .await?
     }
 
     /// Spends one verification, as for a real account, so that the answer
@@ -106,38 +113,116 @@ impl PasswordHasher {
 
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> AppResult<T> {
-        let admitted = Arc::clone(&self.inner.admission)
-            .try_acquire_owned()
-            .map_err(|_| AppError::RateLimited)?;
-        let running = Arc::clone(&self.inner.workers)
-            .acquire_owned()
-            .await
-            .map_err(AppError::internal)?;
-        // The permits travel with the work: a caller that gives up waiting
-        // does not free a worker that is still computing.
-        let work = move || {
-            let _permits = (running, admitted);
-            work()
-        };
-        Ok(tokio::task::spawn_blocking(work).await?)
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move |memory| {
+            // The caller may have given up waiting; the work is done anyway.
+            let _ = done.send(work(memory));
+        });
+        self.inner
+            .queue
+            .try_send(job)
+            .map_err(|error| match error {
+                TrySendError::Full(_) => AppError::RateLimited,
+                TrySendError::Disconnected(_) => AppError::internal("the hashing workers stopped"),
+            })?;
+        result.await.map_err(AppError::internal)
     }
 }
 
-fn argon2id(params: Params) -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+/// A worker: takes jobs until every sender is gone, with one memory block.
+fn work(receiver: &Mutex<Receiver<Job>>) {
+    let mut memory = Vec::new();
+    loop {
+        let job = match receiver.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(_) => return,
+        };
+        match job {
+            Ok(job) => job(&mut memory),
+            Err(_) => return,
+        }
+    }
 }
 
-/// Whether `hash` is Argon2id, current version, with exactly these costs.
-fn uses_params(hash: &PasswordHash, params: &Params) -> bool {
-    let Ok(used) = Params::try_from(hash) else {
-        return false;
+/// `memory` grown to what `params` needs, reusing what is already there.
+fn blocks<'a>(memory: &'a mut Vec<Block>, params: &Params) -> &'a mut [Block] {
+    let needed = params.block_count();
+    if memory.len() < needed {
+        memory.resize(needed, Block::default());
+    }
+    &mut memory[..needed]
+}
+
+fn internal(error: impl std::fmt::Display) -> AppError {
+    AppError::internal(error.to_string())
+}
+
+fn hash_with(memory: &mut Vec<Block>, params: &Params, password: &Password) -> AppResult<String> {
+    let mut salt = [0u8; SALT_BYTES];
+    getrandom::fill(&mut salt).map_err(internal)?;
+    let mut output = [0u8; OUTPUT_BYTES];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(
+            password.expose().as_bytes(),
+            &salt,
+            &mut output,
+            blocks(memory, params),
+        )
+        .map_err(internal)?;
+    let hash = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(internal)?,
+        salt: Some(Salt::new(&salt).map_err(internal)?),
+        hash: Some(Output::new(&output).map_err(internal)?),
     };
-    hash.algorithm == argon2::ARGON2ID_IDENT
-        && hash.version == Some(Version::V0x13.into())
-        && (used.m_cost(), used.t_cost(), used.p_cost())
-            == (params.m_cost(), params.t_cost(), params.p_cost())
+    Ok(hash.to_string())
+}
+
+/// Recomputes `stored` with its own algorithm, version and costs.
+fn verify_with(
+    memory: &mut Vec<Block>,
+    configured: &Params,
+    password: &Password,
+    stored: &str,
+) -> AppResult<Verification> {
+    let hash = PasswordHash::new(stored).map_err(internal)?;
+    let params = Params::try_from(&hash).map_err(internal)?;
+    let algorithm = Algorithm::try_from(hash.algorithm.as_str()).map_err(internal)?;
+    let version = hash
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(internal)?
+        .unwrap_or_default();
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return Err(AppError::internal("stored hash without salt or output"));
+    };
+    let mut output = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params.clone())
+        .hash_password_into_with_memory(
+            password.expose().as_bytes(),
+            salt.as_ref(),
+            &mut output,
+            blocks(memory, &params),
+        )
+        .map_err(internal)?;
+    if !bool::from(output.ct_eq(expected.as_bytes())) {
+        return Ok(Verification::Invalid);
+    }
+    let current = algorithm == Algorithm::Argon2id
+        && version == Version::V0x13
+        && (params.m_cost(), params.t_cost(), params.p_cost())
+            == (
+                configured.m_cost(),
+                configured.t_cost(),
+                configured.p_cost(),
+            );
+    Ok(Verification::Valid {
+        needs_rehash: !current,
+    })
 }
 
 #[cfg(test)]
@@ -145,7 +230,7 @@ mod tests {
     use super::*;
 
     fn hasher(m: u32, t: u32) -> PasswordHasher {
-        PasswordHasher::new(Params::new(m, t, 1, None).expect("valid"), 1)
+        PasswordHasher::new(Params::new(m, t, 1, None).expect("valid"), 1).expect("threads")
     }
 
     fn password(text: &str) -> Password {
@@ -157,21 +242,37 @@ mod tests {
         let hasher = hasher(1024, 1);
         let hash = hasher.hash(&password("correct horse")).await.expect("hash");
         assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{hash}");
-        let ok = hasher
-            .verify(&password("correct horse"), &hash)
-            .await
-            .expect("verify");
+        let ok = hasher.verify(&password("correct horse"), &hash).await;
         assert_eq!(
-            ok,
+            ok.expect("verify"),
             Verification::Valid {
                 needs_rehash: false
             }
         );
-        let wrong = hasher
-            .verify(&password("wrong horse"), &hash)
-            .await
-            .expect("verify");
-        assert_eq!(wrong, Verification::Invalid);
+        let wrong = hasher.verify(&password("wrong horse"), &hash).await;
+        assert_eq!(wrong.expect("verify"), Verification::Invalid);
+    }
+
+    #[tokio::test]
+    async fn hashes_made_by_the_argon2_crate_itself_verify() {
+        use argon2::PasswordHasher as _;
+        let reference = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(2048, 1, 1, None).expect("valid"),
+        )
+        .hash_password(b"correct horse")
+        .expect("hash")
+        .to_string();
+        let verdict = hasher(2048, 1)
+            .verify(&password("correct horse"), &reference)
+            .await;
+        assert_eq!(
+            verdict.expect("verify"),
+            Verification::Valid {
+                needs_rehash: false
+            }
+        );
     }
 
     #[tokio::test]
@@ -191,13 +292,18 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_answers_rate_limited_at_once() {
-        let hasher = hasher(1024, 1);
-        let capacity = 1 + QUEUE_PER_WORKER;
-        let _held = Arc::clone(&hasher.inner.admission)
-            .acquire_many_owned(u32::try_from(capacity).expect("small"))
-            .await
-            .expect("permits");
-        let refused = hasher.hash(&password("correct horse")).await;
-        assert!(matches!(refused, Err(AppError::RateLimited)));
+        let params = Params::new(65_536, 3, 1, None).expect("valid");
+        let hasher = PasswordHasher::with_queue(params, 1, 1).expect("threads");
+        let secret = password("correct horse");
+        let attempts = (0..4).map(|_| hasher.hash(&secret));
+        let outcomes = futures_util::future::join_all(attempts).await;
+        assert!(outcomes.iter().any(Result::is_ok), "the pool works");
+        let refused = outcomes
+            .iter()
+            .filter(|o| matches!(o, Err(AppError::RateLimited)));
+        assert!(
+            refused.count() >= 2,
+            "one computes, one waits, the rest are refused"
+        );
     }
 }
