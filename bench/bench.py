@@ -13,6 +13,7 @@ import re
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 
 PASSWORD = "benchmarking is fun 2026"
@@ -155,6 +156,31 @@ def load(workdir, port, name, *, path="/graphql", method="POST", query=None, var
     return {"rps": int(requests) / float(seconds), "p50": int(p50) / 1000, "p99": int(p99) / 1000}
 
 
+class HealthProbe(threading.Thread):
+    """GET /healthz every 10 ms on one kept-alive connection."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port, self.stop, self.latencies = port, threading.Event(), []
+
+    def run(self):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        while not self.stop.is_set():
+            started = time.perf_counter()
+            connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            if response.status != 200 or response.read() != b"ok":
+                raise SystemExit("/healthz failed during the flood")
+            self.latencies.append((time.perf_counter() - started) * 1000)
+            time.sleep(max(0.0, 0.010 - (time.perf_counter() - started)))
+
+    def finish(self):
+        self.stop.set()
+        self.join()
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
 def main():
     args = parse_args()
     workdir = tempfile.mkdtemp(prefix="taskql-bench-")
@@ -202,19 +228,13 @@ def main():
     workers = os.cpu_count()
     ceiling = workers / (verify_ms / 1000)
 
-    # The flood, with /healthz measured alongside it.
-    health_result = {}
-
-    def health():
-        health_result.update(load(workdir, port, "healthz", path="/healthz", method="GET", expected="ok",
-                                  connections=2, duration=max(3, d - 2), threads=1))
-
-    import threading
-    checker = threading.Thread(target=lambda: (time.sleep(1), health()))
-    checker.start()
+    # The flood, with /healthz probed alongside it the way a load balancer
+    # would: a request every 10 ms, not a second flood.
+    probe = HealthProbe(port)
+    probe.start()
     figures["login"] = load(workdir, port, "login-flood", query=login, variables=variables, expected='"accessToken"',
                             connections=2 * workers * 4, duration=d)
-    checker.join()
+    health_p99 = probe.finish()
     _, flood_hwm = server.memory_kib()
 
     # Latency of one page for a user with 100 and with many tasks.
@@ -233,7 +253,7 @@ def main():
         ("one login (verify), ms", f"{verify_ms:.1f}", "-", None),
         ("login req/s under flood", f"{figures['login']['rps']:.1f} ({figures['login']['rps'] / ceiling:.0%} of {ceiling:.1f} ceiling)",
          ">= 90% of workers / verify", figures["login"]["rps"] >= 0.9 * ceiling),
-        ("/healthz p99 during the flood, ms", f"{health_result['p99']:.2f}", "< 10", health_result["p99"] < 10),
+        ("/healthz p99 during the flood, ms", f"{health_p99:.2f}", "< 10", health_p99 < 10),
         ("resident memory idle, MiB", f"{idle_rss / 1024:.1f}", "< 20", idle_rss / 1024 < 20),
         ("resident memory under load (peak), MiB", f"{loaded_mib:.1f}", "< 100", loaded_mib < 100),
         ("start to ready, empty database, ms", f"{start:.0f}", "< 200", start < 200),
