@@ -192,9 +192,9 @@ impl Config {
                 "must be set in production (at least 32 random bytes)",
             ));
         }
-        argon2::Params::new(self.argon2_m_kib, self.argon2_t, self.argon2_p, None).map_err(
-            |error| ConfigError::new("argon2_m_kib", format!("invalid Argon2 cost: {error}")),
-        )?;
+        self.argon2_params().map_err(|error| {
+            ConfigError::new("argon2_m_kib", format!("invalid Argon2 cost: {error}"))
+        })?;
         if !(1..=PASSWORD_MAX_LENGTH).contains(&self.password_min_length) {
             return Err(ConfigError::new(
                 "password_min_length",
@@ -222,6 +222,11 @@ impl Config {
         tracing_subscriber::EnvFilter::try_new(&self.log)
             .map_err(|error| ConfigError::new("log", error.to_string()))?;
         Ok(())
+    }
+
+    /// The Argon2id cost; always `Ok` once the configuration has loaded.
+    pub fn argon2_params(&self) -> Result<argon2::Params, argon2::Error> {
+        argon2::Params::new(self.argon2_m_kib, self.argon2_t, self.argon2_p, None)
     }
 
     pub fn is_production(&self) -> bool {

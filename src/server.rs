@@ -51,9 +51,9 @@ impl AppState {
     pub async fn new(config: Config) -> anyhow::Result<Self> {
         let db = db::connect(config.database_url.expose()).await?;
         db::migrate(&db).await?;
-        let params =
-            argon2::Params::new(config.argon2_m_kib, config.argon2_t, config.argon2_p, None)
-                .map_err(|error| anyhow::anyhow!("invalid Argon2 cost: {error}"))?;
+        let params = config
+            .argon2_params()
+            .map_err(|error| anyhow::anyhow!("invalid Argon2 cost: {error}"))?;
         let hasher = PasswordHasher::new(params, config.hash_workers().get())?;
         let secret = token::signing_secret(&config)
             .map_err(|_| anyhow::anyhow!("cannot draw a random signing key"))?;

@@ -4,16 +4,16 @@
 //! Requests are read here rather than by a permissive extractor so that only
 //! the forms a GraphQL client sends are accepted: one JSON object per POST.
 
-use async_graphql::{
-    Request,
-    http::GraphiQLSource,
-    parser::{parse_query, types::OperationType},
-};
 use std::{
     net::{IpAddr, SocketAddr},
     sync::Arc,
 };
 
+use async_graphql::{
+    Request,
+    http::GraphiQLSource,
+    parser::{parse_query, types::OperationType},
+};
 use axum::{
     body::Bytes,
     extract::{ConnectInfo, RawQuery, State},
