@@ -152,59 +152,38 @@ async fn the_server_logs_request_ids_never_passwords_and_stops_gracefully() {
     let database = TestDatabase::create().await;
     let server = Server::start(&database.url);
     let client = reqwest::Client::new();
-    let password = "a-very-recognisable-password-1234";
-    for operation in [
-        "signup(input: $input) { id }",
-        "login(input: $input) { accessToken }",
-    ] {
-        let query = format!(
-            "mutation($input: {}) {{ {operation} }}",
-            if operation.starts_with("signup") {
-                "SignupInput!"
-            } else {
-                "LoginInput!"
-            }
-        );
-        let body = json!({ "query": query, "variables": { "input": { "email": "ada@example.com", "password": password } } });
-        let response = client
+    let post = |body: serde_json::Value, token: Option<&str>| {
+        let mut request = client
             .post(format!("http://{}/graphql", server.address))
-            .json(&body)
-            .send()
-            .await
-            .expect("sent");
-        let body: serde_json::Value = response.json().await.expect("json");
-        assert!(body["errors"].is_null(), "{body}");
-    }
-    // An internal failure: the client gets an id, the log gets the detail.
-    let token = {
-        let body = json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
-                           "variables": { "i": { "email": "ada@example.com", "password": password } } });
-        let response = client
-            .post(format!("http://{}/graphql", server.address))
-            .json(&body)
-            .send()
-            .await
-            .expect("sent");
-        let body: serde_json::Value = response.json().await.expect("json");
-        body["data"]["login"]["accessToken"]
-            .as_str()
-            .expect("token")
-            .to_owned()
+            .json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let response = request.send().await.expect("sent");
+            response.json::<serde_json::Value>().await.expect("json")
+        }
     };
+    let password = "a-very-recognisable-password-1234";
+    let input = json!({ "input": { "email": "ada@example.com", "password": password } });
+    let signup = "mutation($input: SignupInput!) { signup(input: $input) { id } }";
+    let login = "mutation($input: LoginInput!) { login(input: $input) { accessToken } }";
+    let signed_up = post(json!({ "query": signup, "variables": input }), None).await;
+    assert!(signed_up["errors"].is_null(), "{signed_up}");
+    let logged_in = post(json!({ "query": login, "variables": input }), None).await;
+    let token = logged_in["data"]["login"]["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+
+    // An internal failure: the client gets an id, the log gets the detail.
     let db = sea_orm::Database::connect(&database.url)
         .await
         .expect("connect");
     sea_orm::ConnectionTrait::execute_unprepared(&db, "DROP TABLE tasks")
         .await
         .expect("break the database");
-    let response = client
-        .post(format!("http://{}/graphql", server.address))
-        .bearer_auth(&token)
-        .json(&json!({ "query": "{ tasks { totalCount } }" }))
-        .send()
-        .await
-        .expect("sent");
-    let body: serde_json::Value = response.json().await.expect("json");
+    let body = post(json!({ "query": "{ tasks { totalCount } }" }), Some(&token)).await;
     let request_id = body["errors"][0]["extensions"]["requestId"]
         .as_str()
         .expect("request id")
