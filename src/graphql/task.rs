@@ -224,7 +224,7 @@ impl TaskQuery {
             before,
         };
         let page = tasks::list(&state.db, &state.cursors, owner, &filter, order, args).await?;
-        let edges: Vec<TaskEdge> = page
+        let edges = page
             .tasks
             .into_iter()
             .map(|task| {
@@ -232,12 +232,12 @@ impl TaskQuery {
                     key: order.field.key_of(&task),
                     id: task.id,
                 };
-                TaskEdge {
-                    cursor: state.cursors.encode(owner, order.field, &position),
+                Ok(TaskEdge {
+                    cursor: state.cursors.encode(owner, order.field, &position)?,
                     node: task.into(),
-                }
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, AppError>>()?;
         let page_info = PageInfo {
             has_next_page: page.has_next_page,
             has_previous_page: page.has_previous_page,

@@ -53,7 +53,12 @@ impl CursorKey {
         Self(<Hmac<Sha256> as KeyInit>::new_from_slice(&key).expect("HMAC takes any key length"))
     }
 
-    pub fn encode(&self, viewer: Uuid, field: OrderField, position: &Position) -> String {
+    pub fn encode(
+        &self,
+        viewer: Uuid,
+        field: OrderField,
+        position: &Position,
+    ) -> AppResult<String> {
         let k = match &position.key {
             SortKey::Time(time) => Some(time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
             SortKey::Text(text) => Some(text.clone()),
@@ -64,10 +69,10 @@ impl CursorKey {
             k,
             i: position.id,
         })
-        .expect("a cursor payload always serialises");
+        .map_err(AppError::internal)?;
         let mut bytes = payload.clone();
         bytes.extend_from_slice(&self.tag(viewer, &payload));
-        URL_SAFE_NO_PAD.encode(bytes)
+        Ok(URL_SAFE_NO_PAD.encode(bytes))
     }
 
     /// The position in `cursor`, which `argument` (`after` or `before`) names.
@@ -147,7 +152,7 @@ mod tests {
             (OrderField::UpdatedAt, time),
             (OrderField::DueAt, missing),
         ] {
-            let cursor = key.encode(viewer, field, &position);
+            let cursor = key.encode(viewer, field, &position).expect("encodes");
             assert_eq!(
                 key.decode(viewer, field, &cursor, "after").expect("valid"),
                 position
@@ -159,7 +164,9 @@ mod tests {
     fn foreign_and_altered_cursors_are_refused() {
         let key = CursorKey::new(b"secret");
         let viewer = Uuid::now_v7();
-        let cursor = key.encode(viewer, OrderField::Title, &position());
+        let cursor = key
+            .encode(viewer, OrderField::Title, &position())
+            .expect("encodes");
         let mut altered = cursor.clone();
         altered.replace_range(0..1, if cursor.starts_with('A') { "B" } else { "A" });
         let cases = [
