@@ -111,6 +111,14 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     pub async fn post_graphql(&self, body: &Value, token: Option<&str>) -> reqwest::Response {
         let mut request = self.client.post(self.url("/graphql")).json(body);
         if let Some(token) = token {

@@ -8,7 +8,7 @@ use crate::helpers::{PASSWORD, spawn_app, spawn_app_with};
 async fn health_and_readiness_answer() {
     let app = spawn_app().await;
     for path in ["/healthz", "/readyz"] {
-        let response = app.client.get(app.url(path)).send().await.expect("sent");
+        let response = app.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
     }
 }
@@ -16,12 +16,7 @@ async fn health_and_readiness_answer() {
 #[tokio::test]
 async fn every_response_carries_a_request_id() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(app.url("/healthz"))
-        .send()
-        .await
-        .expect("sent");
+    let response = app.get("/healthz").await;
     let id = response
         .headers()
         .get("x-request-id")
@@ -267,12 +262,7 @@ async fn a_request_that_runs_too_long_is_cut_off() {
                        "variables": { "i": { "email": "ada@example.com", "password": PASSWORD } } });
     let response = app.post_graphql(&body, None).await;
     assert_eq!(response.status(), 503);
-    let health = app
-        .client
-        .get(app.url("/healthz"))
-        .send()
-        .await
-        .expect("sent");
+    let health = app.get("/healthz").await;
     assert_eq!(health.status(), 200, "the server goes on");
 }
 
