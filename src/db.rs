@@ -17,6 +17,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     options
         .max_connections(pool_size)
         .sqlx_logging(false)
+        // A ping on every checkout is one more round trip per query (to the
+        // connection's thread on SQLite, to the server on PostgreSQL); only
+        // a connection idle long enough to have been dropped is tested.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
         .map_sqlx_sqlite_opts(|sqlite| {
