@@ -3,7 +3,6 @@
 
 use entity::task::{self, Entity as Tasks};
 use sea_orm::{DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
-use uuid::Uuid;
 
 use super::{
     TaskFilter,
@@ -11,7 +10,10 @@ use super::{
     order::{TaskOrder, Walk},
     owned,
 };
-use crate::error::{AppError, AppResult};
+use crate::{
+    auth::viewer::Claimed,
+    error::{AppError, AppResult},
+};
 
 pub const DEFAULT_PAGE: u64 = 20;
 pub const MAX_PAGE: u64 = 100;
@@ -32,15 +34,18 @@ pub struct Page {
     pub has_next_page: bool,
 }
 
-/// The page of the owner's tasks that `args` asks for.
+/// The page of the viewer's tasks that `args` asks for. The page's query
+/// also checks the viewer's account, so an empty page is all a gone account
+/// or an outdated token can get; the caller tells those apart.
 pub async fn list(
     db: &DatabaseConnection,
     cursors: &CursorKey,
-    owner: Uuid,
+    viewer: Claimed,
     filter: &TaskFilter,
     order: TaskOrder,
     args: PageArgs,
 ) -> AppResult<Page> {
+    let owner = viewer.user_id;
     let (walk, size) = match (args.first, args.last) {
         (Some(_), Some(_)) => {
             return Err(AppError::bad_input(
@@ -62,7 +67,7 @@ pub async fn list(
     let after = decode(args.after, "after")?;
     let before = decode(args.before, "before")?;
 
-    let mut window = owned(owner, filter);
+    let mut window = owned(owner, filter).add(viewer.live());
     if let Some(after) = &after {
         window = window.add(order.beyond(after, Walk::Forward, false));
     }

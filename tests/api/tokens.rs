@@ -267,3 +267,32 @@ async fn tokens_carry_the_specified_claims() {
             .is_some_and(|jti| uuid::Uuid::parse_str(jti).is_ok())
     );
 }
+
+#[tokio::test]
+async fn a_token_from_before_a_password_change_cannot_list_or_read_tasks() {
+    let app = spawn_app().await;
+    let session = app.register("ada@example.com").await;
+    let token = session.access_token.as_str();
+    let id = app.task_id(token, "Still here").await;
+    let changed = app
+        .graphql(
+            "mutation($i: ChangePasswordInput!) { changePassword(input: $i) }",
+            json!({ "i": { "currentPassword": PASSWORD, "newPassword": "a brand new password" } }),
+            Some(token),
+        )
+        .await;
+    assert_eq!(changed["data"]["changePassword"], true, "{changed}");
+
+    for (query, variables) in [
+        ("{ tasks { edges { node { id } } } }", json!({})),
+        ("{ tasks(last: 5) { totalCount } }", json!({})),
+        (
+            "query($id: ID!) { task(id: $id) { id } }",
+            json!({ "id": id }),
+        ),
+    ] {
+        let response = app.graphql(query, variables, Some(token)).await;
+        assert_error(&response, "UNAUTHENTICATED");
+        assert!(response["data"].is_null(), "{query}: {response}");
+    }
+}
