@@ -6,64 +6,30 @@
 //! names an argument. Internal errors get the request id, which finds their
 //! cause in the log.
 
-use std::sync::Arc;
-
-use async_graphql::{
-    Response, Value,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextRequest},
-};
+use async_graphql::{Response, Value};
 
 use crate::error::code;
 
-/// The id of the HTTP request an operation runs in.
-pub struct RequestId(pub String);
-
-pub struct ErrorCodes;
-
-impl ExtensionFactory for ErrorCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodes)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ErrorCodes {
-    /// Errors from parsing and validation, which never reach `execute`.
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        for error in &mut response.errors {
-            let field = argument_field(&error.message);
-            let extensions = error.extensions.get_or_insert_with(Default::default);
-            if extensions.get("code").is_none() {
+/// Gives each error of `response` its code: what carries none came from
+/// async-graphql itself and is the client's to fix; an internal error gets
+/// the id of the request it happened in.
+pub fn give_codes(mut response: Response, request_id: &str) -> Response {
+    let internal = Value::from(code::INTERNAL_SERVER_ERROR);
+    for error in &mut response.errors {
+        let field = argument_field(&error.message);
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        match extensions.get("code") {
+            None => {
                 extensions.set("code", code::BAD_USER_INPUT);
                 if let Some(field) = field {
                     extensions.set("field", field);
                 }
             }
+            Some(code) if *code == internal => extensions.set("requestId", request_id),
+            Some(_) => {}
         }
-        response
     }
-
-    /// Errors from resolvers; the request's data (with its id) is known here.
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
-        if let Some(RequestId(id)) = ctx.data_opt::<RequestId>() {
-            let internal = Value::from(code::INTERNAL_SERVER_ERROR);
-            for error in &mut response.errors {
-                if let Some(extensions) = &mut error.extensions
-                    && extensions.get("code") == Some(&internal)
-                {
-                    extensions.set("requestId", id.as_str());
-                }
-            }
-        }
-        response
-    }
+    response
 }
 
 /// `dueAt` from `Invalid value for argument "input.dueAt", …`, or `owner`

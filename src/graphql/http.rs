@@ -22,7 +22,7 @@ use axum::{
 };
 use serde_json::json;
 
-use super::{TaskqlSchema, errors::RequestId};
+use super::TaskqlSchema;
 use crate::{
     auth::{
         throttle::{ClientIp, client_ip},
@@ -128,9 +128,8 @@ async fn execute(
     let client = client_ip(peer.ip(), forwarded_for, &state.trusted_proxies);
     let request = request
         .data(Authorization::from_header(authorization))
-        .data(ClientIp(client))
-        .data(RequestId(request_id.to_owned()));
-    let response = state.schema.execute(request).await;
+        .data(ClientIp(client));
+    let response = super::execute(&state.schema, request, request_id).await;
     let content_type = if accepts(headers, GRAPHQL_RESPONSE) {
         GRAPHQL_RESPONSE
     } else {

@@ -2,15 +2,18 @@
 //! validation and before any resolver runs: depth, aliases, directives per
 //! field, fragment nesting, and at most one authentication mutation.
 //!
+//! The check runs on the request before it reaches the schema rather than
+//! as a schema extension: any extension puts every resolved field through
+//! the extension chain, which costs more than the check itself.
+//!
 //! One walk over the document does it all. Each fragment is measured once
 //! (memoised), so a document that spreads fragments many times over cannot
 //! make the walk itself expensive, and a fragment cycle stops it.
 
-use std::{collections::HashMap, sync::Arc};
+use std::collections::HashMap;
 
 use async_graphql::{
-    ServerError, ServerResult, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery},
+    Request, ServerError, ServerResult,
     parser::{
         Pos, Positioned,
         types::{ExecutableDocument, OperationType, Selection, SelectionSet},
@@ -41,27 +44,10 @@ pub const AUTH_MUTATIONS: [&str; 5] = [
     "deleteAccount",
 ];
 
-pub struct OperationLimits;
-
-impl ExtensionFactory for OperationLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(OperationLimits)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for OperationLimits {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        check(&document)?;
-        Ok(document)
-    }
+/// Parses the request's document, which the request keeps for the
+/// executor, and checks it.
+pub fn check_request(request: &mut Request) -> ServerResult<()> {
+    check(request.parsed_query()?)
 }
 
 /// What a selection set costs, relative to where it stands.
@@ -89,7 +75,7 @@ pub fn check(document: &ExecutableDocument) -> ServerResult<()> {
         fragments: HashMap::new(),
     };
     for (_, operation) in document.operations.iter() {
-        let cost = walk.selection_set(&operation.node.selection_set.node, 0)?;
+        let cost = walk.selection_set(&operation.node.selection_set.node, 0, 0)?;
         let pos = operation.pos;
         if cost.depth > MAX_DEPTH {
             return Err(refusal(
@@ -135,9 +121,25 @@ struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
-    fn selection_set(&mut self, set: &'a SelectionSet, nesting: usize) -> ServerResult<Cost> {
+    /// The cost of `set`, found `level` selection sets deep; a walk deeper
+    /// than the parser's own bound stops there rather than exhaust the stack.
+    fn selection_set(
+        &mut self,
+        set: &'a SelectionSet,
+        nesting: usize,
+        level: usize,
+    ) -> ServerResult<Cost> {
         let mut cost = Cost::default();
         for selection in &set.items {
+            if level >= MAX_RECURSION {
+                return Err(refusal(
+                    selection.pos,
+                    format!(
+                        "the operation is nested more than {MAX_RECURSION} deep; \
+                         at most {MAX_DEPTH} is allowed"
+                    ),
+                ));
+            }
             if selection.node.directives().len() > MAX_DIRECTIVES {
                 return Err(refusal(
                     selection.pos,
@@ -148,7 +150,8 @@ impl<'a> Walk<'a> {
                 Selection::Field(field) => {
                     let field = &field.node;
                     let name = field.name.node.as_str();
-                    let children = self.selection_set(&field.selection_set.node, nesting)?;
+                    let children =
+                        self.selection_set(&field.selection_set.node, nesting, level + 1)?;
                     let is_introspection_root = name == "__schema" || name == "__type";
                     let (depth, introspection_depth) = if is_introspection_root {
                         (0, 1 + children.depth.max(children.introspection_depth))
@@ -166,11 +169,15 @@ impl<'a> Walk<'a> {
                     });
                 }
                 Selection::InlineFragment(fragment) => {
-                    cost.merge(self.selection_set(&fragment.node.selection_set.node, nesting)?);
+                    cost.merge(self.selection_set(
+                        &fragment.node.selection_set.node,
+                        nesting,
+                        level + 1,
+                    )?);
                 }
                 Selection::FragmentSpread(spread) => {
                     let name = spread.node.fragment_name.node.as_str();
-                    cost.merge(self.fragment(name, spread, nesting + 1)?);
+                    cost.merge(self.fragment(name, spread, nesting + 1, level + 1)?);
                 }
             }
         }
@@ -182,6 +189,7 @@ impl<'a> Walk<'a> {
         name: &'a str,
         spread: &Positioned<impl Sized>,
         nesting: usize,
+        level: usize,
     ) -> ServerResult<Cost> {
         if nesting > MAX_FRAGMENT_NESTING {
             return Err(refusal(
@@ -204,7 +212,7 @@ impl<'a> Walk<'a> {
             return Ok(Cost::default());
         };
         self.fragments.insert(name, None);
-        let cost = self.selection_set(&definition.node.selection_set.node, nesting)?;
+        let cost = self.selection_set(&definition.node.selection_set.node, nesting, level)?;
         self.fragments.insert(name, Some(cost));
         Ok(cost)
     }

@@ -8,7 +8,7 @@ pub mod limits;
 mod scalars;
 mod task;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Request, Response, Schema, SchemaBuilder};
 
 use crate::server::AppState;
 
@@ -33,8 +33,6 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
         MutationRoot::default(),
         EmptySubscription,
     )
-    .extension(errors::ErrorCodes)
-    .extension(limits::OperationLimits)
     .limit_complexity(MAX_COMPLEXITY)
     .limit_directives(limits::MAX_DIRECTIVES)
     .limit_recursive_depth(limits::MAX_RECURSION)
@@ -50,6 +48,19 @@ pub fn build_schema(state: AppState) -> TaskqlSchema {
         builder = builder.disable_suggestions();
     }
     builder.data(state).finish()
+}
+
+/// Runs one operation the way every transport must: the shape limits on
+/// the parsed document, then the schema, then a code on every error.
+///
+/// These are not schema extensions because any extension sends every
+/// resolved field through the extension chain, a cost paid per field.
+pub async fn execute(schema: &TaskqlSchema, mut request: Request, request_id: &str) -> Response {
+    let response = match limits::check_request(&mut request) {
+        Ok(()) => schema.execute(request).await,
+        Err(error) => Response::from_errors(vec![error]),
+    };
+    errors::give_codes(response, request_id)
 }
 
 /// The schema in SDL, as `taskql schema` prints it and `schema.graphql` holds it.

@@ -55,6 +55,22 @@ async fn depth_beyond_ten_is_refused() {
 }
 
 #[tokio::test]
+async fn thousands_of_levels_are_refused_with_one_error() {
+    let app = spawn_app().await;
+    for depth in [33, 50] {
+        assert_refused(&run(&app, &nested(depth), None).await, "deep");
+    }
+    // Deeper still, the parser stops by itself.
+    for depth in [300, 5_000] {
+        assert_refused(&run(&app, &nested(depth), None).await, "");
+    }
+    let deep = nested(50);
+    let fragments = format!("{{ ...F }} fragment F on Query {deep}");
+    assert_refused(&run(&app, &fragments, None).await, "deep");
+    assert_still_serving(&app).await;
+}
+
+#[tokio::test]
 async fn more_than_fifty_aliases_are_refused() {
     let app = spawn_app().await;
     let aliases = |n: usize| {
@@ -98,7 +114,7 @@ async fn more_than_five_directives_on_a_field_are_refused() {
 async fn fragment_cycles_and_deep_fragment_nesting_are_refused() {
     let app = spawn_app().await;
     let cycle = "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }";
-    assert_refused(&run(&app, cycle, None).await, "recursion depth");
+    assert_refused(&run(&app, cycle, None).await, "spreads itself");
     let mut chain = "{ ...F0 }".to_owned();
     for i in 0..12 {
         chain.push_str(&format!(
