@@ -2,9 +2,7 @@
 //! validation and before any resolver runs: depth, aliases, directives per
 //! field, fragment nesting, and at most one authentication mutation.
 //!
-//! The check runs on the request before it reaches the schema rather than
-//! as a schema extension: any extension puts every resolved field through
-//! the extension chain, which costs more than the check itself.
+//! [`super::execute`] runs the check before the request reaches the schema.
 //!
 //! One walk over the document does it all. Each fragment is measured once
 //! (memoised), so a document that spreads fragments many times over cannot

@@ -11,5 +11,6 @@ mod limits;
 mod paging;
 mod postgres;
 mod sessions;
+mod storage;
 mod tasks;
 mod tokens;
