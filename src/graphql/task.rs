@@ -225,6 +225,7 @@ impl TaskQuery {
         };
         let page = tasks::list(&state.db, &state.cursors, viewer, &filter, order, args).await?;
         if page.tasks.is_empty() {
+            // Rows prove the account is live; no rows prove nothing.
             Viewer::require(ctx).await?;
         }
         let edges = page
