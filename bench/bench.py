@@ -240,7 +240,7 @@ def measure(server, args, workdir):
 
     return {"figures": figures, "idle_kib": idle_rss, "loaded_kib": max(loaded_hwm, flood_hwm),
             "verify_ms": verify_ms, "ceiling": ceiling, "pair": pair, "health_p99": health_p99,
-            "small_page": small_page, "big_page": big_page}
+            "small_page": small_page, "big_page": big_page, "workers": workers}
 
 
 def main():
@@ -270,8 +270,7 @@ def main():
         server.stop()
     figures, verify_ms, ceiling, pair = m["figures"], m["verify_ms"], m["ceiling"], m["pair"]
     idle_rss, health_p99, small_page, big_page = m["idle_kib"], m["health_p99"], m["small_page"], m["big_page"]
-    workers = os.cpu_count()
-    d, c = args.duration, args.connections
+    workers, d, c = m["workers"], args.duration, args.connections
 
     start = statistics.median(starts)
     loaded_mib = m["loaded_kib"] / 1024

@@ -83,46 +83,50 @@ impl Viewer {
     /// empty read with [`Viewer::require`], which tells a user with nothing
     /// to show from one whose token no longer counts.
     pub fn claimed(ctx: &Context<'_>) -> AppResult<Claimed> {
-        let auth = ctx
-            .data_opt::<Authorization>()
-            .ok_or(AppError::Unauthenticated)?;
+        let auth = authorization(ctx)?;
         if let Some(viewer) = auth.viewer.get() {
             return Ok(Claimed {
                 user_id: viewer.user.id,
                 password_version: viewer.user.password_version,
             });
         }
-        let token = auth.bearer.as_deref().ok_or(AppError::Unauthenticated)?;
-        let claims = ctx.data_unchecked::<AppState>().tokens.verify(token)?;
-        Ok(Claimed {
-            user_id: claims.sub,
-            password_version: claims.pwv,
-        })
+        auth.verify(ctx.data_unchecked::<AppState>())
     }
 
     /// The guard: the viewer, or `UNAUTHENTICATED`.
     pub async fn require<'a>(ctx: &'a Context<'_>) -> AppResult<&'a Viewer> {
         let state = ctx.data_unchecked::<AppState>();
-        let auth = ctx
-            .data_opt::<Authorization>()
-            .ok_or(AppError::Unauthenticated)?;
+        let auth = authorization(ctx)?;
         auth.viewer
-            .get_or_try_init(|| async {
-                let token = auth.bearer.as_deref().ok_or(AppError::Unauthenticated)?;
-                Self::from_token(state, token).await
-            })
+            .get_or_try_init(|| async { Self::look_up(state, auth.verify(state)?).await })
             .await
     }
 
-    async fn from_token(state: &AppState, token: &str) -> AppResult<Self> {
-        let claims = state.tokens.verify(token)?;
-        let user = Users::find_by_id(claims.sub)
+    async fn look_up(state: &AppState, claimed: Claimed) -> AppResult<Self> {
+        let user = Users::find_by_id(claimed.user_id)
             .one(&state.db)
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        if user.password_version != claims.pwv {
+        if user.password_version != claimed.password_version {
             return Err(AppError::Unauthenticated);
         }
         Ok(Self { user })
     }
+}
+
+impl Authorization {
+    /// The bearer token's claims, verified.
+    fn verify(&self, state: &AppState) -> AppResult<Claimed> {
+        let token = self.bearer.as_deref().ok_or(AppError::Unauthenticated)?;
+        let claims = state.tokens.verify(token)?;
+        Ok(Claimed {
+            user_id: claims.sub,
+            password_version: claims.pwv,
+        })
+    }
+}
+
+fn authorization<'a>(ctx: &'a Context<'_>) -> AppResult<&'a Authorization> {
+    ctx.data_opt::<Authorization>()
+        .ok_or(AppError::Unauthenticated)
 }

@@ -67,7 +67,7 @@ impl Cost {
     }
 }
 
-pub fn check(document: &ExecutableDocument) -> ServerResult<()> {
+fn check(document: &ExecutableDocument) -> ServerResult<()> {
     let mut walk = Walk {
         document,
         fragments: HashMap::new(),

@@ -5,10 +5,11 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 
 use crate::helpers::{
-    PASSWORD, assert_bad_input, assert_error, spawn_app, spawn_app_on, spawn_app_with,
+    CHANGE_PASSWORD, PASSWORD, Session, TestApp, assert_bad_input, assert_error, spawn_app,
+    spawn_app_on, spawn_app_with,
 };
 
-async fn stored_user(app: &crate::helpers::TestApp, email: &str) -> user::Model {
+async fn stored_user(app: &TestApp, email: &str) -> user::Model {
     Users::find()
         .filter(user::Column::Email.eq(email))
         .one(&app.db)
@@ -205,8 +206,15 @@ async fn login_rehashes_a_hash_made_with_other_costs() {
     assert!(again["errors"].is_null(), "the new hash verifies: {again}");
 }
 
-const CHANGE_PASSWORD: &str =
-    "mutation($input: ChangePasswordInput!) { changePassword(input: $input) }";
+/// Neither of the session's tokens works any more, nor the old password.
+async fn assert_signed_out(app: &TestApp, session: &Session, email: &str) {
+    assert_error(&app.me(&session.access_token).await, "UNAUTHENTICATED");
+    assert_error(
+        &app.refresh(&session.refresh_token).await,
+        "UNAUTHENTICATED",
+    );
+    assert_error(&app.login(email, PASSWORD).await, "INVALID_CREDENTIALS");
+}
 
 #[tokio::test]
 async fn change_password_needs_the_current_password() {
@@ -246,15 +254,7 @@ async fn change_password_replaces_the_password_and_ends_every_session() {
         .await;
     assert_eq!(response["data"]["changePassword"], true, "{response}");
 
-    assert_error(&app.me(&session.access_token).await, "UNAUTHENTICATED");
-    assert_error(
-        &app.refresh(&session.refresh_token).await,
-        "UNAUTHENTICATED",
-    );
-    assert_error(
-        &app.login("ada@example.com", PASSWORD).await,
-        "INVALID_CREDENTIALS",
-    );
+    assert_signed_out(&app, &session, "ada@example.com").await;
     let login = app.login("ada@example.com", "a brand new password").await;
     let token = login["data"]["login"]["accessToken"]
         .as_str()
@@ -300,15 +300,7 @@ async fn delete_account_removes_the_user_and_its_sessions() {
         .await;
     assert_eq!(response["data"]["deleteAccount"], true, "{response}");
 
-    assert_error(&app.me(&session.access_token).await, "UNAUTHENTICATED");
-    assert_error(
-        &app.refresh(&session.refresh_token).await,
-        "UNAUTHENTICATED",
-    );
-    assert_error(
-        &app.login("ada@example.com", PASSWORD).await,
-        "INVALID_CREDENTIALS",
-    );
+    assert_signed_out(&app, &session, "ada@example.com").await;
     assert_eq!(Users::find().count(&app.db).await.expect("count"), 1);
     let tokens = entity::refresh_token::Entity::find()
         .all(&app.db)

@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    PASSWORD, TestApp, assert_bad_input, assert_error, spawn_app, spawn_app_on, spawn_app_with,
+    CHANGE_PASSWORD, PASSWORD, TestApp, assert_bad_input, assert_error, spawn_app, spawn_app_on,
+    spawn_app_with,
 };
 
 async fn login_from(
@@ -211,8 +212,8 @@ async fn common_passwords_are_refused_for_new_passwords() {
     let session = app.register("ada@example.com").await;
     let change = app
         .graphql(
-            "mutation($i: ChangePasswordInput!) { changePassword(input: $i) }",
-            json!({ "i": { "currentPassword": PASSWORD, "newPassword": "Password123" } }),
+            CHANGE_PASSWORD,
+            json!({ "input": { "currentPassword": PASSWORD, "newPassword": "Password123" } }),
             Some(&session.access_token),
         )
         .await;

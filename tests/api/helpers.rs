@@ -219,6 +219,9 @@ pub fn assert_bad_input(response: &Value, field: &str) {
     );
 }
 
+pub const CHANGE_PASSWORD: &str =
+    "mutation($input: ChangePasswordInput!) { changePassword(input: $input) }";
+
 pub const CREATE_TASK: &str = "mutation($input: CreateTaskInput!) { createTask(input: $input) {
     id title description completed dueAt createdAt updatedAt } }";
 

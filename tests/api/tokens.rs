@@ -4,7 +4,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::helpers::{JWT_SECRET, PASSWORD, assert_error, spawn_app};
+use crate::helpers::{CHANGE_PASSWORD, JWT_SECRET, PASSWORD, assert_error, spawn_app};
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -276,8 +276,8 @@ async fn a_token_from_before_a_password_change_cannot_list_or_read_tasks() {
     let id = app.task_id(token, "Still here").await;
     let changed = app
         .graphql(
-            "mutation($i: ChangePasswordInput!) { changePassword(input: $i) }",
-            json!({ "i": { "currentPassword": PASSWORD, "newPassword": "a brand new password" } }),
+            CHANGE_PASSWORD,
+            json!({ "input": { "currentPassword": PASSWORD, "newPassword": "a brand new password" } }),
             Some(token),
         )
         .await;
