@@ -39,8 +39,13 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
 
-/// The current time at the precision both databases store (microseconds),
-/// so a value reads back exactly as it was written on SQLite and PostgreSQL.
+/// The current time at the precision the databases store; see [`truncate`].
 pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
+    truncate(Utc::now())
+}
+
+/// `time` at the precision both databases store (microseconds), so a value
+/// reads back exactly as it was written on SQLite and PostgreSQL.
+pub fn truncate(time: DateTime<Utc>) -> DateTime<Utc> {
+    time.trunc_subsecs(6)
 }

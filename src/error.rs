@@ -1,13 +1,16 @@
 //! Everything that can go wrong in a request, and how each case reaches the
-//! client: a GraphQL error whose `extensions.code` says what happened.
+//! client: a GraphQL error whose `extensions.code` says what happened. This is
+//! the one place where errors get their codes: resolver errors, errors that
+//! async-graphql reports itself (see `graphql::gateway`) and requests the
+//! transports refuse unexecuted all pass through [`AppError::into_server_error`].
 //!
 //! `AppError` deliberately has no `Display`: async-graphql turns anything that
 //! displays into an error carrying its full text, which is how SQL ends up in
-//! responses. The only way out is `From<AppError> for async_graphql::Error`,
-//! which sets the code and, for internal failures, logs the cause instead of
-//! showing it.
+//! responses. Internal failures log their cause and show a generic message.
 
-use async_graphql::ErrorExtensions;
+use std::borrow::Cow;
+
+use async_graphql::{ErrorExtensionValues, ServerError, Value, parser::Pos};
 
 /// The codes clients see in `extensions.code`.
 pub mod code {
@@ -26,10 +29,11 @@ type Source = Box<dyn std::error::Error + Send + Sync>;
 pub enum AppError {
     /// No token, or a bad, expired or revoked one. `UNAUTHENTICATED`.
     Unauthenticated,
-    /// An input value is invalid; `field` names it. `BAD_USER_INPUT`.
+    /// The request or one of its values is invalid; `field`, when known,
+    /// names the input field. `BAD_USER_INPUT`.
     BadUserInput {
-        field: &'static str,
-        message: String,
+        field: Option<Cow<'static, str>>,
+        message: Cow<'static, str>,
     },
     /// The email already belongs to an account. `EMAIL_TAKEN`.
     EmailTaken,
@@ -44,9 +48,18 @@ pub enum AppError {
 }
 
 impl AppError {
-    pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
+    /// An invalid value of the input field `field`.
+    pub fn bad_input(field: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         Self::BadUserInput {
-            field,
+            field: Some(Cow::Borrowed(field)),
+            message: message.into(),
+        }
+    }
+
+    /// A request that cannot run as a whole: no single field is to blame.
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::BadUserInput {
+            field: None,
             message: message.into(),
         }
     }
@@ -67,18 +80,47 @@ impl AppError {
         }
     }
 
-    fn message(&self) -> String {
-        match self {
+    /// What the client reads, and the extensions that go with it. An
+    /// internal error's cause is logged here, once, and never shown.
+    fn into_parts(self) -> (String, ErrorExtensionValues) {
+        let mut extensions = ErrorExtensionValues::default();
+        extensions.set("code", self.code());
+        let message = match self {
             Self::Unauthenticated => {
                 "authentication required: missing, invalid or expired token".into()
             }
-            Self::BadUserInput { message, .. } => message.clone(),
+            Self::BadUserInput { field, message } => {
+                if let Some(field) = field {
+                    extensions.set("field", Value::String(field.into_owned()));
+                }
+                message.into_owned()
+            }
             Self::EmailTaken => "an account with this email already exists".into(),
             Self::InvalidCredentials => "invalid email or password".into(),
             Self::NotFound => "not found".into(),
             Self::RateLimited => "too many requests; try again later".into(),
-            Self::Internal(_) => "internal server error".into(),
-        }
+            Self::Internal(source) => {
+                tracing::error!(error = %source, "internal error");
+                "internal server error".into()
+            }
+        };
+        (message, extensions)
+    }
+
+    /// The error as it appears in a response's `errors`.
+    pub fn into_server_error(self, pos: Option<Pos>) -> ServerError {
+        let (message, extensions) = self.into_parts();
+        let mut error = ServerError::new(message, pos);
+        error.extensions = Some(extensions);
+        error
+    }
+
+    /// Whether `error` already has its code: it came from an `AppError`.
+    pub fn has_code(error: &ServerError) -> bool {
+        error
+            .extensions
+            .as_ref()
+            .is_some_and(|extensions| extensions.get("code").is_some())
     }
 }
 
@@ -94,22 +136,13 @@ impl From<tokio::task::JoinError> for AppError {
     }
 }
 
+/// Resolvers return `async_graphql::Result`; this is how an `AppError` gets there.
 impl From<AppError> for async_graphql::Error {
     fn from(error: AppError) -> Self {
-        if let AppError::Internal(source) = &error {
-            tracing::error!(error = %source, "internal error");
-        }
-        let code = error.code();
-        let field = match &error {
-            AppError::BadUserInput { field, .. } => Some(*field),
-            _ => None,
-        };
-        async_graphql::Error::new(error.message()).extend_with(|_, extensions| {
-            extensions.set("code", code);
-            if let Some(field) = field {
-                extensions.set("field", field);
-            }
-        })
+        let (message, extensions) = error.into_parts();
+        let mut error = async_graphql::Error::new(message);
+        error.extensions = Some(extensions);
+        error
     }
 }
 

@@ -6,6 +6,8 @@ use std::time::Duration;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use tower_http::{cors::CorsLayer, set_header::SetResponseHeaderLayer};
 
+use crate::config::Origin;
+
 /// For API responses: nothing may load, frame or be sniffed from them.
 pub const API_CSP: &str =
     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -30,13 +32,13 @@ pub fn security_headers() -> [SetResponseHeaderLayer<HeaderValue>; 3] {
 
 /// CORS for `origins`, or none at all (browsers then refuse cross-origin
 /// calls) when the list is empty.
-pub fn cors(origins: &[String]) -> Option<CorsLayer> {
+pub fn cors(origins: &[Origin]) -> Option<CorsLayer> {
     if origins.is_empty() {
         return None;
     }
     let origins: Vec<HeaderValue> = origins
         .iter()
-        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .filter_map(|origin| HeaderValue::from_str(origin.as_str()).ok())
         .collect();
     Some(
         CorsLayer::new()

@@ -2,20 +2,31 @@
 //!
 //! # Layout
 //!
+//! Dependencies point one way: `app`/`server` → `graphql` → `accounts`,
+//! `tasks` → `auth`, `db`, the `entity` crate; `config`, `error` and
+//! `secret` are shared by all.
+//!
 //! * [`cli`], [`config`], [`telemetry`]: starting up: the command line, the
-//!   `TASKQL_*` configuration and logging.
-//! * [`server`]: the shared application state, the HTTP routes and
-//!   middleware, graceful shutdown; [`http_policy`]: security headers, CORS.
-//! * [`graphql`]: the schema, one module per feature, and GraphQL over HTTP.
-//! * [`accounts`]: signup, login, sessions, password change, deletion.
-//! * [`tasks`]: one user's tasks: fields, listing orders, cursors, pages.
+//!   `TASKQL_*` configuration (one section per subsystem) and logging.
+//! * [`app`]: builds every service once and runs the HTTP server and the
+//!   background workers under one cancellation token; orderly shutdown.
+//! * [`server`]: the HTTP routes and middleware; [`http_policy`]: security
+//!   headers, CORS.
+//! * [`graphql`]: the schema, one module per feature; the gateway every
+//!   transport runs operations through (limits, error codes, request id);
+//!   the viewer guard; GraphQL over HTTP.
+//! * [`accounts`]: the accounts service: signup, login, sessions, password
+//!   change, deletion, the per-IP and per-email limits.
+//! * [`tasks`]: the tasks service: fields, listing orders, cursors, pages,
+//!   writes in transactions.
 //! * [`auth`]: credentials, Argon2id hashing on a bounded pool, access and
-//!   refresh tokens, the viewer guard.
+//!   refresh tokens, random tokens, windowed counters; no request types.
 //! * [`error`]: what can go wrong and the `extensions.code` clients see.
 //! * [`db`]: connecting and migrating; the tables are in the `entity` and
-//!   `migration` crates.
+//!   `migration` crates. [`secret`]: strings that never print.
 
 pub mod accounts;
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -2,9 +2,10 @@ use anyhow::Context;
 use clap::Parser;
 use migration::{Migrator, MigratorTrait};
 use taskql::{
+    app::{self, Application},
     cli::{Cli, Command, MigrateAction},
     config::Config,
-    db, graphql, server, telemetry,
+    db, graphql, telemetry,
 };
 
 #[tokio::main]
@@ -16,7 +17,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let config = Config::load()?;
-    telemetry::init(&config.log, config.log_format);
+    telemetry::init(&config.log.log, config.log.log_format);
     match command {
         Command::Serve => serve(config).await,
         Command::Migrate { action } => migrate(&config, action).await,
@@ -25,20 +26,19 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let listen = config.listen;
-    let state = server::AppState::new(config)
-        .await
-        .context("cannot start")?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen} (TASKQL_LISTEN)"))?;
-    tracing::info!("listening on http://{}/graphql", listener.local_addr()?);
-    server::serve(listener, state, server::shutdown_signal()).await?;
+    let application = Application::build(config).await.context("cannot start")?;
+    tracing::info!("listening on http://{}/graphql", application.local_addr()?);
+    let shutdown = application.shutdown();
+    tokio::spawn(async move {
+        app::shutdown_signal().await;
+        shutdown.stop();
+    });
+    application.run().await?;
     Ok(())
 }
 
 async fn migrate(config: &Config, action: MigrateAction) -> anyhow::Result<()> {
-    let db = db::connect(config.database_url.expose()).await?;
+    let db = db::connect(config.database.database_url.expose()).await?;
     match action {
         MigrateAction::Up { num } => Migrator::up(&db, num).await?,
         MigrateAction::Down { num } => Migrator::down(&db, Some(num)).await?,

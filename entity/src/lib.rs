@@ -3,7 +3,7 @@
 //! The GraphQL types live in the server crate; keeping this crate free of them
 //! lets the migration crate and tools use the model without the web stack.
 
-pub mod login_failure;
+pub mod rate_counter;
 pub mod refresh_token;
 pub mod task;
 pub mod user;

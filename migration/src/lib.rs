@@ -7,6 +7,7 @@ mod m20261123_000001_create_users;
 mod m20261123_000002_create_refresh_tokens;
 mod m20261123_000003_create_tasks;
 mod m20261123_000004_create_login_failures;
+mod m20261125_000005_create_rate_counters;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_refresh_tokens::Migration),
             Box::new(m20261123_000003_create_tasks::Migration),
             Box::new(m20261123_000004_create_login_failures::Migration),
+            Box::new(m20261125_000005_create_rate_counters::Migration),
         ]
     }
 }

@@ -1,14 +1,14 @@
-//! Who is asking: credentials, password hashing, access and refresh tokens,
-//! and the viewer that resolvers guard on.
+//! Who is asking, without any notion of a request: credentials, password
+//! hashing on a bounded pool, access and refresh tokens, random tokens and
+//! the windowed counters that limits use.
 
+pub mod counter;
 pub mod credentials;
 pub mod password;
+pub mod random;
 pub mod refresh;
-pub mod throttle;
 pub mod token;
-pub mod viewer;
 
 pub use credentials::{Email, Password};
 pub use password::{PasswordHasher, Verification};
-pub use token::TokenKeys;
-pub use viewer::Viewer;
+pub use token::{Claimed, TokenKeys};

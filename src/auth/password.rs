@@ -22,7 +22,7 @@ use argon2::{
 use subtle::ConstantTimeEq;
 use tokio::sync::{OnceCell, oneshot};
 
-use super::credentials::Password;
+use super::{credentials::Password, random};
 use crate::error::{AppError, AppResult};
 
 /// How many requests may wait per worker before new ones are turned away.
@@ -102,9 +102,7 @@ impl PasswordHasher {
             .inner
             .dummy_hash
             .get_or_try_init(|| async {
-                let mut random = [0u8; 32];
-                getrandom::fill(&mut random).map_err(|e| AppError::internal(e.to_string()))?;
-                let random = Password::parse_given(&format!("{random:x?}"), "password")?;
+                let random = Password::parse_given(&random::token()?, "password")?;
                 self.hash(&random).await
             })
             .await?;
@@ -160,8 +158,7 @@ fn internal(error: impl std::fmt::Display) -> AppError {
 }
 
 fn hash_with(memory: &mut Vec<Block>, params: &Params, password: &Password) -> AppResult<String> {
-    let mut salt = [0u8; SALT_BYTES];
-    getrandom::fill(&mut salt).map_err(internal)?;
+    let salt = random::bytes::<SALT_BYTES>()?;
     let mut output = [0u8; OUTPUT_BYTES];
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
         .hash_password_into_with_memory(

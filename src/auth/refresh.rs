@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use entity::refresh_token::{self, Column, Entity as RefreshTokens};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -14,6 +13,7 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::random;
 use crate::{
     db,
     error::{AppError, AppResult},
@@ -27,9 +27,7 @@ pub async fn issue(
     family_id: Option<Uuid>,
     ttl: Duration,
 ) -> AppResult<String> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| AppError::internal(e.to_string()))?;
-    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let token = random::token()?;
     let now = db::now();
     let ttl = chrono::Duration::from_std(ttl).map_err(AppError::internal)?;
     RefreshTokens::insert(refresh_token::ActiveModel {

@@ -1,17 +1,23 @@
 //! Access tokens: HS256 JWTs with strict verification.
 //!
-//! The keys live in the application state, never in a static, so every test
+//! The keys live in the accounts service, never in a static, so every test
 //! server (and every instance of a deployment) uses exactly the key it was
 //! configured with.
 
 use std::time::Duration;
 
+use entity::user::{self, Entity as Users};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use sea_orm::{
+    ColumnTrait,
+    sea_query::{Expr, Query},
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::random;
 use crate::{
-    config::{Config, JWT_SECRET_MIN_BYTES},
+    config::{JWT_SECRET_MIN_BYTES, TokenSettings},
     error::{AppError, AppResult},
 };
 
@@ -33,9 +39,37 @@ pub struct Claims {
     pub pwv: i32,
 }
 
+/// What a verified access token claims, before the account is looked up.
+#[derive(Clone, Copy, Debug)]
+pub struct Claimed {
+    pub user_id: Uuid,
+    pub password_version: i32,
+}
+
+impl Claimed {
+    /// True, in SQL, while the account exists and its password has not
+    /// changed since the token was issued: the whole test of a token's
+    /// account, for a query to apply in the same statement as its read.
+    pub fn live(self) -> Expr {
+        Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(Users)
+                .and_where(user::Column::Id.eq(self.user_id))
+                .and_where(user::Column::PasswordVersion.eq(self.password_version))
+                .to_owned(),
+        )
+    }
+
+    /// Whether `user` is the account this token was issued to, as it is now.
+    pub fn holds_for(self, user: &user::Model) -> bool {
+        user.id == self.user_id && user.password_version == self.password_version
+    }
+}
+
 /// The configured secret or, in development without one, a random key that
 /// lives as long as the process.
-pub fn signing_secret(config: &Config) -> AppResult<Vec<u8>> {
+pub fn signing_secret(config: &TokenSettings) -> AppResult<Vec<u8>> {
     if let Some(secret) = &config.jwt_secret {
         return Ok(secret.expose().as_bytes().to_vec());
     }
@@ -44,9 +78,7 @@ pub fn signing_secret(config: &Config) -> AppResult<Vec<u8>> {
          Tokens will not survive a restart or work on other instances. \
          Set TASKQL_JWT_SECRET to at least 32 random bytes."
     );
-    let mut key = vec![0u8; JWT_SECRET_MIN_BYTES];
-    getrandom::fill(&mut key).map_err(|e| AppError::internal(e.to_string()))?;
-    Ok(key)
+    Ok(random::bytes::<JWT_SECRET_MIN_BYTES>()?.to_vec())
 }
 
 pub struct TokenKeys {
@@ -67,7 +99,7 @@ pub struct AccessToken {
 impl TokenKeys {
     /// Keys for `secret` (see [`signing_secret`]) with the configured
     /// claims and lifetime.
-    pub fn new(secret: &[u8], config: &Config) -> Self {
+    pub fn new(secret: &[u8], config: &TokenSettings) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
         validation.set_issuer(&[&config.jwt_issuer]);
@@ -106,9 +138,12 @@ impl TokenKeys {
 
     /// The claims of a token that is well-formed, signed with our key by
     /// HS256, ours by `iss` and `aud`, and current by `exp` and `nbf`.
-    pub fn verify(&self, token: &str) -> AppResult<Claims> {
+    pub fn verify(&self, token: &str) -> AppResult<Claimed> {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
+            .map(|data| Claimed {
+                user_id: data.claims.sub,
+                password_version: data.claims.pwv,
+            })
             .map_err(|error| {
                 tracing::debug!(%error, "access token refused");
                 AppError::Unauthenticated

@@ -4,13 +4,11 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use entity::user;
 
-use super::scalars::DateTime;
-use crate::{
-    accounts::{self, Session},
-    auth::{Viewer, throttle::ClientIp},
-    error::AppError,
-    server::AppState,
+use super::{
+    scalars::DateTime,
+    viewer::{Viewer, client_ip},
 };
+use crate::accounts::{Accounts, Session};
 
 /// A person with an account. Never carries a password or its hash.
 #[derive(SimpleObject)]
@@ -78,15 +76,6 @@ pub struct ChangePasswordInput {
     pub new_password: String,
 }
 
-/// The per-client-IP brake on signup, login and refreshToken.
-fn limit_auth<'a>(ctx: &'a Context<'_>) -> Result<&'a AppState, AppError> {
-    let state = ctx.data_unchecked::<AppState>();
-    state
-        .auth_limiter
-        .check(ctx.data_opt::<ClientIp>().copied())?;
-    Ok(state)
-}
-
 #[derive(Default)]
 pub struct AccountQuery;
 
@@ -105,18 +94,20 @@ pub struct AccountMutation;
 impl AccountMutation {
     /// Creates an account. Log in afterwards to get tokens.
     async fn signup(&self, ctx: &Context<'_>, input: SignupInput) -> Result<User> {
-        let state = limit_auth(ctx)?;
-        Ok(accounts::signup(state, &input.email, &input.password)
-            .await?
-            .into())
+        let accounts = ctx.data_unchecked::<Accounts>();
+        let user = accounts
+            .signup(client_ip(ctx), &input.email, &input.password)
+            .await?;
+        Ok(user.into())
     }
 
     /// Exchanges an email and password for an access and a refresh token.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
-        let state = limit_auth(ctx)?;
-        Ok(accounts::login(state, &input.email, &input.password)
-            .await?
-            .into())
+        let accounts = ctx.data_unchecked::<Accounts>();
+        let session = accounts
+            .login(client_ip(ctx), &input.email, &input.password)
+            .await?;
+        Ok(session.into())
     }
 
     /// Exchanges a refresh token for a new pair; the one given stops working,
@@ -126,8 +117,9 @@ impl AccountMutation {
         ctx: &Context<'_>,
         #[graphql(secret)] refresh_token: String,
     ) -> Result<AuthPayload> {
-        let state = limit_auth(ctx)?;
-        Ok(accounts::refresh(state, &refresh_token).await?.into())
+        let accounts = ctx.data_unchecked::<Accounts>();
+        let session = accounts.refresh(client_ip(ctx), &refresh_token).await?;
+        Ok(session.into())
     }
 
     /// Ends the session the refresh token belongs to. Always `true`.
@@ -136,22 +128,18 @@ impl AccountMutation {
         ctx: &Context<'_>,
         #[graphql(secret)] refresh_token: String,
     ) -> Result<bool> {
-        let state = ctx.data_unchecked::<AppState>();
-        accounts::logout(state, &refresh_token).await?;
+        let accounts = ctx.data_unchecked::<Accounts>();
+        accounts.logout(&refresh_token).await?;
         Ok(true)
     }
 
     /// Changes the viewer's password and ends all of its sessions.
     async fn change_password(&self, ctx: &Context<'_>, input: ChangePasswordInput) -> Result<bool> {
-        let state = ctx.data_unchecked::<AppState>();
         let viewer = Viewer::require(ctx).await?;
-        accounts::change_password(
-            state,
-            &viewer.user,
-            &input.current_password,
-            &input.new_password,
-        )
-        .await?;
+        let accounts = ctx.data_unchecked::<Accounts>();
+        accounts
+            .change_password(&viewer.user, &input.current_password, &input.new_password)
+            .await?;
         Ok(true)
     }
 
@@ -161,9 +149,9 @@ impl AccountMutation {
         ctx: &Context<'_>,
         #[graphql(secret)] password: String,
     ) -> Result<bool> {
-        let state = ctx.data_unchecked::<AppState>();
         let viewer = Viewer::require(ctx).await?;
-        accounts::delete_account(state, &viewer.user, &password).await?;
+        let accounts = ctx.data_unchecked::<Accounts>();
+        accounts.delete_account(&viewer.user, &password).await?;
         Ok(true)
     }
 }

@@ -5,12 +5,13 @@
 //! the forms a GraphQL client sends are accepted: one JSON object per POST.
 
 use std::{
+    borrow::Cow,
     net::{IpAddr, SocketAddr},
     sync::Arc,
 };
 
 use async_graphql::{
-    Request,
+    Executor, Request,
     http::GraphiQLSource,
     parser::{parse_query, types::OperationType},
 };
@@ -22,21 +23,19 @@ use axum::{
 };
 use serde_json::json;
 
-use super::TaskqlSchema;
-use crate::{
-    auth::{
-        throttle::{ClientIp, client_ip},
-        viewer::Authorization,
-    },
-    error::code,
-    http_policy,
-    server::REQUEST_ID_HEADER,
+use super::{
+    gateway::{Gateway, RequestId},
+    viewer::{Authorization, ClientIp},
 };
+use crate::{error::AppError, http_policy};
+
+/// The header that carries a request's id, in and out.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// What the GraphQL routes need.
 #[derive(Clone)]
 pub struct GraphqlState {
-    pub schema: TaskqlSchema,
+    pub gateway: Gateway,
     pub graphiql: bool,
     pub trusted_proxies: Arc<[IpAddr]>,
 }
@@ -50,13 +49,13 @@ pub async fn post(
     body: Bytes,
 ) -> axum::response::Response {
     if !is_json(&headers) {
-        return refusal(
+        return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "requests must be sent as application/json",
         );
     }
     if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        return refusal(
+        return refuse(
             StatusCode::BAD_REQUEST,
             "batched requests are not supported",
         );
@@ -64,9 +63,9 @@ pub async fn post(
     let request: Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => {
-            return refusal(
+            return refuse(
                 StatusCode::BAD_REQUEST,
-                &format!("invalid request body: {error}"),
+                format!("invalid request body: {error}"),
             );
         }
     };
@@ -87,14 +86,14 @@ pub async fn get(
     let request = match async_graphql::http::parse_query_string(&query) {
         Ok(request) => request,
         Err(error) => {
-            return refusal(
+            return refuse(
                 StatusCode::BAD_REQUEST,
-                &format!("invalid query string: {error}"),
+                format!("invalid query string: {error}"),
             );
         }
     };
     if is_mutation(&request) {
-        let mut response = refusal(
+        let mut response = refuse(
             StatusCode::METHOD_NOT_ALLOWED,
             "mutations must be sent with POST",
         );
@@ -113,7 +112,7 @@ async fn execute(
     request: Request,
 ) -> axum::response::Response {
     if request.query.trim().is_empty() {
-        return refusal(StatusCode::BAD_REQUEST, "the request has no query");
+        return refuse(StatusCode::BAD_REQUEST, "the request has no query");
     }
     let authorization = headers
         .get(header::AUTHORIZATION)
@@ -128,8 +127,9 @@ async fn execute(
     let client = client_ip(peer.ip(), forwarded_for, &state.trusted_proxies);
     let request = request
         .data(Authorization::from_header(authorization))
-        .data(ClientIp(client));
-    let response = super::execute(&state.schema, request, request_id).await;
+        .data(ClientIp(client))
+        .data(RequestId(request_id.to_owned()));
+    let response = state.gateway.execute(request).await;
     let content_type = if accepts(headers, GRAPHQL_RESPONSE) {
         GRAPHQL_RESPONSE
     } else {
@@ -170,10 +170,25 @@ fn accepts(headers: &HeaderMap, mime: &str) -> bool {
         .any(|value| value.to_ascii_lowercase().contains(mime))
 }
 
-/// A request refused before execution, in the shape of a GraphQL response.
-fn refusal(status: StatusCode, message: &str) -> axum::response::Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code::BAD_USER_INPUT } }] });
-    (status, axum::Json(body)).into_response()
+/// A request refused before execution: a GraphQL response with errors and,
+/// as nothing ran, no `data`.
+fn refuse(status: StatusCode, message: impl Into<Cow<'static, str>>) -> axum::response::Response {
+    let error = AppError::bad_request(message).into_server_error(None);
+    (status, axum::Json(json!({ "errors": [error] }))).into_response()
+}
+
+/// The client's address: the socket's peer, or, when the peer is a trusted
+/// proxy, the nearest untrusted address in its `X-Forwarded-For`.
+fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    forwarded_for
+        .into_iter()
+        .flat_map(|header| header.rsplit(','))
+        .map_while(|hop| hop.trim().parse::<IpAddr>().ok())
+        .find(|hop| !trusted.contains(hop))
+        .unwrap_or(peer)
 }
 
 fn graphiql() -> String {
@@ -181,4 +196,42 @@ fn graphiql() -> String {
         .endpoint("/graphql")
         .title("taskql")
         .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("an IP")
+    }
+
+    #[test]
+    fn the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy() {
+        let proxy = [ip("10.0.0.1")];
+        let spoofed = Some("6.6.6.6");
+        assert_eq!(
+            client_ip(ip("1.2.3.4"), spoofed, &proxy),
+            ip("1.2.3.4"),
+            "untrusted peer"
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), Some("6.6.6.6, 1.2.3.4"), &proxy),
+            ip("1.2.3.4")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), None, &proxy),
+            ip("10.0.0.1"),
+            "no header"
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), Some("garbage"), &proxy),
+            ip("10.0.0.1")
+        );
+        let chain = [ip("10.0.0.1"), ip("10.0.0.2")];
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), Some("1.2.3.4, 10.0.0.2"), &chain),
+            ip("1.2.3.4")
+        );
+    }
 }

@@ -2,7 +2,8 @@
 //! validation and before any resolver runs: depth, aliases, directives per
 //! field, fragment nesting, and at most one authentication mutation.
 //!
-//! [`super::execute`] runs the check before the request reaches the schema.
+//! The [`Gateway`](super::gateway::Gateway) runs the check before an
+//! operation reaches the schema, whatever transport brought it.
 //!
 //! One walk over the document does it all. Each fragment is measured once
 //! (memoised), so a document that spreads fragments many times over cannot
@@ -11,12 +12,14 @@
 use std::collections::HashMap;
 
 use async_graphql::{
-    Request, ServerError, ServerResult,
+    ServerError, ServerResult,
     parser::{
         Pos, Positioned,
         types::{ExecutableDocument, OperationType, Selection, SelectionSet},
     },
 };
+
+use crate::error::AppError;
 
 /// Deepest nesting of fields in an operation.
 pub const MAX_DEPTH: usize = 10;
@@ -42,12 +45,6 @@ pub const AUTH_MUTATIONS: [&str; 5] = [
     "deleteAccount",
 ];
 
-/// Parses the request's document, which the request keeps for the
-/// executor, and checks it.
-pub fn check_request(request: &mut Request) -> ServerResult<()> {
-    check(request.parsed_query()?)
-}
-
 /// What a selection set costs, relative to where it stands.
 #[derive(Clone, Copy, Default)]
 struct Cost {
@@ -67,16 +64,18 @@ impl Cost {
     }
 }
 
-fn check(document: &ExecutableDocument) -> ServerResult<()> {
-    let mut walk = Walk {
+/// Checks every operation of `document`; the first limit exceeded is the
+/// error.
+pub fn check(document: &ExecutableDocument) -> ServerResult<()> {
+    let mut measure = Measure {
         document,
         fragments: HashMap::new(),
     };
     for (_, operation) in document.operations.iter() {
-        let cost = walk.selection_set(&operation.node.selection_set.node, 0, 0)?;
+        let cost = measure.selection_set(&operation.node.selection_set.node, 0, 0)?;
         let pos = operation.pos;
         if cost.depth > MAX_DEPTH {
-            return Err(refusal(
+            return Err(over_limit(
                 pos,
                 format!(
                     "the operation is nested {} deep; at most {MAX_DEPTH} is allowed",
@@ -85,13 +84,13 @@ fn check(document: &ExecutableDocument) -> ServerResult<()> {
             ));
         }
         if cost.introspection_depth > MAX_INTROSPECTION_DEPTH {
-            return Err(refusal(
+            return Err(over_limit(
                 pos,
                 format!("introspection nested deeper than {MAX_INTROSPECTION_DEPTH}"),
             ));
         }
         if cost.aliases > MAX_ALIASES {
-            return Err(refusal(
+            return Err(over_limit(
                 pos,
                 format!(
                     "the operation has {} aliases; at most {MAX_ALIASES} are allowed",
@@ -100,7 +99,7 @@ fn check(document: &ExecutableDocument) -> ServerResult<()> {
             ));
         }
         if operation.node.ty == OperationType::Mutation && cost.auth > 1 {
-            return Err(refusal(
+            return Err(over_limit(
                 pos,
                 format!(
                     "at most one of {} may run in one request",
@@ -112,13 +111,14 @@ fn check(document: &ExecutableDocument) -> ServerResult<()> {
     Ok(())
 }
 
-struct Walk<'a> {
+/// Measures selection sets, remembering what each fragment costs.
+struct Measure<'a> {
     document: &'a ExecutableDocument,
     /// Fragments measured so far; `None` while one is being measured.
     fragments: HashMap<&'a str, Option<Cost>>,
 }
 
-impl<'a> Walk<'a> {
+impl<'a> Measure<'a> {
     /// The cost of `set`, found `level` selection sets deep; a walk deeper
     /// than the parser's own bound stops there rather than exhaust the stack.
     fn selection_set(
@@ -130,7 +130,7 @@ impl<'a> Walk<'a> {
         let mut cost = Cost::default();
         for selection in &set.items {
             if level >= MAX_RECURSION {
-                return Err(refusal(
+                return Err(over_limit(
                     selection.pos,
                     format!(
                         "the operation is nested more than {MAX_RECURSION} deep; \
@@ -139,7 +139,7 @@ impl<'a> Walk<'a> {
                 ));
             }
             if selection.node.directives().len() > MAX_DIRECTIVES {
-                return Err(refusal(
+                return Err(over_limit(
                     selection.pos,
                     format!("at most {MAX_DIRECTIVES} directives are allowed on a field"),
                 ));
@@ -190,7 +190,7 @@ impl<'a> Walk<'a> {
         level: usize,
     ) -> ServerResult<Cost> {
         if nesting > MAX_FRAGMENT_NESTING {
-            return Err(refusal(
+            return Err(over_limit(
                 spread.pos,
                 format!("fragments nested deeper than {MAX_FRAGMENT_NESTING}"),
             ));
@@ -198,7 +198,7 @@ impl<'a> Walk<'a> {
         match self.fragments.get(name) {
             Some(Some(cost)) => return Ok(*cost),
             Some(None) => {
-                return Err(refusal(
+                return Err(over_limit(
                     spread.pos,
                     format!("fragment \"{name}\" spreads itself"),
                 ));
@@ -216,6 +216,6 @@ impl<'a> Walk<'a> {
     }
 }
 
-fn refusal(pos: Pos, message: String) -> ServerError {
-    ServerError::new(message, Some(pos))
+fn over_limit(pos: Pos, message: String) -> ServerError {
+    AppError::bad_request(message).into_server_error(Some(pos))
 }

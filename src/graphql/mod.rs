@@ -1,16 +1,18 @@
-//! The GraphQL schema: root types merged from one module per feature, the
-//! operation limits, and the SDL that `schema.graphql` holds.
+//! The GraphQL layer: the schema, with root types merged from one module per
+//! feature, the [`Gateway`](gateway::Gateway) every transport runs operations
+//! through, the viewer guard, and the transports themselves.
 
 mod account;
-pub mod errors;
+pub mod gateway;
 pub mod http;
 pub mod limits;
 mod scalars;
 mod task;
+pub mod viewer;
 
-use async_graphql::{EmptySubscription, MergedObject, Request, Response, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
-use crate::server::AppState;
+use crate::{accounts::Accounts, tasks::Tasks};
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
@@ -27,6 +29,14 @@ pub const MAX_COMPLEXITY: usize = 2_000;
 
 pub type TaskqlSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
+/// How the schema presents itself, from the configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct SchemaSettings {
+    pub introspection: bool,
+    /// Whether "did you mean …" suggestions may name fields.
+    pub suggestions: bool,
+}
+
 fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
     Schema::build(
         QueryRoot::default(),
@@ -34,33 +44,20 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
         EmptySubscription,
     )
     .limit_complexity(MAX_COMPLEXITY)
-    .limit_directives(limits::MAX_DIRECTIVES)
     .limit_recursive_depth(limits::MAX_RECURSION)
 }
 
-/// The schema served to clients, configured for the environment.
-pub fn build_schema(state: AppState) -> TaskqlSchema {
+/// The gateway to the schema served to clients, over the services it
+/// resolves with.
+pub fn gateway(accounts: Accounts, tasks: Tasks, settings: SchemaSettings) -> gateway::Gateway {
     let mut builder = builder();
-    if !state.config.introspection_enabled() {
+    if !settings.introspection {
         builder = builder.disable_introspection();
     }
-    if state.config.is_production() {
+    if !settings.suggestions {
         builder = builder.disable_suggestions();
     }
-    builder.data(state).finish()
-}
-
-/// Runs one operation the way every transport must: the shape limits on
-/// the parsed document, then the schema, then a code on every error.
-///
-/// These are not schema extensions because any extension sends every
-/// resolved field through the extension chain, a cost paid per field.
-pub async fn execute(schema: &TaskqlSchema, mut request: Request, request_id: &str) -> Response {
-    let response = match limits::check_request(&mut request) {
-        Ok(()) => schema.execute(request).await,
-        Err(error) => Response::from_errors(vec![error]),
-    };
-    errors::give_codes(response, request_id)
+    gateway::Gateway::new(builder.data(accounts).data(tasks).finish())
 }
 
 /// The schema in SDL, as `taskql schema` prints it and `schema.graphql` holds it.

@@ -1,19 +1,17 @@
 //! Tasks in GraphQL: `Task`, the `tasks` connection, and the task mutations.
 //! Every field here is behind the viewer guard; the work is in `crate::tasks`.
 
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use entity::task;
 use uuid::Uuid;
 
-use super::scalars::DateTime;
+use super::{scalars::DateTime, viewer::Viewer};
 use crate::{
-    auth::Viewer,
     error::AppError,
-    server::AppState,
     tasks::{
-        self, Description, NewTask, PageArgs, TaskChanges, TaskTitle,
+        self, Description, NewTask, PageArgs, TaskChanges, TaskTitle, Tasks,
         fields::search_pattern,
-        order::{Direction, OrderField, TaskOrder},
+        order::{self, TaskOrder},
     },
 };
 
@@ -78,6 +76,22 @@ pub struct TaskFilterInput {
     pub due_after: Option<DateTime>,
 }
 
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "TaskOrderField", remote = "order::OrderField")]
+pub enum OrderField {
+    CreatedAt,
+    UpdatedAt,
+    DueAt,
+    Title,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "OrderDirection", remote = "order::Direction")]
+pub enum Direction {
+    Asc,
+    Desc,
+}
+
 /// The order of a listing, ties broken by id; tasks without a due date come
 /// last when ordering by it.
 #[derive(InputObject)]
@@ -122,8 +136,8 @@ impl TaskConnection {
 
     /// All the viewer's tasks that pass the filter; counted only when asked for.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        let state = ctx.data_unchecked::<AppState>();
-        let count = tasks::count(&state.db, self.owner, &self.filter).await?;
+        let tasks = ctx.data_unchecked::<Tasks>();
+        let count = tasks.count(self.owner, &self.filter).await?;
         Ok(i64::try_from(count).unwrap_or(i64::MAX))
     }
 }
@@ -189,10 +203,8 @@ impl TaskQuery {
     async fn task(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Task>> {
         let viewer = Viewer::require(ctx).await?;
         let id = parse_id(&id)?;
-        let state = ctx.data_unchecked::<AppState>();
-        Ok(tasks::find(&state.db, viewer.user.id, id)
-            .await?
-            .map(Task::from))
+        let tasks = ctx.data_unchecked::<Tasks>();
+        Ok(tasks.find(viewer.user.id, id).await?.map(Task::from))
     }
 
     /// The viewer's tasks, newest first unless `orderBy` says otherwise.
@@ -209,13 +221,10 @@ impl TaskQuery {
         filter: Option<TaskFilterInput>,
         order_by: Option<TaskOrderInput>,
     ) -> Result<TaskConnection> {
-        let viewer = Viewer::claimed(ctx)?;
-        let state = ctx.data_unchecked::<AppState>();
-        let owner = viewer.user_id;
         let filter = filter.unwrap_or_default().parse()?;
         let order = order_by.map_or_else(TaskOrder::default, |o| TaskOrder {
-            field: o.field,
-            direction: o.direction,
+            field: o.field.into(),
+            direction: o.direction.into(),
         });
         let args = PageArgs {
             first,
@@ -223,25 +232,25 @@ impl TaskQuery {
             last,
             before,
         };
-        let page = tasks::list(&state.db, &state.cursors, viewer, &filter, order, args).await?;
-        if page.tasks.is_empty() {
-            // Rows prove the account is live; no rows prove nothing.
-            Viewer::require(ctx).await?;
-        }
-        let edges = page
-            .tasks
+        let tasks = ctx.data_unchecked::<Tasks>();
+        let mut owner = None;
+        let page = Viewer::read(
+            ctx,
+            async |viewer| {
+                owner = Some(viewer.user_id);
+                tasks.page(viewer, &filter, order, args).await
+            },
+            |page| page.edges.is_empty(),
+        )
+        .await?;
+        let edges: Vec<TaskEdge> = page
+            .edges
             .into_iter()
-            .map(|task| {
-                let position = tasks::cursor::Position {
-                    key: order.field.key_of(&task),
-                    id: task.id,
-                };
-                Ok(TaskEdge {
-                    cursor: state.cursors.encode(owner, order.field, &position)?,
-                    node: task.into(),
-                })
+            .map(|edge| TaskEdge {
+                cursor: edge.cursor,
+                node: edge.task.into(),
             })
-            .collect::<Result<Vec<_>, AppError>>()?;
+            .collect();
         let page_info = PageInfo {
             has_next_page: page.has_next_page,
             has_previous_page: page.has_previous_page,
@@ -251,7 +260,7 @@ impl TaskQuery {
         Ok(TaskConnection {
             edges,
             page_info,
-            owner,
+            owner: owner.ok_or(AppError::Unauthenticated)?,
             filter,
         })
     }
@@ -273,8 +282,8 @@ impl TaskMutation {
                 .transpose()?,
             due_at: input.due_at.map(|due| due.0),
         };
-        let state = ctx.data_unchecked::<AppState>();
-        Ok(tasks::create(&state.db, viewer.user.id, new).await?.into())
+        let tasks = ctx.data_unchecked::<Tasks>();
+        Ok(tasks.create(viewer.user.id, new).await?.into())
     }
 
     /// Changes only the fields given.
@@ -282,18 +291,16 @@ impl TaskMutation {
         let viewer = Viewer::require(ctx).await?;
         let id = parse_id(&id)?;
         let changes = input.parse()?;
-        let state = ctx.data_unchecked::<AppState>();
-        Ok(tasks::update(&state.db, viewer.user.id, id, changes)
-            .await?
-            .into())
+        let tasks = ctx.data_unchecked::<Tasks>();
+        Ok(tasks.update(viewer.user.id, id, changes).await?.into())
     }
 
     /// Deletes one of the viewer's tasks and returns its id.
     async fn delete_task(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
         let viewer = Viewer::require(ctx).await?;
         let id = parse_id(&id)?;
-        let state = ctx.data_unchecked::<AppState>();
-        tasks::delete(&state.db, viewer.user.id, id).await?;
+        let tasks = ctx.data_unchecked::<Tasks>();
+        tasks.delete(viewer.user.id, id).await?;
         Ok(ID(id.to_string()))
     }
 }

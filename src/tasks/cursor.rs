@@ -194,7 +194,7 @@ mod tests {
         ];
         for (result, why) in cases {
             assert!(
-                matches!(result, Err(AppError::BadUserInput { field: "after", .. })),
+                matches!(result, Err(AppError::BadUserInput { field: Some(field), .. }) if field == "after"),
                 "{why}"
             );
         }

@@ -5,7 +5,6 @@
 //! a sequence of two runs: tasks with a due date by (due date, id), then tasks
 //! without by id.
 
-use async_graphql::Enum;
 use entity::task::{self, Column};
 use sea_orm::{
     ColumnTrait, Condition, Order, QueryOrder, Select,
@@ -15,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::cursor::{Position, SortKey};
 
-#[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[graphql(name = "TaskOrderField")]
+/// What a listing is ordered by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderField {
     #[default]
     CreatedAt,
@@ -25,8 +24,7 @@ pub enum OrderField {
     Title,
 }
 
-#[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[graphql(name = "OrderDirection")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Direction {
     Asc,
     #[default]

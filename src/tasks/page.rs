@@ -1,17 +1,17 @@
 //! Relay-style pages of tasks by keyset: each page is one range scan over an
 //! index, however deep into the list it starts.
 
-use entity::task::{self, Entity as Tasks};
-use sea_orm::{DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use entity::task::{self, Entity as TaskRows};
+use sea_orm::{EntityTrait, QueryFilter, QuerySelect};
 
 use super::{
-    TaskFilter,
-    cursor::{CursorKey, Position},
+    TaskFilter, Tasks,
+    cursor::Position,
     order::{TaskOrder, Walk},
     owned,
 };
 use crate::{
-    auth::viewer::Claimed,
+    auth::Claimed,
     error::{AppError, AppResult},
 };
 
@@ -29,24 +29,111 @@ pub struct PageArgs {
 
 /// One page, in listing order, with what lies on either side.
 pub struct Page {
-    pub tasks: Vec<task::Model>,
+    pub edges: Vec<Edge>,
     pub has_previous_page: bool,
     pub has_next_page: bool,
 }
 
-/// The page of the viewer's tasks that `args` asks for. The page's query
-/// also checks the viewer's account, so an empty page is all a gone account
-/// or an outdated token can get; the caller tells those apart.
-pub async fn list(
-    db: &DatabaseConnection,
-    cursors: &CursorKey,
-    viewer: Claimed,
-    filter: &TaskFilter,
-    order: TaskOrder,
-    args: PageArgs,
-) -> AppResult<Page> {
-    let owner = viewer.user_id;
-    let (walk, size) = match (args.first, args.last) {
+/// A task of a page and the cursor that points at it.
+pub struct Edge {
+    pub cursor: String,
+    pub task: task::Model,
+}
+
+impl Tasks {
+    /// The page of the viewer's tasks that `args` asks for. The page's query
+    /// also checks the viewer's account, so an empty page is all a gone
+    /// account or an outdated token can get; the caller tells those apart.
+    pub async fn page(
+        &self,
+        viewer: Claimed,
+        filter: &TaskFilter,
+        order: TaskOrder,
+        args: PageArgs,
+    ) -> AppResult<Page> {
+        let owner = viewer.user_id;
+        let (walk, size) = walk_and_size(&args)?;
+        let cursors = &self.cursors;
+        let decode = |cursor: Option<String>, argument| {
+            cursor
+                .map(|cursor| cursors.decode(owner, order.field, &cursor, argument))
+                .transpose()
+        };
+        let after = decode(args.after, "after")?;
+        let before = decode(args.before, "before")?;
+
+        let mut window = owned(owner, filter).add(viewer.live());
+        if let Some(after) = &after {
+            window = window.add(order.beyond(after, Walk::Forward, false));
+        }
+        if let Some(before) = &before {
+            window = window.add(order.beyond(before, Walk::Backward, false));
+        }
+        let select = order
+            .sort(TaskRows::find().filter(window), walk)
+            .limit(size + 1);
+        let mut tasks = select.all(&self.db).await?;
+        let more = tasks.len() as u64 > size;
+        tasks.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+        if walk == Walk::Backward {
+            tasks.reverse();
+        }
+        let (has_previous_page, has_next_page) = match walk {
+            Walk::Forward => (
+                self.beyond(owner, filter, order, after, Walk::Backward)
+                    .await?,
+                more,
+            ),
+            Walk::Backward => (
+                more,
+                self.beyond(owner, filter, order, before, Walk::Forward)
+                    .await?,
+            ),
+        };
+        let edges = tasks
+            .into_iter()
+            .map(|task| {
+                let position = Position {
+                    key: order.field.key_of(&task),
+                    id: task.id,
+                };
+                let cursor = cursors.encode(owner, order.field, &position)?;
+                Ok(Edge { cursor, task })
+            })
+            .collect::<AppResult<_>>()?;
+        Ok(Page {
+            edges,
+            has_previous_page,
+            has_next_page,
+        })
+    }
+
+    /// Whether any of the owner's tasks lies beyond `cursor` on the `side`
+    /// the walk came from.
+    async fn beyond(
+        &self,
+        owner: uuid::Uuid,
+        filter: &TaskFilter,
+        order: TaskOrder,
+        cursor: Option<Position>,
+        side: Walk,
+    ) -> AppResult<bool> {
+        let Some(cursor) = cursor else {
+            return Ok(false);
+        };
+        let condition = owned(owner, filter).add(order.beyond(&cursor, side, true));
+        let found = TaskRows::find()
+            .filter(condition)
+            .limit(1)
+            .one(&self.db)
+            .await?;
+        Ok(found.is_some())
+    }
+}
+
+/// Which way the page walks the order, and how many tasks it holds.
+fn walk_and_size(args: &PageArgs) -> AppResult<(Walk, u64)> {
+    Ok(match (args.first, args.last) {
         (Some(_), Some(_)) => {
             return Err(AppError::bad_input(
                 "last",
@@ -58,55 +145,6 @@ pub async fn list(
             Walk::Forward,
             first.map_or(Ok(DEFAULT_PAGE), |n| page_size(n, "first"))?,
         ),
-    };
-    let decode = |cursor: Option<String>, argument| {
-        cursor
-            .map(|cursor| cursors.decode(owner, order.field, &cursor, argument))
-            .transpose()
-    };
-    let after = decode(args.after, "after")?;
-    let before = decode(args.before, "before")?;
-
-    let mut window = owned(owner, filter).add(viewer.live());
-    if let Some(after) = &after {
-        window = window.add(order.beyond(after, Walk::Forward, false));
-    }
-    if let Some(before) = &before {
-        window = window.add(order.beyond(before, Walk::Backward, false));
-    }
-    let select = order
-        .sort(Tasks::find().filter(window), walk)
-        .limit(size + 1);
-    let mut tasks = select.all(db).await?;
-    let more = tasks.len() as u64 > size;
-    tasks.truncate(usize::try_from(size).unwrap_or(usize::MAX));
-    if walk == Walk::Backward {
-        tasks.reverse();
-    }
-
-    // Whether anything lies beyond the cursor on the side the walk came from.
-    let beyond_cursor = |cursor: Option<Position>, side: Walk| async move {
-        let Some(cursor) = cursor else {
-            return Ok(false);
-        };
-        let condition = owned(owner, filter).add(order.beyond(&cursor, side, true));
-        Ok::<_, AppError>(
-            Tasks::find()
-                .filter(condition)
-                .limit(1)
-                .one(db)
-                .await?
-                .is_some(),
-        )
-    };
-    let (has_previous_page, has_next_page) = match walk {
-        Walk::Forward => (beyond_cursor(after, Walk::Backward).await?, more),
-        Walk::Backward => (more, beyond_cursor(before, Walk::Forward).await?),
-    };
-    Ok(Page {
-        tasks,
-        has_previous_page,
-        has_next_page,
     })
 }
 

@@ -66,6 +66,21 @@ async fn auth_mutations_are_rate_limited_per_client_ip() {
 }
 
 #[tokio::test]
+async fn the_per_ip_limit_holds_across_instances() {
+    let limit = [("TASKQL_AUTH_RATE_LIMIT", "3/min")];
+    let first = spawn_app_with(&limit).await;
+    let second = spawn_app_on(first.database.clone(), &limit).await;
+    for app in [&first, &second, &first] {
+        let response = login_from(app, "ada@example.com", "wrong password", None).await;
+        assert_error(&response, "INVALID_CREDENTIALS");
+    }
+    for app in [&second, &first] {
+        let response = login_from(app, "ada@example.com", "wrong password", None).await;
+        assert_error(&response, "RATE_LIMITED");
+    }
+}
+
+#[tokio::test]
 async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_allowance() {
     let app = spawn_app_with(&[
         ("TASKQL_AUTH_RATE_LIMIT", "1/min"),

@@ -4,7 +4,11 @@ use std::sync::Arc;
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
-use taskql::{config::Config, server};
+use taskql::{
+    app::{Application, Shutdown},
+    config::Config,
+    graphql::gateway::Gateway,
+};
 use tempfile::TempDir;
 
 /// The signing key of test servers, so tests can forge tokens of their own.
@@ -65,6 +69,17 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
     pub database: Arc<TestDatabase>,
+    /// The gateway the server runs operations through, for transports'
+    /// common checks.
+    pub gateway: Gateway,
+    pub shutdown: Shutdown,
+}
+
+/// A test's server stops with the test.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.stop();
+    }
 }
 
 /// A server with test settings: a known JWT key and cheap Argon2 costs.
@@ -91,18 +106,24 @@ pub async fn spawn_app_on(database: Arc<TestDatabase>, vars: &[(&str, &str)]) ->
     ];
     settings.extend_from_slice(vars);
     let config = Config::from_vars(settings).expect("test configuration is valid");
-    let state = server::AppState::new(config).await.expect("server state");
-    let db = state.db.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let address = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(server::serve(listener, state, std::future::pending()));
+    let application = Application::build_on(config, listener)
+        .await
+        .expect("the application starts");
+    let address = format!("http://{}", application.local_addr().expect("address"));
+    let db = application.db().clone();
+    let gateway = application.gateway().clone();
+    let shutdown = application.shutdown();
+    tokio::spawn(application.run());
     TestApp {
         address,
         client: reqwest::Client::new(),
         db,
         database,
+        gateway,
+        shutdown,
     }
 }
 

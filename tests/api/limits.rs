@@ -2,7 +2,9 @@
 //! abusive operation is refused with one clear error, runs no resolver, and
 //! leaves the server answering and the data unchanged.
 
+use async_graphql::{Executor, Request};
 use entity::user::Entity as Users;
+use futures_util::StreamExt;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 
@@ -52,6 +54,32 @@ async fn depth_beyond_ten_is_refused() {
         "depth 10 passes the limit: {ten}"
     );
     assert_still_serving(&app).await;
+}
+
+/// The limits live in the gateway that every transport runs operations
+/// through, not in the HTTP handlers: a subscription stream, which is what
+/// the WebSocket transport runs, is refused the same way as a query.
+#[tokio::test]
+async fn the_gateway_refuses_over_deep_and_over_aliased_operations_for_every_transport() {
+    let app = spawn_app().await;
+    let query = nested(11);
+    let response = app.gateway.execute(Request::new(query.clone())).await;
+    let response = serde_json::to_value(&response).expect("JSON");
+    assert_refused(&response, "nested 11 deep");
+
+    let aliases: Vec<String> = (0..51).map(|i| format!("a{i}: __typename")).collect();
+    for (subscription, says) in [
+        (format!("subscription {query}"), "nested 11 deep"),
+        (
+            format!("subscription {{ {} }}", aliases.join(" ")),
+            "51 aliases",
+        ),
+    ] {
+        let mut responses = app.gateway.execute_stream(Request::new(subscription), None);
+        let first = responses.next().await.expect("one response");
+        assert_refused(&serde_json::to_value(&first).expect("JSON"), says);
+        assert!(responses.next().await.is_none(), "and nothing more");
+    }
 }
 
 #[tokio::test]
@@ -183,7 +211,7 @@ async fn twenty_aliased_logins_run_none_of_them() {
         .collect();
     let response = run(&app, &format!("mutation {{ {} }}", logins.join(" ")), None).await;
     assert_refused(&response, "at most one of signup, login");
-    let failures = entity::login_failure::Entity::find()
+    let failures = entity::rate_counter::Entity::find()
         .count(&app.db)
         .await
         .expect("count");

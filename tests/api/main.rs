@@ -11,6 +11,7 @@ mod limits;
 mod paging;
 mod postgres;
 mod sessions;
+mod shutdown;
 mod storage;
 mod tasks;
 mod tokens;

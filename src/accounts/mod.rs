@@ -1,0 +1,214 @@
+//! The accounts service: signup, login, sessions, password change, account
+//! deletion, and who an access token belongs to. The GraphQL layer only
+//! translates to and from these.
+
+mod sessions;
+
+use std::{net::IpAddr, sync::Arc, time::Duration};
+
+use entity::user::{self, Column, Entity as Users};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryFilter, SqlErr, TransactionTrait,
+};
+use uuid::Uuid;
+
+pub use sessions::Session;
+
+use crate::{
+    auth::{
+        Claimed, Email, Password, PasswordHasher, TokenKeys, Verification,
+        counter::{self, Scope},
+        refresh,
+    },
+    config::{LimitSettings, RateLimit},
+    db,
+    error::{AppError, AppResult},
+};
+
+/// The rules accounts follow, from the configuration.
+#[derive(Clone, Debug)]
+pub struct AccountSettings {
+    pub password_min_length: usize,
+    pub refresh_token_ttl: Duration,
+    pub limits: LimitSettings,
+}
+
+/// Everything account operations need; cheap to clone.
+#[derive(Clone)]
+pub struct Accounts {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: DatabaseConnection,
+    hasher: PasswordHasher,
+    tokens: TokenKeys,
+    settings: AccountSettings,
+}
+
+impl Accounts {
+    pub fn new(
+        db: DatabaseConnection,
+        hasher: PasswordHasher,
+        tokens: TokenKeys,
+        settings: AccountSettings,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                hasher,
+                tokens,
+                settings,
+            }),
+        }
+    }
+
+    fn db(&self) -> &DatabaseConnection {
+        &self.inner.db
+    }
+
+    /// The claims of a valid access token, or `UNAUTHENTICATED`; the account
+    /// is not looked up (see [`Claimed::live`] and [`Accounts::holder`]).
+    pub fn verify_token(&self, token: &str) -> AppResult<Claimed> {
+        self.inner.tokens.verify(token)
+    }
+
+    /// The account a verified token speaks for, if it still does: the user
+    /// exists and has not changed the password since the token was issued.
+    pub async fn holder(&self, claimed: Claimed) -> AppResult<user::Model> {
+        let user = Users::find_by_id(claimed.user_id)
+            .one(self.db())
+            .await?
+            .filter(|user| claimed.holds_for(user))
+            .ok_or(AppError::Unauthenticated)?;
+        Ok(user)
+    }
+
+    /// Counts one authentication attempt from `client`; `RATE_LIMITED` past
+    /// the per-IP limit. A request without a known client is not counted.
+    async fn admit(&self, client: Option<IpAddr>) -> AppResult<()> {
+        let (RateLimit::Allow { count, per }, Some(client)) =
+            (self.inner.settings.limits.auth_rate_limit, client)
+        else {
+            return Ok(());
+        };
+        let attempts = counter::record(self.db(), Scope::Client, &client.to_string(), per).await?;
+        if attempts > count.get() {
+            tracing::warn!(%client, "authentication rate limit reached");
+            return Err(AppError::RateLimited);
+        }
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn signup(
+        &self,
+        client: Option<IpAddr>,
+        email: &str,
+        password: &str,
+    ) -> AppResult<user::Model> {
+        self.admit(client).await?;
+        let email = Email::parse(email)?;
+        let min_length = self.inner.settings.password_min_length;
+        let password = Password::parse_new(password, "password", min_length)?;
+        // Saves an Argon2 computation in the common case; the unique index below
+        // is what decides between concurrent signups.
+        if self.find_by_email(&email).await?.is_some() {
+            return Err(AppError::EmailTaken);
+        }
+        let password_hash = self.inner.hasher.hash(&password).await?;
+        let now = db::now();
+        let user = user::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            email: Set(email.as_str().to_owned()),
+            password_hash: Set(password_hash),
+            password_version: Set(0),
+            password_changed_at: Set(now),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        let user = user
+            .insert(self.db())
+            .await
+            .map_err(|error| match error.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(_)) => AppError::EmailTaken,
+                _ => error.into(),
+            })?;
+        tracing::info!(user = %user.id, "account created");
+        Ok(user)
+    }
+
+    #[tracing::instrument(skip_all, fields(user = %user.id))]
+    pub async fn change_password(
+        &self,
+        user: &user::Model,
+        current: &str,
+        new: &str,
+    ) -> AppResult<()> {
+        let current = Password::parse_given(current, "currentPassword")?;
+        let min_length = self.inner.settings.password_min_length;
+        let new = Password::parse_new(new, "newPassword", min_length)?;
+        let user = self.check_password(user.clone(), &current).await?;
+        let password_hash = self.inner.hasher.hash(&new).await?;
+        let txn = self.db().begin().await?;
+        let now = db::now();
+        let version = user.password_version.wrapping_add(1);
+        let mut user = user.into_active_model();
+        user.password_hash = Set(password_hash);
+        user.password_version = Set(version);
+        user.password_changed_at = Set(now);
+        user.updated_at = Set(now);
+        let user = user.update(&txn).await?;
+        refresh::revoke_all(&txn, user.id).await?;
+        txn.commit().await?;
+        tracing::info!("password changed; all sessions ended");
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(user = %user.id))]
+    pub async fn delete_account(&self, user: &user::Model, password: &str) -> AppResult<()> {
+        let password = Password::parse_given(password, "password")?;
+        let user = self.check_password(user.clone(), &password).await?;
+        // Tasks and refresh tokens go with the user (foreign keys cascade).
+        Users::delete_by_id(user.id).exec(self.db()).await?;
+        tracing::info!("account deleted");
+        Ok(())
+    }
+
+    /// `user` when `password` is theirs, re-hashed first if the stored hash
+    /// uses costs other than the configured ones.
+    async fn check_password(
+        &self,
+        user: user::Model,
+        password: &Password,
+    ) -> AppResult<user::Model> {
+        let hasher = &self.inner.hasher;
+        match hasher.verify(password, &user.password_hash).await? {
+            Verification::Invalid => Err(AppError::InvalidCredentials),
+            Verification::Valid {
+                needs_rehash: false,
+            } => Ok(user),
+            Verification::Valid { needs_rehash: true } => {
+                let password_hash = hasher.hash(password).await?;
+                let mut active = user.into_active_model();
+                active.password_hash = Set(password_hash);
+                let user = active.update(self.db()).await?;
+                tracing::info!(user = %user.id, "password re-hashed with the configured costs");
+                Ok(user)
+            }
+        }
+    }
+
+    async fn find_by_email(&self, email: &Email) -> AppResult<Option<user::Model>> {
+        Ok(Users::find()
+            .filter(Column::Email.eq(email.as_str()))
+            .one(self.db())
+            .await?)
+    }
+
+    /// Deletes the counters of limits whose window has ended.
+    pub async fn sweep_counters(&self) -> AppResult<u64> {
+        counter::sweep(self.db()).await
+    }
+}

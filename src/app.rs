@@ -1,0 +1,214 @@
+//! The application: every service built once, the HTTP server and the
+//! background workers run under one cancellation token and one task
+//! tracker, so that stopping is orderly. On [`Shutdown::stop`] the server
+//! stops accepting and finishes the requests in flight; then the workers
+//! stop; [`Shutdown::stopped`] completes when all of it has.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::Router;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::{
+    accounts::{AccountSettings, Accounts},
+    auth::{PasswordHasher, TokenKeys, token},
+    config::Config,
+    db,
+    graphql::{self, SchemaSettings, gateway::Gateway, http::GraphqlState},
+    server,
+    tasks::{Tasks, cursor::CursorKey},
+};
+
+/// How often ended windows of the rate counters are deleted.
+const COUNTER_SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// A built application, ready to run on its listener.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    db: DatabaseConnection,
+    gateway: Gateway,
+    accounts: Accounts,
+    shutdown: Shutdown,
+}
+
+/// Stops a running application, and tells when it has stopped.
+#[derive(Clone, Default)]
+pub struct Shutdown {
+    token: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Shutdown {
+    /// Asks the application to stop; returns at once.
+    pub fn stop(&self) {
+        self.token.cancel();
+    }
+
+    /// Completes once the server and every worker have stopped.
+    pub async fn stopped(&self) {
+        self.token.cancelled().await;
+        self.tracker.wait().await;
+    }
+}
+
+impl Application {
+    /// Connects to the database, applies pending migrations, builds every
+    /// service and binds `TASKQL_LISTEN`.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listen = config.http.listen;
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen} (TASKQL_LISTEN)"))?;
+        Self::build_on(config, listener).await
+    }
+
+    /// As [`Application::build`], on a listener bound by the caller (tests
+    /// bind port 0 and run many side by side).
+    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
+        let db = db::connect(config.database.database_url.expose()).await?;
+        db::migrate(&db).await?;
+        let passwords = &config.passwords;
+        let params = passwords
+            .argon2_params()
+            .map_err(|error| anyhow::anyhow!("invalid Argon2 cost: {error}"))?;
+        let hasher = PasswordHasher::new(params, passwords.hash_workers().get())?;
+        let secret = token::signing_secret(&config.tokens)
+            .map_err(|_| anyhow::anyhow!("cannot draw a random signing key"))?;
+        let accounts = Accounts::new(
+            db.clone(),
+            hasher,
+            TokenKeys::new(&secret, &config.tokens),
+            AccountSettings {
+                password_min_length: passwords.password_min_length,
+                refresh_token_ttl: config.tokens.refresh_token_ttl,
+                limits: config.limits.clone(),
+            },
+        );
+        let tasks = Tasks::new(db.clone(), CursorKey::new(&secret));
+        let schema = SchemaSettings {
+            introspection: config.introspection_enabled(),
+            suggestions: !config.is_production(),
+        };
+        let gateway = graphql::gateway(accounts.clone(), tasks, schema);
+        let graphql = GraphqlState {
+            gateway: gateway.clone(),
+            graphiql: config.graphiql_enabled(),
+            trusted_proxies: Arc::from(config.http.trusted_proxies.as_slice()),
+        };
+        let router = server::router(graphql, db.clone(), &config.http);
+        Ok(Self {
+            listener,
+            router,
+            db,
+            gateway,
+            accounts,
+            shutdown: Shutdown::default(),
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The database the application uses.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// The gateway every transport runs operations through.
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    /// A handle that stops the application once it runs.
+    pub fn shutdown(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// Serves until stopped, then lets in-flight requests finish and stops
+    /// the workers.
+    pub async fn run(self) -> std::io::Result<()> {
+        let Shutdown { token, tracker } = self.shutdown;
+        let workers = CancellationToken::new();
+        tracker.spawn(every(
+            COUNTER_SWEEP_EVERY,
+            workers.clone(),
+            "sweep rate counters",
+            {
+                let accounts = self.accounts.clone();
+                move || {
+                    let accounts = accounts.clone();
+                    async move { accounts.sweep_counters().await.map(drop) }
+                }
+            },
+        ));
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
+            .with_graceful_shutdown(token.clone().cancelled_owned())
+            .await;
+        // The server has answered everything it accepted: now the workers.
+        token.cancel();
+        workers.cancel();
+        tracker.close();
+        tracker.wait().await;
+        tracing::info!("stopped");
+        served
+    }
+}
+
+/// Runs `work` every `period` until `stop` is cancelled; a failure is
+/// logged and the next round runs as planned.
+async fn every<F, Fut, E>(period: Duration, stop: CancellationToken, name: &'static str, work: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::fmt::Debug,
+{
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = ticks.tick() => {
+                if let Err(error) = work().await {
+                    tracing::warn!(?error, worker = name, "background work failed");
+                }
+            }
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

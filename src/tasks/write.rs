@@ -1,0 +1,151 @@
+//! Creating, changing and deleting tasks. Each write runs in a transaction
+//! and ends in [`Tasks::commit`], the one place where work that must follow
+//! a committed change (telling subscribers, say) belongs.
+
+use entity::task::{self, Column, Entity as TaskRows};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::{Description, NewTask, TaskChanges, Tasks, fields};
+use crate::{
+    db,
+    error::{AppError, AppResult},
+};
+
+/// How often an update retries when another update of the same task won.
+const UPDATE_ATTEMPTS: usize = 5;
+
+/// A committed change to one task.
+#[derive(Clone, Copy, Debug)]
+pub enum TaskChange<'a> {
+    Created(&'a task::Model),
+    Updated(&'a task::Model),
+    Deleted { owner: Uuid, id: Uuid },
+}
+
+impl Tasks {
+    #[tracing::instrument(skip_all, fields(owner = %owner))]
+    pub async fn create(&self, owner: Uuid, new: NewTask) -> AppResult<task::Model> {
+        let now = db::now();
+        let title = new.title.into_inner();
+        let description = new.description.map(Description::into_inner);
+        let task = task::Model {
+            id: Uuid::now_v7(),
+            user_id: owner,
+            search_text: fields::search_text(&title, description.as_deref()),
+            title,
+            description,
+            completed: false,
+            due_at: new.due_at.map(db::truncate),
+            created_at: now,
+            updated_at: now,
+        };
+        let txn = self.db.begin().await?;
+        TaskRows::insert(task::ActiveModel::from(task.clone()))
+            .exec_without_returning(&txn)
+            .await?;
+        self.commit(txn, TaskChange::Created(&task)).await?;
+        Ok(task)
+    }
+
+    /// Applies `changes` to the owner's task `id` and returns it as it is now.
+    ///
+    /// The write is conditional on the task being unchanged since it was read,
+    /// so two concurrent updates of different fields both take effect and the
+    /// search text always matches the title and description. The read stays
+    /// outside the transaction: on SQLite, a transaction that reads before it
+    /// writes cannot wait for another writer and fails instead.
+    #[tracing::instrument(skip_all, fields(owner = %owner, task = %id))]
+    pub async fn update(
+        &self,
+        owner: Uuid,
+        id: Uuid,
+        changes: TaskChanges,
+    ) -> AppResult<task::Model> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let current = self.find(owner, id).await?.ok_or(AppError::NotFound)?;
+            if changes.is_empty() {
+                return Ok(current);
+            }
+            let next = apply(&current, &changes);
+            let txn = self.db.begin().await?;
+            let written = TaskRows::update_many()
+                .set(task::ActiveModel {
+                    title: Set(next.title.clone()),
+                    description: Set(next.description.clone()),
+                    completed: Set(next.completed),
+                    due_at: Set(next.due_at),
+                    updated_at: Set(next.updated_at),
+                    search_text: Set(next.search_text.clone()),
+                    ..Default::default()
+                })
+                .filter(Column::Id.eq(id))
+                .filter(Column::UserId.eq(owner))
+                .filter(Column::UpdatedAt.eq(current.updated_at))
+                .exec(&txn)
+                .await?;
+            if written.rows_affected == 1 {
+                self.commit(txn, TaskChange::Updated(&next)).await?;
+                return Ok(next);
+            }
+            txn.rollback().await?;
+        }
+        Err(AppError::internal("task kept changing during the update"))
+    }
+
+    #[tracing::instrument(skip_all, fields(owner = %owner, task = %id))]
+    pub async fn delete(&self, owner: Uuid, id: Uuid) -> AppResult<()> {
+        let txn = self.db.begin().await?;
+        let deleted = TaskRows::delete_many()
+            .filter(Column::Id.eq(id))
+            .filter(Column::UserId.eq(owner))
+            .exec(&txn)
+            .await?;
+        if deleted.rows_affected == 0 {
+            txn.rollback().await?;
+            return Err(AppError::NotFound);
+        }
+        self.commit(txn, TaskChange::Deleted { owner, id }).await
+    }
+
+    /// Commits a write, then does what must follow the committed change.
+    async fn commit(&self, txn: DatabaseTransaction, change: TaskChange<'_>) -> AppResult<()> {
+        txn.commit().await?;
+        tracing::debug!(task = %change.task_id(), "task change committed");
+        Ok(())
+    }
+}
+
+impl TaskChange<'_> {
+    pub fn task_id(&self) -> Uuid {
+        match self {
+            Self::Created(task) | Self::Updated(task) => task.id,
+            Self::Deleted { id, .. } => *id,
+        }
+    }
+}
+
+fn apply(current: &task::Model, changes: &TaskChanges) -> task::Model {
+    let mut next = current.clone();
+    if let Some(title) = &changes.title {
+        next.title = title.clone().into_inner();
+    }
+    if let Some(description) = &changes.description {
+        next.description = description.clone().map(Description::into_inner);
+    }
+    if let Some(completed) = changes.completed {
+        next.completed = completed;
+    }
+    if let Some(due_at) = changes.due_at {
+        next.due_at = due_at.map(db::truncate);
+    }
+    next.search_text = fields::search_text(&next.title, next.description.as_deref());
+    // Strictly later than before, even within one microsecond.
+    next.updated_at = Ord::max(
+        db::now(),
+        current.updated_at + chrono::Duration::microseconds(1),
+    );
+    next
+}
