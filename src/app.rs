@@ -162,15 +162,16 @@ impl Application {
     }
 }
 
-/// Runs `work` every `period` until `stop` is cancelled; a failure is
-/// logged and the next round runs as planned.
+/// Runs `work` every `period`, the first time one period after the start,
+/// until `stop` is cancelled; a failure is logged and the next round runs
+/// as planned.
 async fn every<F, Fut, E>(period: Duration, stop: CancellationToken, name: &'static str, work: F)
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<(), E>>,
     E: std::fmt::Debug,
 {
-    let mut ticks = tokio::time::interval(period);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

@@ -233,14 +233,15 @@ impl TaskQuery {
             before,
         };
         let tasks = ctx.data_unchecked::<Tasks>();
-        let mut owner = None;
-        let page = Viewer::read(
+        let (owner, page) = Viewer::read(
             ctx,
             async |viewer| {
-                owner = Some(viewer.user_id);
-                tasks.page(viewer, &filter, order, args).await
+                Ok((
+                    viewer.user_id,
+                    tasks.page(viewer, &filter, order, args).await?,
+                ))
             },
-            |page| page.edges.is_empty(),
+            |(_, page)| page.edges.is_empty(),
         )
         .await?;
         let edges: Vec<TaskEdge> = page
@@ -260,7 +261,7 @@ impl TaskQuery {
         Ok(TaskConnection {
             edges,
             page_info,
-            owner: owner.ok_or(AppError::Unauthenticated)?,
+            owner,
             filter,
         })
     }

@@ -12,10 +12,14 @@ mod write;
 
 use chrono::{DateTime, Utc};
 use entity::task::{self, Column};
+use std::sync::Arc;
+
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Select,
+    ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, Select,
     sea_query::{Expr, ExprTrait, LikeExpr},
 };
+use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use cursor::CursorKey;
@@ -30,6 +34,8 @@ use crate::error::AppResult;
 pub struct Tasks {
     db: DatabaseConnection,
     cursors: CursorKey,
+    /// On SQLite, whose turn it is to write (see [`write`]).
+    turns: Option<Arc<Mutex<()>>>,
 }
 
 pub struct NewTask {
@@ -91,7 +97,8 @@ fn select_owned(owner: Uuid, filter: &TaskFilter) -> Select<task::Entity> {
 
 impl Tasks {
     pub fn new(db: DatabaseConnection, cursors: CursorKey) -> Self {
-        Self { db, cursors }
+        let turns = (db.get_database_backend() == DbBackend::Sqlite).then(Arc::default);
+        Self { db, cursors, turns }
     }
 
     /// The key that signs and checks page cursors.
