@@ -5,7 +5,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    TransactionTrait,
+};
+
+/// The PostgreSQL advisory lock that migrations run under: any fixed number
+/// that no other application on the database uses ("taskql" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7461_736b_716c;
 
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url);
@@ -36,7 +43,28 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    exclusively(db, async |db| Migrator::up(db, None).await).await
+}
+
+/// Runs `work` (migrations) while no other process runs migrations on the
+/// same database, so that any number of instances started together on an
+/// empty PostgreSQL database apply each migration once and all come up.
+/// The lock is a transaction-level advisory lock, held by a transaction of
+/// its own for the duration of `work` and released when it ends, even if the
+/// process dies. SQLite needs none: one file is one server's.
+pub async fn exclusively<T>(
+    db: &DatabaseConnection,
+    work: impl AsyncFnOnce(&DatabaseConnection) -> Result<T, DbErr>,
+) -> Result<T, DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return work(db).await;
+    }
+    let lock = db.begin().await?;
+    lock.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+        .await?;
+    let result = work(db).await;
+    lock.commit().await?;
+    result
 }
 
 /// The current time at the precision the databases store; see [`truncate`].

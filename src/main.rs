@@ -40,14 +40,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 async fn migrate(config: &Config, action: MigrateAction) -> anyhow::Result<()> {
     let db = db::connect(config.database.database_url.expose()).await?;
     match action {
-        MigrateAction::Up { num } => Migrator::up(&db, num).await?,
-        MigrateAction::Down { num } => Migrator::down(&db, Some(num)).await?,
+        MigrateAction::Up { num } => {
+            db::exclusively(&db, async |db| Migrator::up(db, num).await).await?;
+        }
+        MigrateAction::Down { num } => {
+            db::exclusively(&db, async |db| Migrator::down(db, Some(num)).await).await?;
+        }
         MigrateAction::Status => {
             for migration in Migrator::get_migration_with_status(&db).await? {
                 println!("{:?}\t{}", migration.status(), migration.name());
             }
         }
-        MigrateAction::Fresh => Migrator::fresh(&db).await?,
+        MigrateAction::Fresh => {
+            db::exclusively(&db, async |db| Migrator::fresh(db).await).await?;
+        }
     }
     Ok(())
 }
