@@ -17,7 +17,8 @@ use crate::{
     auth::{PasswordHasher, TokenKeys, token},
     config::Config,
     db,
-    graphql::{self, SchemaSettings, gateway::Gateway, http::GraphqlState},
+    events::{Events, listener},
+    graphql::{self, SchemaSettings, gateway::Gateway, http::GraphqlState, ws::WsState},
     server,
     tasks::{Tasks, cursor::CursorKey},
 };
@@ -32,6 +33,7 @@ pub struct Application {
     db: DatabaseConnection,
     gateway: Gateway,
     accounts: Accounts,
+    events: Events,
     shutdown: Shutdown,
 }
 
@@ -78,35 +80,47 @@ impl Application {
         let hasher = PasswordHasher::new(params, passwords.hash_workers().get())?;
         let secret = token::signing_secret(&config.tokens)
             .map_err(|_| anyhow::anyhow!("cannot draw a random signing key"))?;
+        let events = Events::new(db.get_database_backend());
         let accounts = Accounts::new(
             db.clone(),
             hasher,
             TokenKeys::new(&secret, &config.tokens),
+            events.clone(),
             AccountSettings {
                 password_min_length: passwords.password_min_length,
                 refresh_token_ttl: config.tokens.refresh_token_ttl,
                 limits: config.limits.clone(),
             },
         );
-        let tasks = Tasks::new(db.clone(), CursorKey::new(&secret));
+        let tasks = Tasks::new(db.clone(), CursorKey::new(&secret), events.clone());
         let schema = SchemaSettings {
             introspection: config.introspection_enabled(),
             suggestions: !config.is_production(),
         };
-        let gateway = graphql::gateway(accounts.clone(), tasks, schema);
+        let gateway = graphql::gateway(accounts.clone(), tasks, events.clone(), schema);
         let graphql = GraphqlState {
             gateway: gateway.clone(),
             graphiql: config.graphiql_enabled(),
             trusted_proxies: Arc::from(config.http.trusted_proxies.as_slice()),
         };
-        let router = server::router(graphql, db.clone(), &config.http);
+        let shutdown = Shutdown::default();
+        let subscriptions = WsState {
+            gateway: gateway.clone(),
+            accounts: accounts.clone(),
+            events: events.clone(),
+            origins: Arc::from(config.http.cors_origins.as_slice()),
+            shutdown: shutdown.token.clone(),
+            connections: shutdown.tracker.clone(),
+        };
+        let router = server::router(graphql, subscriptions, db.clone(), &config.http);
         Ok(Self {
             listener,
             router,
             db,
             gateway,
             accounts,
-            shutdown: Shutdown::default(),
+            events,
+            shutdown,
         })
     }
 
@@ -146,6 +160,13 @@ impl Application {
                 }
             },
         ));
+        if self.events.is_shared() {
+            tracker.spawn(listener::run(
+                self.events.clone(),
+                self.db.clone(),
+                workers.clone(),
+            ));
+        }
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();

@@ -43,6 +43,12 @@ pub enum AppError {
     NotFound,
     /// Too many attempts, or the server is saturated. `RATE_LIMITED`.
     RateLimited,
+    /// A subscriber read its events more slowly than they came and was cut
+    /// off rather than buffered without bound. `RATE_LIMITED`.
+    FellBehind,
+    /// Events may have been lost (the server's listener reconnected): the
+    /// client should refetch. `INTERNAL_SERVER_ERROR`, with that message.
+    EventsMissed,
     /// Anything unexpected; the source is logged, never shown. `INTERNAL_SERVER_ERROR`.
     Internal(Source),
 }
@@ -75,8 +81,8 @@ impl AppError {
             Self::EmailTaken => code::EMAIL_TAKEN,
             Self::InvalidCredentials => code::INVALID_CREDENTIALS,
             Self::NotFound => code::NOT_FOUND,
-            Self::RateLimited => code::RATE_LIMITED,
-            Self::Internal(_) => code::INTERNAL_SERVER_ERROR,
+            Self::RateLimited | Self::FellBehind => code::RATE_LIMITED,
+            Self::EventsMissed | Self::Internal(_) => code::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -99,6 +105,10 @@ impl AppError {
             Self::InvalidCredentials => "invalid email or password".into(),
             Self::NotFound => "not found".into(),
             Self::RateLimited => "too many requests; try again later".into(),
+            Self::FellBehind => {
+                "events came faster than they were read; refetch and subscribe again".into()
+            }
+            Self::EventsMissed => "events may have been missed; refetch and subscribe again".into(),
             Self::Internal(source) => {
                 tracing::error!(error = %source, "internal error");
                 "internal server error".into()

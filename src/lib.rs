@@ -3,8 +3,8 @@
 //! # Layout
 //!
 //! Dependencies point one way: `app`/`server` → `graphql` → `accounts`,
-//! `tasks` → `auth`, `db`, the `entity` crate; `config`, `error` and
-//! `secret` are shared by all.
+//! `tasks` → `events`, `auth`, `db`, the `entity` crate; `config`, `error`
+//! and `secret` are shared by all.
 //!
 //! * [`cli`], [`config`], [`telemetry`]: starting up: the command line, the
 //!   `TASKQL_*` configuration (one section per subsystem) and logging.
@@ -14,11 +14,13 @@
 //!   headers, CORS.
 //! * [`graphql`]: the schema, one module per feature; the gateway every
 //!   transport runs operations through (limits, error codes, request id);
-//!   the viewer guard; GraphQL over HTTP.
+//!   the viewer guard; GraphQL over HTTP and over WebSocket.
 //! * [`accounts`]: the accounts service: signup, login, sessions, password
 //!   change, deletion, the per-IP and per-email limits.
 //! * [`tasks`]: the tasks service: fields, listing orders, cursors, pages,
 //!   writes in transactions.
+//! * [`events`]: the event bus that carries task changes and ended sessions
+//!   to subscribers on every instance (PostgreSQL `LISTEN/NOTIFY`).
 //! * [`auth`]: credentials, Argon2id hashing on a bounded pool, access and
 //!   refresh tokens, random tokens, windowed counters; no request types.
 //! * [`error`]: what can go wrong and the `extensions.code` clients see.
@@ -32,6 +34,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod http_policy;
 pub mod secret;

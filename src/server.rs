@@ -20,7 +20,10 @@ use tower_http::{
 
 use crate::{
     config::HttpSettings,
-    graphql::http::{self as graphql_http, GraphqlState, REQUEST_ID_HEADER},
+    graphql::{
+        http::{self as graphql_http, GraphqlState, REQUEST_ID_HEADER},
+        ws::{self, WsState},
+    },
     http_policy,
 };
 
@@ -28,7 +31,12 @@ use crate::{
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Every route with its middleware. `db` answers readiness probes.
-pub fn router(graphql: GraphqlState, db: DatabaseConnection, settings: &HttpSettings) -> Router {
+pub fn router(
+    graphql: GraphqlState,
+    subscriptions: WsState,
+    db: DatabaseConnection,
+    settings: &HttpSettings,
+) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let middleware = ServiceBuilder::new()
         .set_request_id(request_id.clone(), MakeRequestUuid)
@@ -52,6 +60,7 @@ pub fn router(graphql: GraphqlState, db: DatabaseConnection, settings: &HttpSett
     Router::new()
         .route("/graphql", get(graphql_http::get).post(graphql_http::post))
         .with_state(graphql)
+        .route("/graphql/ws", get(ws::upgrade).with_state(subscriptions))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready).with_state(db))
         .layer(middleware)

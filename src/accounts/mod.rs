@@ -24,6 +24,7 @@ use crate::{
     config::{LimitSettings, RateLimit},
     db,
     error::{AppError, AppResult},
+    events::{Events, Notice},
 };
 
 /// The rules accounts follow, from the configuration.
@@ -44,6 +45,7 @@ struct Inner {
     db: DatabaseConnection,
     hasher: PasswordHasher,
     tokens: TokenKeys,
+    events: Events,
     settings: AccountSettings,
 }
 
@@ -52,6 +54,7 @@ impl Accounts {
         db: DatabaseConnection,
         hasher: PasswordHasher,
         tokens: TokenKeys,
+        events: Events,
         settings: AccountSettings,
     ) -> Self {
         Self {
@@ -59,6 +62,7 @@ impl Accounts {
                 db,
                 hasher,
                 tokens,
+                events,
                 settings,
             }),
         }
@@ -161,7 +165,10 @@ impl Accounts {
         user.updated_at = Set(now);
         let user = user.update(&txn).await?;
         refresh::revoke_all(&txn, user.id).await?;
-        txn.commit().await?;
+        let events = &self.inner.events;
+        events
+            .commit_with(txn, user.id, Notice::SessionsEnded)
+            .await?;
         tracing::info!("password changed; all sessions ended");
         Ok(())
     }
@@ -171,7 +178,12 @@ impl Accounts {
         let password = Password::parse_given(password, "password")?;
         let user = self.check_password(user.clone(), &password).await?;
         // Tasks and refresh tokens go with the user (foreign keys cascade).
-        Users::delete_by_id(user.id).exec(self.db()).await?;
+        let txn = self.db().begin().await?;
+        Users::delete_by_id(user.id).exec(&txn).await?;
+        let events = &self.inner.events;
+        events
+            .commit_with(txn, user.id, Notice::SessionsEnded)
+            .await?;
         tracing::info!("account deleted");
         Ok(())
     }

@@ -44,6 +44,8 @@ pub struct Claims {
 pub struct Claimed {
     pub user_id: Uuid,
     pub password_version: i32,
+    /// When the token expires, in seconds since the Unix epoch.
+    pub expires_at: i64,
 }
 
 impl Claimed {
@@ -143,6 +145,7 @@ impl TokenKeys {
             .map(|data| Claimed {
                 user_id: data.claims.sub,
                 password_version: data.claims.pwv,
+                expires_at: data.claims.exp,
             })
             .map_err(|error| {
                 tracing::debug!(%error, "access token refused");

@@ -3,16 +3,18 @@
 //! through, the viewer guard, and the transports themselves.
 
 mod account;
+mod events;
 pub mod gateway;
 pub mod http;
 pub mod limits;
 mod scalars;
 mod task;
 pub mod viewer;
+pub mod ws;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
-use crate::{accounts::Accounts, tasks::Tasks};
+use crate::{accounts::Accounts, events::Events, tasks::Tasks};
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
@@ -22,12 +24,16 @@ pub struct QueryRoot(account::AccountQuery, task::TaskQuery);
 #[graphql(name = "Mutation")]
 pub struct MutationRoot(account::AccountMutation, task::TaskMutation);
 
+#[derive(MergedSubscription, Default)]
+#[graphql(name = "Subscription")]
+pub struct SubscriptionRoot(events::TaskSubscription);
+
 /// Most costly operation accepted. Fields cost 1 and a task page multiplies
 /// what it selects by its size: a full page of 100 tasks with every field
 /// costs about 1,600.
 pub const MAX_COMPLEXITY: usize = 2_000;
 
-pub type TaskqlSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type TaskqlSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// How the schema presents itself, from the configuration.
 #[derive(Clone, Copy, Debug)]
@@ -37,11 +43,11 @@ pub struct SchemaSettings {
     pub suggestions: bool,
 }
 
-fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot::default(),
     )
     .limit_complexity(MAX_COMPLEXITY)
     .limit_recursive_depth(limits::MAX_RECURSION)
@@ -49,7 +55,12 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
 
 /// The gateway to the schema served to clients, over the services it
 /// resolves with.
-pub fn gateway(accounts: Accounts, tasks: Tasks, settings: SchemaSettings) -> gateway::Gateway {
+pub fn gateway(
+    accounts: Accounts,
+    tasks: Tasks,
+    events: Events,
+    settings: SchemaSettings,
+) -> gateway::Gateway {
     let mut builder = builder();
     if !settings.introspection {
         builder = builder.disable_introspection();
@@ -57,7 +68,8 @@ pub fn gateway(accounts: Accounts, tasks: Tasks, settings: SchemaSettings) -> ga
     if !settings.suggestions {
         builder = builder.disable_suggestions();
     }
-    gateway::Gateway::new(builder.data(accounts).data(tasks).finish())
+    let schema = builder.data(accounts).data(tasks).data(events).finish();
+    gateway::Gateway::new(schema)
 }
 
 /// The schema in SDL, as `taskql schema` prints it and `schema.graphql` holds it.

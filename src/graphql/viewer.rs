@@ -47,6 +47,15 @@ impl Authorization {
         Self::bearer(token)
     }
 
+    /// A caller already proven, as a WebSocket connection is once its
+    /// `connection_init` passed.
+    pub fn proven(viewer: Viewer) -> Self {
+        Self {
+            bearer: None,
+            viewer: OnceCell::new_with(Some(viewer)),
+        }
+    }
+
     /// The bearer token's claims, verified.
     fn verify(&self, accounts: &Accounts) -> AppResult<Claimed> {
         let token = self.bearer.as_deref().ok_or(AppError::Unauthenticated)?;
@@ -67,6 +76,8 @@ pub fn client_ip(ctx: &Context<'_>) -> Option<IpAddr> {
 #[derive(Clone, Debug)]
 pub struct Viewer {
     pub user: user::Model,
+    /// What the token claimed.
+    pub claimed: Claimed,
 }
 
 impl Viewer {
@@ -75,10 +86,7 @@ impl Viewer {
         let accounts = ctx.data_unchecked::<Accounts>();
         let auth = authorization(ctx)?;
         auth.viewer
-            .get_or_try_init(|| async {
-                let user = accounts.holder(auth.verify(accounts)?).await?;
-                Ok(Self { user })
-            })
+            .get_or_try_init(|| async { Self::prove(accounts, auth.verify(accounts)?).await })
             .await
     }
 
@@ -100,13 +108,16 @@ impl Viewer {
         Ok(found)
     }
 
+    /// The viewer a verified token speaks for, if it still does.
+    pub async fn prove(accounts: &Accounts, claimed: Claimed) -> AppResult<Self> {
+        let user = accounts.holder(claimed).await?;
+        Ok(Self { user, claimed })
+    }
+
     fn claimed(ctx: &Context<'_>) -> AppResult<Claimed> {
         let auth = authorization(ctx)?;
         if let Some(viewer) = auth.viewer.get() {
-            return Ok(Claimed {
-                user_id: viewer.user.id,
-                password_version: viewer.user.password_version,
-            });
+            return Ok(viewer.claimed);
         }
         auth.verify(ctx.data_unchecked::<Accounts>())
     }

@@ -27,13 +27,14 @@ pub use fields::{Description, TaskTitle};
 pub use page::{DEFAULT_PAGE, MAX_PAGE, Page, PageArgs};
 pub use write::TaskChange;
 
-use crate::error::AppResult;
+use crate::{error::AppResult, events::Events};
 
 /// Everything task operations need; cheap to clone.
 #[derive(Clone)]
 pub struct Tasks {
     db: DatabaseConnection,
     cursors: CursorKey,
+    events: Events,
     /// On SQLite, whose turn it is to write (see [`write`]).
     turns: Option<Arc<Mutex<()>>>,
 }
@@ -96,9 +97,14 @@ fn select_owned(owner: Uuid, filter: &TaskFilter) -> Select<task::Entity> {
 }
 
 impl Tasks {
-    pub fn new(db: DatabaseConnection, cursors: CursorKey) -> Self {
+    pub fn new(db: DatabaseConnection, cursors: CursorKey, events: Events) -> Self {
         let turns = (db.get_database_backend() == DbBackend::Sqlite).then(Arc::default);
-        Self { db, cursors, turns }
+        Self {
+            db,
+            cursors,
+            events,
+            turns,
+        }
     }
 
     /// The key that signs and checks page cursors.

@@ -1,18 +1,22 @@
 //! Creating, changing and deleting tasks. Each write is a [`Write`] that
 //! ends in [`Tasks::commit`], the one place where work that must follow a
-//! committed change (telling subscribers, say) belongs.
+//! committed change happens: telling the owner's subscribers.
 //!
-//! Every write is a single statement, so it commits as its own transaction:
-//! an explicit `BEGIN … COMMIT` around it would add two round trips to
-//! SQLite's connection thread, with the write lock held across them, and
-//! cost about a third of `createTask`'s throughput for nothing. On SQLite,
-//! which has one writer at a time, the writes of this process also take
-//! turns, so that what follows a commit happens in commit order, and a
-//! writer waits for exactly its turn instead of sleeping in SQLite's busy
-//! handler.
+//! On SQLite every write is a single statement, so it commits as its own
+//! transaction: an explicit `BEGIN … COMMIT` around it would add two round
+//! trips to SQLite's connection thread, with the write lock held across
+//! them, and cost about a third of `createTask`'s throughput for nothing.
+//! SQLite has one writer at a time, and the writes of this process take
+//! turns, so that subscribers hear of changes in commit order, and a writer
+//! waits for exactly its turn instead of sleeping in SQLite's busy handler.
+//! On PostgreSQL the write and its `NOTIFY` share a transaction, which
+//! orders the notices as the commits.
 
 use entity::task::{self, Column, Entity as TaskRows};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, ExecResult, QueryFilter, QueryTrait, TransactionTrait,
+};
 use tokio::sync::MutexGuard;
 use uuid::Uuid;
 
@@ -20,6 +24,7 @@ use super::{Description, NewTask, TaskChanges, Tasks, fields};
 use crate::{
     db,
     error::{AppError, AppResult},
+    events::{Notice, TaskEvent, TaskEventKind},
 };
 
 /// How often an update retries when another update of the same task won.
@@ -33,10 +38,34 @@ pub enum TaskChange<'a> {
     Deleted { owner: Uuid, id: Uuid },
 }
 
-/// A write in progress: where its statement runs and, on SQLite, its turn.
-struct Write<'a> {
-    conn: &'a DatabaseConnection,
-    _turn: Option<MutexGuard<'a, ()>>,
+/// A write in progress: on SQLite the pool and this process's turn, on
+/// PostgreSQL a transaction.
+enum Write<'a> {
+    Turn(&'a DatabaseConnection, MutexGuard<'a, ()>),
+    Transaction(DatabaseTransaction),
+}
+
+impl Write<'_> {
+    async fn execute(&self, statement: &impl QueryTrait) -> AppResult<ExecResult> {
+        Ok(match self {
+            Self::Turn(db, _) => {
+                db.execute_raw(statement.build(db.get_database_backend()))
+                    .await?
+            }
+            Self::Transaction(txn) => {
+                txn.execute_raw(statement.build(txn.get_database_backend()))
+                    .await?
+            }
+        })
+    }
+
+    /// Gives up a write whose statement changed nothing.
+    async fn abandon(self) -> AppResult<()> {
+        if let Self::Transaction(txn) = self {
+            txn.rollback().await?;
+        }
+        Ok(())
+    }
 }
 
 impl Tasks {
@@ -56,9 +85,9 @@ impl Tasks {
             created_at: now,
             updated_at: now,
         };
-        let write = self.begin().await;
-        TaskRows::insert(task::ActiveModel::from(task.clone()))
-            .exec_without_returning(write.conn)
+        let write = self.begin().await?;
+        write
+            .execute(&TaskRows::insert(task::ActiveModel::from(task.clone())))
             .await?;
         self.commit(write, TaskChange::Created(&task)).await?;
         Ok(task)
@@ -84,8 +113,7 @@ impl Tasks {
                 return Ok(current);
             }
             let next = apply(&current, &changes);
-            let write = self.begin().await;
-            let written = TaskRows::update_many()
+            let statement = TaskRows::update_many()
                 .set(task::ActiveModel {
                     title: Set(next.title.clone()),
                     description: Set(next.description.clone()),
@@ -97,49 +125,53 @@ impl Tasks {
                 })
                 .filter(Column::Id.eq(id))
                 .filter(Column::UserId.eq(owner))
-                .filter(Column::UpdatedAt.eq(current.updated_at))
-                .exec(write.conn)
-                .await?;
-            if written.rows_affected == 1 {
+                .filter(Column::UpdatedAt.eq(current.updated_at));
+            let write = self.begin().await?;
+            if write.execute(&statement).await?.rows_affected() == 1 {
                 self.commit(write, TaskChange::Updated(&next)).await?;
                 return Ok(next);
             }
+            write.abandon().await?;
         }
         Err(AppError::internal("task kept changing during the update"))
     }
 
     #[tracing::instrument(skip_all, fields(owner = %owner, task = %id))]
     pub async fn delete(&self, owner: Uuid, id: Uuid) -> AppResult<()> {
-        let write = self.begin().await;
-        let deleted = TaskRows::delete_many()
+        let statement = TaskRows::delete_many()
             .filter(Column::Id.eq(id))
-            .filter(Column::UserId.eq(owner))
-            .exec(write.conn)
-            .await?;
-        if deleted.rows_affected == 0 {
+            .filter(Column::UserId.eq(owner));
+        let write = self.begin().await?;
+        if write.execute(&statement).await?.rows_affected() == 0 {
+            write.abandon().await?;
             return Err(AppError::NotFound);
         }
         self.commit(write, TaskChange::Deleted { owner, id }).await
     }
 
-    /// Starts a write, once it is this process's turn to write.
-    async fn begin(&self) -> Write<'_> {
-        let turn = match &self.turns {
-            Some(turns) => Some(turns.lock().await),
-            None => None,
-        };
-        Write {
-            conn: &self.db,
-            _turn: turn,
-        }
+    /// Starts a write: on SQLite once it is this process's turn, on
+    /// PostgreSQL in a transaction.
+    async fn begin(&self) -> AppResult<Write<'_>> {
+        Ok(match &self.turns {
+            Some(turns) => Write::Turn(&self.db, turns.lock().await),
+            None => Write::Transaction(self.db.begin().await?),
+        })
     }
 
-    /// Ends a write whose statement has committed: does what must follow
-    /// the change, still in its turn, so that changes follow each other in
-    /// commit order.
+    /// Ends a write whose statement succeeded: tells the owner's
+    /// subscribers, then commits (PostgreSQL: the notice leaves with the
+    /// commit) or gives up its turn (SQLite: the statement has committed).
     async fn commit(&self, write: Write<'_>, change: TaskChange<'_>) -> AppResult<()> {
+        let (owner, event) = change.event();
+        let notice = Notice::Task(event);
+        match write {
+            Write::Turn(db, turn) => {
+                self.events.publish(db, owner, notice).await?;
+                drop(turn);
+            }
+            Write::Transaction(txn) => self.events.commit_with(txn, owner, notice).await?,
+        }
         tracing::debug!(task = %change.task_id(), "task change committed");
-        drop(write);
         Ok(())
     }
 }
@@ -150,6 +182,21 @@ impl TaskChange<'_> {
             Self::Created(task) | Self::Updated(task) => task.id,
             Self::Deleted { id, .. } => *id,
         }
+    }
+
+    /// The owner, and the event the owner's subscribers receive.
+    fn event(self) -> (Uuid, TaskEvent) {
+        let (owner, kind, task) = match self {
+            Self::Created(task) => (task.user_id, TaskEventKind::Created, Some(task.clone())),
+            Self::Updated(task) => (task.user_id, TaskEventKind::Updated, Some(task.clone())),
+            Self::Deleted { owner, .. } => (owner, TaskEventKind::Deleted, None),
+        };
+        let event = TaskEvent {
+            kind,
+            task_id: self.task_id(),
+            task,
+        };
+        (owner, event)
     }
 }
 

@@ -13,5 +13,7 @@ mod postgres;
 mod sessions;
 mod shutdown;
 mod storage;
+mod subscriptions;
 mod tasks;
 mod tokens;
+mod ws_client;

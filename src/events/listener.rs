@@ -1,0 +1,120 @@
+//! On PostgreSQL, each instance keeps one connection that `LISTEN`s for
+//! notices and hands them to the local subscribers. When that connection
+//! drops, the listener connects again and then tells every local subscriber
+//! that notices may have been missed, so clients refetch instead of
+//! silently missing changes.
+
+use std::time::Duration;
+
+use entity::task;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, sqlx::postgres::PgListener,
+};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    Events, Notice,
+    wire::{self, Payload, WireNotice},
+};
+
+/// Longest wait between two attempts to connect again.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Listens until `stop` is cancelled.
+pub async fn run(events: Events, db: DatabaseConnection, stop: CancellationToken) {
+    let mut backoff = Duration::from_millis(50);
+    let mut connected_before = false;
+    loop {
+        let mut listener = tokio::select! {
+            () = stop.cancelled() => return,
+            listener = listen(&db) => match listener {
+                Ok(listener) => listener,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for events; trying again");
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            },
+        };
+        backoff = Duration::from_millis(50);
+        if connected_before {
+            tracing::info!("listening for events again");
+            events.tell_all_maybe_missed();
+        }
+        connected_before = true;
+        loop {
+            let received = tokio::select! {
+                () = stop.cancelled() => return,
+                received = listener.try_recv() => received,
+            };
+            match received {
+                Ok(Some(notification)) => handle(&events, &db, notification.payload()).await,
+                // Lost and already connected again (and listening).
+                Ok(None) => {
+                    tracing::warn!("the event listener's connection dropped");
+                    events.tell_all_maybe_missed();
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the event listener's connection failed");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn listen(db: &DatabaseConnection) -> Result<PgListener, sea_orm::sqlx::Error> {
+    let mut listener = PgListener::connect_with(db.get_postgres_connection_pool()).await?;
+    listener.listen(super::CHANNEL).await?;
+    Ok(listener)
+}
+
+async fn handle(events: &Events, db: &DatabaseConnection, payload: &str) {
+    let Payload { user, notice } = match serde_json::from_str(payload) {
+        Ok(payload) => payload,
+        Err(error) => {
+            tracing::warn!(%error, "an event that does not parse");
+            return;
+        }
+    };
+    let notice = match notice {
+        WireNotice::SessionsEnded => Notice::SessionsEnded,
+        WireNotice::Task {
+            kind,
+            task_id,
+            task,
+            fetch: false,
+        } => Notice::Task(wire::event(
+            kind,
+            task_id,
+            task.map(|task| task.into_model(task_id, user)),
+        )),
+        WireNotice::Task {
+            kind,
+            task_id,
+            fetch: true,
+            ..
+        } => match read(db, user, task_id).await {
+            Some(task) => Notice::Task(wire::event(kind, task_id, Some(task))),
+            // Deleted since; its own notice follows.
+            None => return,
+        },
+    };
+    events.deliver(user, notice);
+}
+
+/// A task too large to travel in a notice, as it is now.
+async fn read(db: &DatabaseConnection, user: uuid::Uuid, id: uuid::Uuid) -> Option<task::Model> {
+    let found = task::Entity::find_by_id(id)
+        .filter(task::Column::UserId.eq(user))
+        .one(db)
+        .await;
+    found.unwrap_or_else(|error| {
+        tracing::warn!(%error, "cannot read the task of an event");
+        None
+    })
+}

@@ -1,0 +1,181 @@
+//! The event bus: what happened to a user's tasks and sessions, fanned out
+//! to that user's subscribers on every instance.
+//!
+//! On SQLite (one server per file) a notice is delivered in-process as soon
+//! as it is published. On PostgreSQL it is a `NOTIFY` sent inside the
+//! transaction of the change, so it leaves only if the change commits and
+//! in commit order; every instance, this one included, receives it through
+//! its [`listener`] and delivers it here. Each user has a bounded channel: a
+//! subscriber that falls behind loses its place instead of growing a buffer.
+
+pub mod listener;
+mod wire;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use entity::task;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::error::AppResult;
+
+/// Notices a subscriber may hold back before it is cut off.
+const CHANNEL_CAPACITY: usize = 64;
+/// The PostgreSQL channel notices travel on.
+pub const CHANNEL: &str = "taskql_events";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskEventKind {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// A committed change to one of a user's tasks.
+#[derive(Clone, Debug)]
+pub struct TaskEvent {
+    pub kind: TaskEventKind,
+    pub task_id: Uuid,
+    /// The task as the change left it; `None` when deleted.
+    pub task: Option<task::Model>,
+}
+
+/// What a user's subscribers are told.
+#[derive(Clone, Debug)]
+pub enum Notice {
+    Task(TaskEvent),
+    /// The user's sessions ended (password changed, account deleted):
+    /// connections authenticated as the user must close.
+    SessionsEnded,
+    /// Notices may have been lost (the PostgreSQL listener reconnected):
+    /// subscribers should refetch.
+    MaybeMissed,
+}
+
+/// The bus; cheap to clone.
+#[derive(Clone)]
+pub struct Events {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: DbBackend,
+    users: Mutex<HashMap<Uuid, broadcast::Sender<Arc<Notice>>>>,
+}
+
+/// A subscription to one user's notices; unsubscribes when dropped.
+pub struct Subscription {
+    pub receiver: broadcast::Receiver<Arc<Notice>>,
+    user: Uuid,
+    events: Events,
+}
+
+impl Events {
+    pub fn new(backend: DbBackend) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                backend,
+                users: Mutex::default(),
+            }),
+        }
+    }
+
+    /// Whether notices travel through PostgreSQL (and need the listener).
+    pub fn is_shared(&self) -> bool {
+        self.inner.backend == DbBackend::Postgres
+    }
+
+    /// Subscribes to `user`'s notices from now on.
+    pub fn subscribe(&self, user: Uuid) -> Subscription {
+        let mut users = self.users();
+        let sender = users
+            .entry(user)
+            .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0);
+        Subscription {
+            receiver: sender.subscribe(),
+            user,
+            events: self.clone(),
+        }
+    }
+
+    /// Announces `notice` to `user`'s subscribers on every instance. On
+    /// PostgreSQL `conn` must be the transaction of the change (the notice
+    /// leaves when it commits); on SQLite the change must have committed.
+    pub async fn publish(
+        &self,
+        conn: &impl ConnectionTrait,
+        user: Uuid,
+        notice: Notice,
+    ) -> AppResult<()> {
+        if !self.is_shared() {
+            self.deliver(user, notice);
+            return Ok(());
+        }
+        let payload = wire::encode(user, &notice)?;
+        conn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [CHANNEL.into(), payload.into()],
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// Commits `txn`, a change of `user`'s, announcing `notice` with it:
+    /// inside the transaction on PostgreSQL, after the commit on SQLite.
+    pub async fn commit_with(
+        &self,
+        txn: DatabaseTransaction,
+        user: Uuid,
+        notice: Notice,
+    ) -> AppResult<()> {
+        if self.is_shared() {
+            self.publish(&txn, user, notice).await?;
+            txn.commit().await?;
+        } else {
+            txn.commit().await?;
+            self.deliver(user, notice);
+        }
+        Ok(())
+    }
+
+    /// Hands `notice` to `user`'s subscribers on this instance.
+    pub fn deliver(&self, user: Uuid, notice: Notice) {
+        if let Some(sender) = self.users().get(&user) {
+            // No receiver left is no error: the last one is unsubscribing.
+            let _ = sender.send(Arc::new(notice));
+        }
+    }
+
+    /// Tells every subscriber on this instance that notices may be lost.
+    pub fn tell_all_maybe_missed(&self) {
+        let notice = Arc::new(Notice::MaybeMissed);
+        for sender in self.users().values() {
+            let _ = sender.send(Arc::clone(&notice));
+        }
+    }
+
+    fn users(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, broadcast::Sender<Arc<Notice>>>> {
+        self.inner
+            .users
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut users = self.events.users();
+        // This subscription's receiver is still counted.
+        if users
+            .get(&self.user)
+            .is_some_and(|sender| sender.receiver_count() <= 1)
+        {
+            users.remove(&self.user);
+        }
+    }
+}

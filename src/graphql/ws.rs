@@ -1,0 +1,377 @@
+//! GraphQL over WebSocket at `/graphql/ws`: the `graphql-transport-ws`
+//! protocol of the `graphql-ws` client library (Apollo Client, urql and
+//! GraphiQL use it), run through the same [`Gateway`] as HTTP.
+//!
+//! async-graphql's `WebSocket` stream speaks the protocol; this transport
+//! wraps it to give what that stream lacks: the access token checked in
+//! `connection_init` (`4403` when missing or invalid, where the stream would
+//! close with `1002`, which clients take for a protocol fault and retry),
+//! `4408` when no `connection_init` comes within 10 s, `4403` as soon as the
+//! token expires or the user's sessions end, `1001` when the server shuts
+//! down, keep-alive pings, at most 20 subscriptions per connection, and a
+//! client that does not read its messages is dropped rather than buffered.
+
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use async_graphql::{
+    Data,
+    futures_util::{SinkExt, StreamExt, future, stream::SplitSink},
+    http::{WebSocket as GraphqlWebSocket, WebSocketProtocols, WsMessage},
+};
+use axum::{
+    extract::{
+        State, WebSocketUpgrade,
+        ws::{CloseFrame, Message, WebSocket},
+    },
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::{broadcast::error::RecvError, mpsc, oneshot};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use super::{
+    gateway::{Gateway, RequestId},
+    http::REQUEST_ID_HEADER,
+    viewer::{Authorization, Viewer},
+};
+use crate::{
+    accounts::Accounts,
+    config::Origin,
+    error::AppError,
+    events::{Events, Notice},
+};
+
+const PROTOCOL: &str = "graphql-transport-ws";
+/// Longest wait for `connection_init`.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often an idle connection is pinged, so that proxies keep it open.
+const PING_EVERY: Duration = Duration::from_secs(15);
+/// Longest a message may wait for the client to take it.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most subscriptions one connection may hold at once.
+pub const MAX_SUBSCRIPTIONS: usize = 20;
+
+/// The protocol's close codes, and the one of the WebSocket standard used here.
+mod close {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const FORBIDDEN: u16 = 4403;
+    pub const INIT_TIMEOUT: u16 = 4408;
+    pub const DUPLICATE_ID: u16 = 4409;
+}
+
+/// What the WebSocket route needs.
+#[derive(Clone)]
+pub struct WsState {
+    pub gateway: Gateway,
+    pub accounts: Accounts,
+    pub events: Events,
+    /// Browser origins allowed besides the server's own.
+    pub origins: Arc<[Origin]>,
+    /// Cancelled when the server shuts down.
+    pub shutdown: CancellationToken,
+    /// Where connections are tracked, so a shutdown waits for them.
+    pub connections: TaskTracker,
+}
+
+/// `GET /graphql/ws`: upgrades a request that speaks the protocol and comes
+/// from no browser, from the server's own page, or from an allowed origin.
+pub async fn upgrade(
+    State(state): State<WsState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let offered = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|protocol| protocol.trim().eq_ignore_ascii_case(PROTOCOL));
+    if !offered {
+        return (
+            StatusCode::BAD_REQUEST,
+            "subscriptions speak the graphql-transport-ws protocol",
+        )
+            .into_response();
+    }
+    if !origin_allowed(&headers, &state.origins) {
+        return (StatusCode::FORBIDDEN, "this origin may not subscribe").into_response();
+    }
+    let request_id = headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    upgrade.protocols([PROTOCOL]).on_upgrade(move |socket| {
+        let connections = state.connections.clone();
+        connections.track_future(connection(socket, state, RequestId(request_id)))
+    })
+}
+
+/// Browsers send `Origin` and let any page open a WebSocket anywhere (CORS
+/// does not apply), so the origin is checked here: the server's own, or one
+/// of `TASKQL_CORS_ORIGINS`. Clients that are not browsers send none.
+fn origin_allowed(headers: &HeaderMap, allowed: &[Origin]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let own = headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .is_some_and(|host| {
+            origin
+                .split_once("://")
+                .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
+        });
+    own || allowed.iter().any(|allowed| allowed.as_str() == origin)
+}
+
+/// A message for the client that does not come from the protocol stream.
+enum Outbound {
+    Text(String),
+    Close(u16, &'static str),
+}
+
+/// The ids of a connection's running subscriptions.
+type Active = Arc<Mutex<HashSet<String>>>;
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: String,
+    id: Option<String>,
+}
+
+async fn connection(socket: WebSocket, state: WsState, request_id: RequestId) {
+    let (sink, stream) = socket.split();
+    let active = Active::default();
+    let (outbound, mut injected) = mpsc::channel::<Outbound>(MAX_SUBSCRIPTIONS + 1);
+    let input = {
+        let active = Arc::clone(&active);
+        stream
+            .take_while(|message| future::ready(message.is_ok()))
+            .filter_map(move |message| {
+                let admitted = match message {
+                    Ok(Message::Text(text)) => {
+                        admit(text.as_bytes(), &active, &outbound).then(|| text.as_bytes().to_vec())
+                    }
+                    Ok(Message::Binary(bytes)) => {
+                        admit(&bytes, &active, &outbound).then(|| bytes.to_vec())
+                    }
+                    _ => None,
+                };
+                future::ready(admitted)
+            })
+    };
+    let refused = Arc::new(AtomicBool::new(false));
+    let (proven, mut proof) = oneshot::channel::<Viewer>();
+    let on_init = {
+        let accounts = state.accounts.clone();
+        let refused = Arc::clone(&refused);
+        move |payload: Value| async move {
+            let Ok(viewer) = authenticate(&accounts, &payload).await else {
+                refused.store(true, Ordering::Relaxed);
+                return Err(async_graphql::Error::new("Forbidden"));
+            };
+            let mut data = Data::default();
+            data.insert(request_id);
+            data.insert(Authorization::proven(viewer.clone()));
+            // The connection reads it once the acknowledgement goes out.
+            let _ = proven.send(viewer);
+            Ok(data)
+        }
+    };
+    let protocol =
+        GraphqlWebSocket::new(state.gateway.clone(), input, WebSocketProtocols::GraphQLWS)
+            .on_connection_init(on_init);
+    let mut connection = Connection {
+        sink,
+        active,
+        refused,
+    };
+    let ended = connection
+        .run(protocol, &mut injected, &mut proof, &state)
+        .await;
+    if let Some((code, reason)) = ended {
+        connection.close(code, reason).await;
+    }
+}
+
+/// Decides whether a client message goes on to the protocol stream: a
+/// subscription beyond the limit is answered with an error instead, and a
+/// second subscription under a running id closes the connection.
+fn admit(bytes: &[u8], active: &Active, outbound: &mpsc::Sender<Outbound>) -> bool {
+    let Ok(Envelope { kind, id: Some(id) }) = serde_json::from_slice::<Envelope>(bytes) else {
+        return true;
+    };
+    let mut active = active.lock().unwrap_or_else(PoisonError::into_inner);
+    match kind.as_str() {
+        "subscribe" if active.contains(&id) => {
+            let close =
+                Outbound::Close(close::DUPLICATE_ID, "Subscriber for this id already exists");
+            let _ = outbound.try_send(close);
+            false
+        }
+        "subscribe" if active.len() >= MAX_SUBSCRIPTIONS => {
+            let error = AppError::bad_request(format!(
+                "at most {MAX_SUBSCRIPTIONS} subscriptions may run on one connection"
+            ))
+            .into_server_error(None);
+            let message = json!({ "type": "error", "id": id, "payload": [error] });
+            let _ = outbound.try_send(Outbound::Text(message.to_string()));
+            false
+        }
+        "subscribe" => {
+            active.insert(id);
+            true
+        }
+        "complete" => {
+            active.remove(&id);
+            true
+        }
+        _ => true,
+    }
+}
+
+/// The viewer the `connection_init` payload's token speaks for:
+/// `{"authorization": "Bearer <token>"}`, or the bare token.
+async fn authenticate(accounts: &Accounts, payload: &Value) -> Result<Viewer, AppError> {
+    let value = payload
+        .as_object()
+        .and_then(|fields| {
+            fields
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+        })
+        .and_then(|(_, value)| value.as_str())
+        .ok_or(AppError::Unauthenticated)?;
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => value.trim(),
+    };
+    Viewer::prove(accounts, accounts.verify_token(token)?).await
+}
+
+struct Connection {
+    sink: SplitSink<WebSocket, Message>,
+    active: Active,
+    refused: Arc<AtomicBool>,
+}
+
+impl Connection {
+    /// Relays the protocol stream to the client until the connection ends;
+    /// returns the close frame to send, if any.
+    async fn run(
+        &mut self,
+        protocol: impl async_graphql::futures_util::Stream<Item = WsMessage>,
+        injected: &mut mpsc::Receiver<Outbound>,
+        proof: &mut oneshot::Receiver<Viewer>,
+        state: &WsState,
+    ) -> Option<(u16, &'static str)> {
+        let protocol = std::pin::pin!(protocol);
+        let mut protocol = protocol;
+        let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
+        let mut init_deadline = std::pin::pin!(init_deadline);
+        let mut session = None;
+        let mut expiry = std::pin::pin!(tokio::time::sleep(Duration::MAX / 4));
+        let mut pings =
+            tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+        loop {
+            tokio::select! {
+                () = state.shutdown.cancelled() => return Some((close::GOING_AWAY, "the server is shutting down")),
+                () = &mut init_deadline, if session.is_none() => {
+                    return Some((close::INIT_TIMEOUT, "Connection initialisation timeout"));
+                }
+                () = &mut expiry, if session.is_some() => return Some((close::FORBIDDEN, "Forbidden: the token expired")),
+                notice = next_notice(&mut session) => {
+                    if notice {
+                        return Some((close::FORBIDDEN, "Forbidden: the session ended"));
+                    }
+                }
+                Some(message) = injected.recv() => match message {
+                    Outbound::Text(text) => self.send(Message::Text(text.into())).await?,
+                    Outbound::Close(code, reason) => return Some((code, reason)),
+                },
+                _ = pings.tick(), if session.is_some() => {
+                    self.send(Message::Text(r#"{"type":"ping"}"#.into())).await?;
+                }
+                message = protocol.next() => match message? {
+                    WsMessage::Text(text) => {
+                        if session.is_none() && let Ok(viewer) = proof.try_recv() {
+                            session = Some(state.events.subscribe(viewer.user.id));
+                            let left = viewer.claimed.expires_at - chrono::Utc::now().timestamp();
+                            let left = Duration::from_secs(u64::try_from(left).unwrap_or(0));
+                            expiry.as_mut().reset(tokio::time::Instant::now() + left);
+                        }
+                        self.forget_ended(&text);
+                        self.send(Message::Text(text.into())).await?;
+                    }
+                    WsMessage::Close(code, _) => {
+                        let refused = self.refused.load(Ordering::Relaxed);
+                        return Some(if refused { (close::FORBIDDEN, "Forbidden") } else { (code, "protocol error") });
+                    }
+                },
+            }
+        }
+    }
+
+    /// Forgets a subscription the server ended (`complete` or `error`).
+    fn forget_ended(&self, text: &str) {
+        if text.starts_with(r#"{"type":"next""#) {
+            return;
+        }
+        if let Ok(Envelope { kind, id: Some(id) }) = serde_json::from_str(text)
+            && matches!(kind.as_str(), "complete" | "error")
+        {
+            let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
+            active.remove(&id);
+        }
+    }
+
+    /// Sends `message`; `None` when the client is gone or takes too long.
+    async fn send(&mut self, message: Message) -> Option<()> {
+        match tokio::time::timeout(SEND_TIMEOUT, self.sink.send(message)).await {
+            Ok(Ok(())) => Some(()),
+            Ok(Err(_)) => None,
+            Err(_) => {
+                tracing::info!("closing a WebSocket whose client does not read");
+                None
+            }
+        }
+    }
+
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = self.send(Message::Close(Some(frame))).await;
+        let _ = self.sink.close().await;
+    }
+}
+
+/// Waits for a notice that ends the connection's session: `true` when the
+/// user's sessions ended. Never completes before the session has begun.
+async fn next_notice(session: &mut Option<crate::events::Subscription>) -> bool {
+    let Some(subscription) = session else {
+        return future::pending().await;
+    };
+    loop {
+        match subscription.receiver.recv().await {
+            Ok(notice) if matches!(*notice, Notice::SessionsEnded) => return true,
+            Ok(_) | Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return future::pending().await,
+        }
+    }
+}
