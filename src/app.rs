@@ -8,7 +8,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::Router;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, sqlx::postgres::PgListener};
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -34,6 +34,8 @@ pub struct Application {
     gateway: Gateway,
     accounts: Accounts,
     events: Events,
+    /// On PostgreSQL, the connection that already listens for events.
+    listening: Option<PgListener>,
     shutdown: Shutdown,
 }
 
@@ -81,6 +83,17 @@ impl Application {
         let secret = token::signing_secret(&config.tokens)
             .map_err(|_| anyhow::anyhow!("cannot draw a random signing key"))?;
         let events = Events::new(db.get_database_backend());
+        // Listening before serving: no change made once this instance is
+        // up escapes its subscribers.
+        let listening = if events.is_shared() {
+            Some(
+                listener::listen(&db)
+                    .await
+                    .context("cannot listen for events")?,
+            )
+        } else {
+            None
+        };
         let accounts = Accounts::new(
             db.clone(),
             hasher,
@@ -120,6 +133,7 @@ impl Application {
             gateway,
             accounts,
             events,
+            listening,
             shutdown,
         })
     }
@@ -160,10 +174,11 @@ impl Application {
                 }
             },
         ));
-        if self.events.is_shared() {
+        if let Some(listening) = self.listening {
             tracker.spawn(listener::run(
                 self.events.clone(),
                 self.db.clone(),
+                listening,
                 workers.clone(),
             ));
         }

@@ -20,32 +20,42 @@ use super::{
 /// Longest wait between two attempts to connect again.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Listens until `stop` is cancelled.
-pub async fn run(events: Events, db: DatabaseConnection, stop: CancellationToken) {
+/// Listens until `stop` is cancelled, starting with `listener` (from
+/// [`listen`], so that an instance listens before it serves).
+pub async fn run(
+    events: Events,
+    db: DatabaseConnection,
+    listener: PgListener,
+    stop: CancellationToken,
+) {
     let mut backoff = Duration::from_millis(50);
-    let mut connected_before = false;
+    let mut first = Some(listener);
     loop {
-        let mut listener = tokio::select! {
-            () = stop.cancelled() => return,
-            listener = listen(&db) => match listener {
-                Ok(listener) => listener,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot listen for events; trying again");
-                    tokio::select! {
-                        () = stop.cancelled() => return,
-                        () = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                    continue;
-                }
+        let reconnected = first.is_none();
+        let connected = match first.take() {
+            Some(listener) => Ok(listener),
+            None => tokio::select! {
+                () = stop.cancelled() => return,
+                listener = listen(&db) => listener,
             },
         };
+        let mut listener = match connected {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for events; trying again");
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
         backoff = Duration::from_millis(50);
-        if connected_before {
+        if reconnected {
             tracing::info!("listening for events again");
             events.tell_all_maybe_missed();
         }
-        connected_before = true;
         loop {
             let received = tokio::select! {
                 () = stop.cancelled() => return,
@@ -67,7 +77,8 @@ pub async fn run(events: Events, db: DatabaseConnection, stop: CancellationToken
     }
 }
 
-async fn listen(db: &DatabaseConnection) -> Result<PgListener, sea_orm::sqlx::Error> {
+/// A connection of its own that listens for notices.
+pub async fn listen(db: &DatabaseConnection) -> Result<PgListener, sea_orm::sqlx::Error> {
     let mut listener = PgListener::connect_with(db.get_postgres_connection_pool()).await?;
     listener.listen(super::CHANNEL).await?;
     Ok(listener)

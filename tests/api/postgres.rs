@@ -3,9 +3,13 @@
 use std::{process::Command, sync::Arc};
 
 use futures_util::future::join_all;
-use sea_orm::DbBackend;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use serde_json::json;
 
-use crate::helpers::{TestDatabase, spawn_app, spawn_app_on};
+use crate::{
+    helpers::{TestDatabase, assert_error, spawn_app, spawn_app_on},
+    ws_client::TASK_EVENTS,
+};
 
 /// CI sets `TASKQL_TEST_POSTGRES_URL`; this proves the suite really ran there.
 #[tokio::test]
@@ -51,4 +55,84 @@ async fn instances_started_together_on_an_empty_database_all_come_up() {
         let me = app.me(&session.access_token).await;
         assert_eq!(me["data"]["me"]["id"], session.user_id, "{me}");
     }
+}
+
+fn postgres_configured() -> bool {
+    let configured = std::env::var("TASKQL_TEST_POSTGRES_URL").is_ok();
+    if !configured {
+        eprintln!("skipped: set TASKQL_TEST_POSTGRES_URL to run the suite against PostgreSQL");
+    }
+    configured
+}
+
+/// A change made through one instance reaches a subscriber on another, and
+/// a refresh token rotated on one is dead on the other.
+#[tokio::test]
+async fn two_instances_share_events_and_sessions() {
+    if !postgres_configured() {
+        return;
+    }
+    let a = spawn_app().await;
+    let b = spawn_app_on(Arc::clone(&a.database), &[]).await;
+    let ada = a.register("ada@example.com").await;
+    let mut ws = b.ws_session(&ada.access_token).await;
+    ws.subscribe("1", TASK_EVENTS).await;
+    ws.send(json!({ "type": "ping" })).await;
+    assert_eq!(ws.message().await["type"], "pong");
+    let id = a.task_id(&ada.access_token, "Made on A").await;
+    let event = ws.next_of("1").await;
+    assert_eq!(event["data"]["taskEvents"]["kind"], "CREATED", "{event}");
+    assert_eq!(event["data"]["taskEvents"]["taskId"], id.as_str());
+    assert_eq!(event["data"]["taskEvents"]["task"]["title"], "Made on A");
+
+    let rotated = a.refresh(&ada.refresh_token).await;
+    assert!(rotated["errors"].is_null(), "{rotated}");
+    assert_error(&b.refresh(&ada.refresh_token).await, "UNAUTHENTICATED");
+}
+
+/// When an instance's listening connection is cut, it listens again and
+/// tells its subscribers that they may have missed events (an error, then
+/// completion); events flow again afterwards.
+#[tokio::test]
+async fn a_dropped_listener_reconnects_and_subscribers_are_told() {
+    if !postgres_configured() {
+        return;
+    }
+    let app = spawn_app().await;
+    let ada = app.register("ada@example.com").await;
+    let mut ws = app.ws_session(&ada.access_token).await;
+    ws.subscribe("1", TASK_EVENTS).await;
+    ws.send(json!({ "type": "ping" })).await;
+    assert_eq!(ws.message().await["type"], "pong");
+
+    let terminated = app
+        .db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN %'",
+        ))
+        .await
+        .expect("terminate the listener");
+    assert_eq!(terminated.len(), 1, "one listening connection");
+
+    let told = ws.next_of("1").await;
+    let error = &told["errors"][0];
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("missed")),
+        "{told}"
+    );
+    assert_eq!(ws.message().await, json!({ "type": "complete", "id": "1" }));
+
+    ws.subscribe("2", TASK_EVENTS).await;
+    ws.send(json!({ "type": "ping" })).await;
+    assert_eq!(ws.message().await["type"], "pong");
+    app.task_id(&ada.access_token, "After the gap").await;
+    let event = ws.next_of("2").await;
+    assert_eq!(
+        event["data"]["taskEvents"]["task"]["title"],
+        "After the gap"
+    );
 }

@@ -84,8 +84,11 @@ impl WsClient {
 
     /// The next protocol message or the close; pings are answered.
     pub async fn receive(&mut self) -> Received {
+        // One deadline for the whole wait: the server's pings must not
+        // extend it.
+        let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let frame = tokio::time::timeout(PATIENCE, self.stream.next())
+            let frame = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
                 .expect("the server answers in time");
             match frame {
