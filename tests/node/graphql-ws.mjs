@@ -1,0 +1,94 @@
+// Checks taskql's subscriptions with the real `graphql-ws` client library,
+// as a frontend would use it. Expects a running server at TASKQL_URL.
+import assert from "node:assert/strict";
+import { createClient } from "graphql-ws";
+import WebSocket from "ws";
+
+const base = process.env.TASKQL_URL ?? "http://127.0.0.1:8000";
+const wsUrl = `${base.replace(/^http/, "ws")}/graphql/ws`;
+const EVENTS =
+  "subscription { taskEvents { kind taskId task { id title completed dueAt updatedAt } } }";
+
+async function graphql(query, variables = {}, token) {
+  const response = await fetch(`${base}/graphql`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await response.json();
+  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+  return body.data;
+}
+
+async function register(email) {
+  const input = { email, password: "a passphrase nobody guesses" };
+  await graphql("mutation($i: SignupInput!) { signup(input: $i) { id } }", { i: input });
+  const { login } = await graphql(
+    "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+    { i: input },
+  );
+  return login.accessToken;
+}
+
+/** A client whose connection has answered a ping: everything sent before is running. */
+function connect(token, onClosed) {
+  let pong;
+  const answered = new Promise((resolve) => (pong = resolve));
+  const client = createClient({
+    url: wsUrl,
+    webSocketImpl: WebSocket,
+    connectionParams: async () => ({ authorization: `Bearer ${token}` }),
+    retryAttempts: 0,
+    keepAlive: 100,
+    on: { pong: () => pong(), closed: (event) => onClosed?.(event) },
+  });
+  return { client, answered };
+}
+
+async function check(name, body) {
+  await body();
+  console.log(`ok - ${name}`);
+}
+
+await check("events of one's own tasks arrive, in order", async () => {
+  const token = await register(`ada-${Date.now()}@example.com`);
+  const { client, answered } = connect(token);
+  const events = client.iterate({ query: EVENTS });
+  const first = events.next();
+  await answered;
+  const { createTask } = await graphql(
+    'mutation { createTask(input: { title: "Buy milk" }) { id } }',
+    {},
+    token,
+  );
+  const created = (await first).value.data.taskEvents;
+  assert.equal(created.kind, "CREATED");
+  assert.equal(created.taskId, createTask.id);
+  assert.equal(created.task.title, "Buy milk");
+  await graphql(
+    'mutation($id: ID!) { updateTask(id: $id, input: { completed: true }) { id } }',
+    { id: createTask.id },
+    token,
+  );
+  const updated = (await events.next()).value.data.taskEvents;
+  assert.equal(updated.kind, "UPDATED");
+  assert.equal(updated.task.completed, true);
+  await graphql("mutation($id: ID!) { deleteTask(id: $id) }", { id: createTask.id }, token);
+  const deleted = (await events.next()).value.data.taskEvents;
+  assert.deepEqual([deleted.kind, deleted.task], ["DELETED", null]);
+  await events.return();
+  await client.dispose();
+});
+
+await check("a bad token is refused with 4403, which the client treats as final", async () => {
+  let closed;
+  const code = new Promise((resolve) => (closed = resolve));
+  const { client } = connect("not-a-token", (event) => closed(event.code));
+  const events = client.iterate({ query: EVENTS });
+  await assert.rejects(events.next());
+  assert.equal(await code, 4403);
+  await client.dispose();
+});
