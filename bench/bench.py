@@ -27,6 +27,9 @@ def parse_args():
     parser.add_argument("--duration", type=int, default=10, help="seconds per load phase")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--big", type=int, default=100_000, help="tasks of the big user")
+    parser.add_argument("--subscribers", type=int, default=10_000, help="idle subscribed WebSocket connections")
+    parser.add_argument("--events", type=int, default=300, help="events timed in each delivery phase")
+    parser.add_argument("--only-events", action="store_true", help="measure the subscription figures alone")
     return parser.parse_args()
 
 
@@ -243,6 +246,39 @@ def measure(server, args, workdir):
             "small_page": small_page, "big_page": big_page, "workers": workers}
 
 
+def measure_events(args, database_url, workdir):
+    """Event delivery (one instance on SQLite, two on PostgreSQL: the
+    mutation on one, the subscriber on the other), then memory and delivery
+    with `--subscribers` idle subscribed connections open."""
+    writer = Server(args.binary, database_url, 18300, workdir)
+    listener = Server(args.binary, database_url, 18301, workdir) if args.postgres else writer
+    try:
+        node = subprocess.Popen(
+            ["node", os.path.join(os.path.dirname(os.path.abspath(__file__)), "events.mjs"),
+             "--write", f"http://127.0.0.1:{writer.port}", "--listen", f"http://127.0.0.1:{listener.port}",
+             "--connections", str(args.subscribers), "--events", str(args.events)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        phases = {}
+        before_kib = None
+        for line in node.stdout:
+            phase = json.loads(line)
+            phases[phase["phase"]] = phase
+            if phase["phase"] == "latency":
+                before_kib, _ = listener.memory_kib()
+            if phase["phase"] == "open":
+                phases["open"]["kib"], _ = listener.memory_kib()
+                node.stdin.write("measure\n")
+                node.stdin.flush()
+        if node.wait() != 0 or "loaded" not in phases:
+            raise SystemExit("the event benchmark failed")
+        phases["before_kib"] = before_kib
+        return phases
+    finally:
+        if listener is not writer:
+            listener.stop()
+        writer.stop()
+
+
 def main():
     args = parse_args()
     workdir = tempfile.mkdtemp(prefix="taskql-bench-")
@@ -252,6 +288,11 @@ def main():
         database_url = re.sub(r"/[^/]*$", f"/{name}", args.postgres)
     else:
         database_url = f"sqlite://{workdir}/taskql.db?mode=rwc"
+
+    if args.only_events:
+        events = measure_events(args, database_url, workdir)
+        print_rows(args, event_rows(args, events))
+        return
 
     # Start to ready on an empty database: a fresh SQLite file each time.
     starts = []
@@ -268,6 +309,7 @@ def main():
         m = measure(server, args, workdir)
     finally:
         server.stop()
+    events = measure_events(args, database_url, workdir)
     figures, verify_ms, ceiling, pair = m["figures"], m["verify_ms"], m["ceiling"], m["pair"]
     idle_rss, health_p99, small_page, big_page = m["idle_kib"], m["health_p99"], m["small_page"], m["big_page"]
     workers, d, c = m["workers"], args.duration, args.connections
@@ -292,16 +334,37 @@ def main():
          f"{small_page['p50']:.2f} vs {big_page['p50']:.2f} ({big_page['p50'] / small_page['p50']:.2f}x)",
          "<= 2x", big_page["p50"] <= 2 * small_page["p50"]),
     ]
+    rows += event_rows(args, events)
     print(f"\ntaskql on {'PostgreSQL' if args.postgres else 'SQLite'}, {workers} cores, wrk {c} connections, {d}s per phase")
+    print_rows(args, rows)
+    print("\nlatency p50 / p99, ms: " + ", ".join(
+        f"{name} {f['p50']:.2f} / {f['p99']:.2f}" for name, f in figures.items()))
+    print("server CPU time per request, µs: " + ", ".join(
+        f"{name} {f['cpu_us']:.0f}" for name, f in figures.items()))
+
+
+def event_rows(args, events):
+    delivery, loaded, opened = events["latency"], events["loaded"], events["open"]
+    delivery_target = 25 if args.postgres else 10
+    where = "across two instances" if args.postgres else "one instance"
+    all_mib = opened["kib"] / 1024
+    per_kib = (opened["kib"] - events["before_kib"]) / opened["connections"]
+    return [
+        (f"event delivery p50 / p99, {where}, ms", f"{delivery['p50']:.2f} / {delivery['p99']:.2f}",
+         f"p99 < {delivery_target}", delivery["p99"] < delivery_target),
+        (f"{opened['connections']} subscribed connections: resident memory, MiB (per connection, KiB)",
+         f"{all_mib:.1f} ({per_kib:.1f})", "< 250", all_mib < 250),
+        (f"event delivery p50 / p99 with them open, {where}, ms", f"{loaded['p50']:.2f} / {loaded['p99']:.2f}",
+         "p99 < 25", loaded["p99"] < 25),
+    ]
+
+
+def print_rows(args, rows):
     print("| figure | measured | target | holds |")
     print("|---|---|---|---|")
     for figure, measured, target, holds in rows:
         verdict = "" if holds is None else ("yes" if holds else "**no**")
         print(f"| {figure} | {measured} | {target} | {verdict} |")
-    print("\nlatency p50 / p99, ms: " + ", ".join(
-        f"{name} {f['p50']:.2f} / {f['p99']:.2f}" for name, f in figures.items()))
-    print("server CPU time per request, µs: " + ", ".join(
-        f"{name} {f['cpu_us']:.0f}" for name, f in figures.items()))
 
 
 if __name__ == "__main__":

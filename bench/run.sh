@@ -5,12 +5,16 @@
 #   bench/run.sh --postgres postgres://postgres@127.0.0.1:5432/postgres
 #   bench/run.sh --duration 5 --big 20000         # a quicker look
 #
-# The load comes from wrk (Debian's package, installed when missing) in a
-# second process; bench/bench.py drives it and prints one table.
+# The load comes from wrk (Debian's package, installed when missing) and, for
+# subscriptions, bench/events.mjs (Node, with the `ws` package) in other
+# processes; bench/bench.py drives them and prints one table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null; then
     apt-get update -qq && apt-get install -y -qq wrk
 fi
+(cd bench && npm ci --no-audit --no-fund --loglevel=error)
 cargo build --release --quiet
+# Ten thousand WebSocket connections need as many descriptors, on both ends.
+ulimit -n "$(ulimit -Hn)"
 exec python3 bench/bench.py "$@"

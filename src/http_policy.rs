@@ -8,6 +8,9 @@ use tower_http::{cors::CorsLayer, set_header::SetResponseHeaderLayer};
 
 use crate::config::Origin;
 
+/// Largest request body, or WebSocket message, accepted.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
 /// For API responses: nothing may load, frame or be sniffed from them.
 pub const API_CSP: &str =
     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";

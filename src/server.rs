@@ -27,9 +27,6 @@ use crate::{
     http_policy,
 };
 
-/// Largest request body accepted.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
 /// Every route with its middleware. `db` answers readiness probes.
 pub fn router(
     graphql: GraphqlState,
@@ -54,7 +51,7 @@ pub fn router(
             StatusCode::SERVICE_UNAVAILABLE,
             settings.request_timeout,
         ))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+        .layer(RequestBodyLimitLayer::new(http_policy::MAX_BODY_BYTES));
     let [nosniff, referrer, csp] = http_policy::security_headers();
     let cors = http_policy::cors(&settings.cors_origins);
     Router::new()
