@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::{
     helpers::{CHANGE_PASSWORD, PASSWORD, spawn_app, spawn_app_with},
-    ws_client::TASK_EVENTS,
+    ws_client::{Received, TASK_EVENTS},
 };
 
 const UPDATE_TASK: &str =
@@ -283,4 +283,40 @@ async fn shutting_down_closes_connections_with_1001() {
     let stopped =
         tokio::time::timeout(std::time::Duration::from_secs(30), app.shutdown.stopped()).await;
     assert!(stopped.is_ok(), "the application stopped");
+}
+
+/// A client that stops reading is disconnected once the server has waited
+/// for it a while, instead of having its events buffered without bound.
+#[tokio::test]
+async fn a_subscriber_that_stops_reading_is_disconnected() {
+    let app = spawn_app().await;
+    let ada = app.register("ada@example.com").await;
+    let mut ws = app.ws_session(&ada.access_token).await;
+    ws.subscribe("1", TASK_EVENTS).await;
+    ws.send(json!({ "type": "ping" })).await;
+    assert_eq!(ws.message().await["type"], "pong");
+    // About 20 MB of events, far more than the sockets' buffers hold.
+    let description = "ü".repeat(10_000);
+    for i in 0..1_000 {
+        let input = json!({ "title": format!("Long {i}"), "description": description });
+        let created = app.create_task(&ada.access_token, input).await;
+        assert!(created["errors"].is_null(), "{created}");
+    }
+    // Longer than the server waits for a client to take a message.
+    tokio::time::sleep(std::time::Duration::from_secs(12)).await;
+    let mut events = 0;
+    loop {
+        match ws.receive().await {
+            Received::Message(message) if message["type"] == "next" => events += 1,
+            Received::Message(message) => panic!("{message}"),
+            Received::Closed(code, _) => {
+                assert_eq!(code, 1006, "dropped, not closed in order");
+                break;
+            }
+        }
+    }
+    assert!(
+        events < 1_000,
+        "the server stopped sending: {events} events"
+    );
 }

@@ -107,7 +107,8 @@ impl WsClient {
                     return Received::Closed(code, reason);
                 }
                 Some(Ok(_)) => {}
-                Some(Err(error)) => panic!("the connection failed: {error}"),
+                // Dropped without a close frame (1006, as browsers report it).
+                Some(Err(error)) => return Received::Closed(1006, error.to_string()),
                 None => return Received::Closed(1006, "gone".into()),
             }
         }
