@@ -320,3 +320,13 @@ async fn a_subscriber_that_stops_reading_is_disconnected() {
         "the server stopped sending: {events} events"
     );
 }
+
+/// Idle proxies cut quiet connections; the server pings every 15 s.
+#[tokio::test]
+async fn an_idle_connection_is_pinged() {
+    let app = spawn_app().await;
+    let ada = app.register("ada@example.com").await;
+    let mut ws = app.ws_session(&ada.access_token).await;
+    let ping = ws.next_text(std::time::Duration::from_secs(20)).await;
+    assert_eq!(ping, json!({ "type": "ping" }));
+}

@@ -114,6 +114,22 @@ impl WsClient {
         }
     }
 
+    /// The next text message as it came, pings included.
+    pub async fn next_text(&mut self, patience: Duration) -> Value {
+        loop {
+            let frame = tokio::time::timeout(patience, self.stream.next())
+                .await
+                .expect("the server sends in time");
+            if let Some(Ok(Message::Text(text))) = frame {
+                return serde_json::from_str(&text).expect("JSON");
+            }
+            assert!(
+                matches!(frame, Some(Ok(_))),
+                "the connection ended: {frame:?}"
+            );
+        }
+    }
+
     /// The next protocol message; a close fails the test.
     pub async fn message(&mut self) -> Value {
         match self.receive().await {
