@@ -8,8 +8,8 @@ use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use entity::user::{self, Column, Entity as Users};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, SqlErr, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, IntoActiveModel, QueryFilter, SqlErr, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -165,10 +165,7 @@ impl Accounts {
         user.updated_at = Set(now);
         let user = user.update(&txn).await?;
         refresh::revoke_all(&txn, user.id).await?;
-        let events = &self.inner.events;
-        events
-            .commit_with(txn, user.id, Notice::SessionsEnded)
-            .await?;
+        self.commit_ending_sessions(txn, user.id).await?;
         tracing::info!("password changed; all sessions ended");
         Ok(())
     }
@@ -180,12 +177,16 @@ impl Accounts {
         // Tasks and refresh tokens go with the user (foreign keys cascade).
         let txn = self.db().begin().await?;
         Users::delete_by_id(user.id).exec(&txn).await?;
-        let events = &self.inner.events;
-        events
-            .commit_with(txn, user.id, Notice::SessionsEnded)
-            .await?;
+        self.commit_ending_sessions(txn, user.id).await?;
         tracing::info!("account deleted");
         Ok(())
+    }
+
+    /// Commits a change that ends every session of `user`, and tells the
+    /// connections authenticated as the user, on every instance, to close.
+    async fn commit_ending_sessions(&self, txn: DatabaseTransaction, user: Uuid) -> AppResult<()> {
+        let events = &self.inner.events;
+        events.commit_with(txn, user, Notice::SessionsEnded).await
     }
 
     /// `user` when `password` is theirs, re-hashed first if the stored hash

@@ -75,10 +75,7 @@ async fn two_instances_share_events_and_sessions() {
     let a = spawn_app().await;
     let b = spawn_app_on(Arc::clone(&a.database), &[]).await;
     let ada = a.register("ada@example.com").await;
-    let mut ws = b.ws_session(&ada.access_token).await;
-    ws.subscribe("1", TASK_EVENTS).await;
-    ws.send(json!({ "type": "ping" })).await;
-    assert_eq!(ws.message().await["type"], "pong");
+    let mut ws = b.ws_subscribed(&ada.access_token, "1").await;
     let id = a.task_id(&ada.access_token, "Made on A").await;
     let event = ws.next_of("1").await;
     assert_eq!(event["data"]["taskEvents"]["kind"], "CREATED", "{event}");
@@ -100,10 +97,7 @@ async fn a_dropped_listener_reconnects_and_subscribers_are_told() {
     }
     let app = spawn_app().await;
     let ada = app.register("ada@example.com").await;
-    let mut ws = app.ws_session(&ada.access_token).await;
-    ws.subscribe("1", TASK_EVENTS).await;
-    ws.send(json!({ "type": "ping" })).await;
-    assert_eq!(ws.message().await["type"], "pong");
+    let mut ws = app.ws_subscribed(&ada.access_token, "1").await;
 
     let terminated = app
         .db
@@ -127,8 +121,7 @@ async fn a_dropped_listener_reconnects_and_subscribers_are_told() {
     assert_eq!(ws.message().await, json!({ "type": "complete", "id": "1" }));
 
     ws.subscribe("2", TASK_EVENTS).await;
-    ws.send(json!({ "type": "ping" })).await;
-    assert_eq!(ws.message().await["type"], "pong");
+    ws.settle().await;
     app.task_id(&ada.access_token, "After the gap").await;
     let event = ws.next_of("2").await;
     assert_eq!(

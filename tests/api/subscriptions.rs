@@ -21,8 +21,7 @@ async fn a_subscriber_receives_its_own_changes_in_commit_order() {
     ws.subscribe("1", TASK_EVENTS).await;
     // The subscription is running once the server has answered something
     // after it; a round trip through the socket makes sure.
-    ws.send(json!({ "type": "ping" })).await;
-    assert_eq!(ws.message().await["type"], "pong");
+    ws.settle().await;
 
     let id = app.task_id(&ada.access_token, "Buy milk").await;
     let created = ws.next_of("1").await;
@@ -100,8 +99,7 @@ async fn events_never_reach_another_user() {
     let mut bob_ws = app.ws_session(&bob.access_token).await;
     for ws in [&mut ada_ws, &mut bob_ws] {
         ws.subscribe("events", TASK_EVENTS).await;
-        ws.send(json!({ "type": "ping" })).await;
-        assert_eq!(ws.message().await["type"], "pong");
+        ws.settle().await;
     }
     app.task_id(&ada.access_token, "Ada's secret").await;
     app.task_id(&bob.access_token, "Bob's secret").await;
@@ -117,8 +115,7 @@ async fn events_never_reach_another_user() {
     );
     // Nothing else is waiting for either: a ping is answered next.
     for ws in [&mut ada_ws, &mut bob_ws] {
-        ws.send(json!({ "type": "ping" })).await;
-        assert_eq!(ws.message().await["type"], "pong");
+        ws.settle().await;
     }
 }
 
@@ -126,10 +123,7 @@ async fn events_never_reach_another_user() {
 async fn a_long_description_is_delivered_whole() {
     let app = spawn_app().await;
     let ada = app.register("ada@example.com").await;
-    let mut ws = app.ws_session(&ada.access_token).await;
-    ws.subscribe("1", TASK_EVENTS).await;
-    ws.send(json!({ "type": "ping" })).await;
-    assert_eq!(ws.message().await["type"], "pong");
+    let mut ws = app.ws_subscribed(&ada.access_token, "1").await;
     let description = "ü".repeat(10_000);
     let created = app
         .create_task(
@@ -240,8 +234,7 @@ async fn a_connection_holds_at_most_twenty_subscriptions() {
     assert_eq!(ws.message().await, json!({ "type": "complete", "id": "0" }));
     ws.subscribe("21", TASK_EVENTS).await;
     // Every subscription is running once a later ping has been answered.
-    ws.send(json!({ "type": "ping" })).await;
-    assert_eq!(ws.message().await["type"], "pong");
+    ws.settle().await;
     app.task_id(&ada.access_token, "Counted").await;
     let mut heard = std::collections::HashSet::new();
     while heard.len() < 20 {
@@ -291,10 +284,7 @@ async fn shutting_down_closes_connections_with_1001() {
 async fn a_subscriber_that_stops_reading_is_disconnected() {
     let app = spawn_app().await;
     let ada = app.register("ada@example.com").await;
-    let mut ws = app.ws_session(&ada.access_token).await;
-    ws.subscribe("1", TASK_EVENTS).await;
-    ws.send(json!({ "type": "ping" })).await;
-    assert_eq!(ws.message().await["type"], "pong");
+    let mut ws = app.ws_subscribed(&ada.access_token, "1").await;
     // About 20 MB of events, far more than the sockets' buffers hold.
     let description = "ü".repeat(10_000);
     for i in 0..1_000 {

@@ -69,7 +69,25 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// A session with `taskEvents` running under the id `id`.
+    pub async fn ws_subscribed(&self, token: &str, id: &str) -> WsClient {
+        let mut client = self.ws_session(token).await;
+        client.subscribe(id, TASK_EVENTS).await;
+        client.settle().await;
+        client
+    }
+}
+
 impl WsClient {
+    /// Returns once everything sent before is running: the server answers a
+    /// ping after it has taken the messages before it.
+    pub async fn settle(&mut self) {
+        self.send(json!({ "type": "ping" })).await;
+        let pong = self.message().await;
+        assert_eq!(pong["type"], "pong", "{pong}");
+    }
+
     pub async fn send(&mut self, message: Value) {
         self.stream
             .send(Message::Text(message.to_string().into()))
