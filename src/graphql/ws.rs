@@ -12,6 +12,7 @@
 //! client that does not read its messages is dropped rather than buffered.
 
 use std::{
+    borrow::Cow,
     collections::HashSet,
     sync::{
         Arc, Mutex, PoisonError,
@@ -291,30 +292,32 @@ impl Connection {
         injected: &mut mpsc::Receiver<Outbound>,
         proof: &mut oneshot::Receiver<Viewer>,
         state: &WsState,
-    ) -> Option<(u16, &'static str)> {
-        let protocol = std::pin::pin!(protocol);
-        let mut protocol = protocol;
-        let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
-        let mut init_deadline = std::pin::pin!(init_deadline);
+    ) -> Option<(u16, Cow<'static, str>)> {
+        let mut protocol = std::pin::pin!(protocol);
+        let mut init_deadline = std::pin::pin!(tokio::time::sleep(INIT_TIMEOUT));
         let mut session = None;
         let mut expiry = std::pin::pin!(tokio::time::sleep(Duration::MAX / 4));
         let mut pings =
             tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         loop {
             tokio::select! {
-                () = state.shutdown.cancelled() => return Some((close::GOING_AWAY, "the server is shutting down")),
-                () = &mut init_deadline, if session.is_none() => {
-                    return Some((close::INIT_TIMEOUT, "Connection initialisation timeout"));
+                () = state.shutdown.cancelled() => {
+                    return Some((close::GOING_AWAY, "the server is shutting down".into()));
                 }
-                () = &mut expiry, if session.is_some() => return Some((close::FORBIDDEN, "Forbidden: the token expired")),
+                () = &mut init_deadline, if session.is_none() => {
+                    return Some((close::INIT_TIMEOUT, "Connection initialisation timeout".into()));
+                }
+                () = &mut expiry, if session.is_some() => {
+                    return Some((close::FORBIDDEN, "Forbidden: the token expired".into()));
+                }
                 notice = next_notice(&mut session) => {
                     if notice {
-                        return Some((close::FORBIDDEN, "Forbidden: the session ended"));
+                        return Some((close::FORBIDDEN, "Forbidden: the session ended".into()));
                     }
                 }
                 Some(message) = injected.recv() => match message {
                     Outbound::Text(text) => self.send(Message::Text(text.into())).await?,
-                    Outbound::Close(code, reason) => return Some((code, reason)),
+                    Outbound::Close(code, reason) => return Some((code, reason.into())),
                 },
                 _ = pings.tick(), if session.is_some() => {
                     self.send(Message::Text(r#"{"type":"ping"}"#.into())).await?;
@@ -330,10 +333,12 @@ impl Connection {
                         self.forget_ended(&text);
                         self.send(Message::Text(text.into())).await?;
                     }
-                    WsMessage::Close(code, _) => {
-                        let refused = self.refused.load(Ordering::Relaxed);
-                        return Some(if refused { (close::FORBIDDEN, "Forbidden") } else { (code, "protocol error") });
+                    // A refused `connection_init` is closed with 1002 by the
+                    // protocol stream; the protocol's own code is 4403.
+                    WsMessage::Close(_, _) if self.refused.load(Ordering::Relaxed) => {
+                        return Some((close::FORBIDDEN, "Forbidden".into()));
                     }
+                    WsMessage::Close(code, reason) => return Some((code, reason.into())),
                 },
             }
         }
@@ -364,10 +369,10 @@ impl Connection {
         }
     }
 
-    async fn close(&mut self, code: u16, reason: &'static str) {
+    async fn close(&mut self, code: u16, reason: Cow<'static, str>) {
         let frame = CloseFrame {
             code,
-            reason: reason.into(),
+            reason: reason.as_ref().into(),
         };
         let _ = self.send(Message::Close(Some(frame))).await;
         let _ = self.sink.close().await;
