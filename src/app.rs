@@ -114,6 +114,7 @@ impl Application {
         let graphql = GraphqlState {
             gateway: gateway.clone(),
             graphiql: config.graphiql_enabled(),
+            get_needs_preflight: config.is_production(),
             trusted_proxies: Arc::from(config.http.trusted_proxies.as_slice()),
         };
         let shutdown = Shutdown::default();

@@ -11,7 +11,7 @@ use std::{
 };
 
 use async_graphql::{
-    Executor, Request,
+    Executor, Request, Response, Value,
     http::GraphiQLSource,
     parser::{parse_query, types::OperationType},
 };
@@ -37,6 +37,9 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub struct GraphqlState {
     pub gateway: Gateway,
     pub graphiql: bool,
+    /// Whether a query over GET must carry a header that forces a CORS
+    /// preflight (on in production).
+    pub get_needs_preflight: bool,
     pub trusted_proxies: Arc<[IpAddr]>,
 }
 
@@ -92,6 +95,13 @@ pub async fn get(
             );
         }
     };
+    if state.get_needs_preflight && !forces_preflight(&headers) {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "a query over GET needs a Content-Type: application/json, \
+             Apollo-Require-Preflight or X-Apollo-Operation-Name header",
+        );
+    }
     if is_mutation(&request) {
         let mut response = refuse(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -130,12 +140,28 @@ async fn execute(
         .data(ClientIp(client))
         .data(RequestId(request_id.to_owned()));
     let response = state.gateway.execute(request).await;
-    let content_type = if accepts(headers, GRAPHQL_RESPONSE) {
-        GRAPHQL_RESPONSE
+    if !accepts(headers, GRAPHQL_RESPONSE) {
+        // Clients of `application/json` get 200 for every GraphQL answer.
+        let content_type = [(header::CONTENT_TYPE, "application/json")];
+        return (content_type, axum::Json(response)).into_response();
+    }
+    let content_type = [(header::CONTENT_TYPE, GRAPHQL_RESPONSE)];
+    if ran(&response) {
+        (content_type, axum::Json(response)).into_response()
     } else {
-        "application/json"
-    };
-    ([(header::CONTENT_TYPE, content_type)], axum::Json(response)).into_response()
+        // GraphQL over HTTP: a request that could not run (it does not
+        // parse or validate, or its variables do not coerce) is a 400 with
+        // no `data` at all.
+        let body = json!({ "errors": response.errors });
+        (StatusCode::BAD_REQUEST, content_type, axum::Json(body)).into_response()
+    }
+}
+
+/// Whether the operation ran: errors from resolvers carry the path of their
+/// field, while a request refused before execution has no data and errors
+/// without a path.
+fn ran(response: &Response) -> bool {
+    response.data != Value::Null || response.errors.iter().any(|error| !error.path.is_empty())
 }
 
 /// Whether the operation the request would run is a mutation. A document
@@ -152,6 +178,15 @@ fn is_mutation(request: &Request) -> bool {
         };
         selected && operation.node.ty == OperationType::Mutation
     })
+}
+
+/// Whether the request carries a header that no cross-site form or link can
+/// send without a CORS preflight (Apollo Server's convention): a GET query
+/// then cannot be made by another site on a user's behalf.
+fn forces_preflight(headers: &HeaderMap) -> bool {
+    is_json(headers)
+        || headers.contains_key("apollo-require-preflight")
+        || headers.contains_key("x-apollo-operation-name")
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

@@ -301,3 +301,86 @@ async fn unexpected_failures_answer_only_a_code_and_a_request_id() {
         "the rest still works"
     );
 }
+
+/// GraphQL over HTTP: a client that accepts `application/graphql-response+json`
+/// gets 400 and no `data` for a request that cannot run, and 200 for one that
+/// ran, errors or not. `application/json` clients get 200 either way.
+#[tokio::test]
+async fn graphql_response_json_clients_get_status_codes_for_requests_that_cannot_run() {
+    let app = spawn_app().await;
+    let post = |body: serde_json::Value, accept: &'static str| {
+        app.client
+            .post(app.url("/graphql"))
+            .header("accept", accept)
+            .json(&body)
+            .send()
+    };
+    let cannot_run = [
+        (json!({ "query": "{ me { id " }), "does not parse"),
+        (json!({ "query": "{ nothingHere }" }), "does not validate"),
+        (
+            json!({ "query": "query($n: Int) { tasks(first: $n) { totalCount } }", "variables": { "n": "many" } }),
+            "variables do not coerce",
+        ),
+        (
+            json!({ "query": "{ __typename }", "operationName": "Missing" }),
+            "no such operation",
+        ),
+    ];
+    for (body, why) in cannot_run {
+        let response = post(body.clone(), "application/graphql-response+json")
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 400, "{why}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/graphql-response+json"
+        );
+        let answer: serde_json::Value = response.json().await.expect("JSON");
+        assert!(answer.get("data").is_none(), "{why}: {answer}");
+        assert_eq!(answer["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+
+        let legacy = post(body, "application/json").await.expect("sent");
+        assert_eq!(legacy.status(), 200, "{why}, as application/json");
+    }
+    let ran = [
+        (json!({ "query": "{ __typename }" }), false),
+        (json!({ "query": "{ me { id } }" }), true),
+    ];
+    for (body, failed) in ran {
+        let response = post(body, "application/graphql-response+json")
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 200);
+        let answer: serde_json::Value = response.json().await.expect("JSON");
+        assert!(answer.get("data").is_some(), "{answer}");
+        assert_eq!(answer.get("errors").is_some(), failed, "{answer}");
+    }
+}
+
+/// In production a GET query runs only with a header that a cross-site form
+/// or link cannot send without a CORS preflight.
+#[tokio::test]
+async fn in_production_a_get_query_needs_a_preflight_forcing_header() {
+    let app = spawn_app_with(&[("TASKQL_ENV", "production")]).await;
+    let get = || {
+        app.client
+            .get(app.url("/graphql"))
+            .query(&[("query", "{ __typename }")])
+    };
+    let bare = get().send().await.expect("sent");
+    assert_eq!(bare.status(), 400);
+    let body: serde_json::Value = bare.json().await.expect("json");
+    assert!(body.get("data").is_none(), "unexecuted: {body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    for (name, value) in [
+        ("content-type", "application/json"),
+        ("apollo-require-preflight", "true"),
+        ("x-apollo-operation-name", "Anything"),
+    ] {
+        let answered = get().header(name, value).send().await.expect("sent");
+        assert_eq!(answered.status(), 200, "{name}");
+        let body: serde_json::Value = answered.json().await.expect("json");
+        assert_eq!(body["data"]["__typename"], "Query", "{name}");
+    }
+}
