@@ -12,7 +12,7 @@ mod task;
 pub mod viewer;
 pub mod ws;
 
-use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema, SchemaBuilder};
 
 use crate::{accounts::Accounts, events::Events, tasks::Tasks};
 
@@ -73,6 +73,23 @@ pub fn gateway(
 }
 
 /// The schema in SDL, as `taskql schema` prints it and `schema.graphql` holds it.
+/// `DateTime` carries `@specifiedBy`, so code generators map it to a string
+/// type instead of `any`.
 pub fn sdl() -> String {
-    builder().finish().sdl()
+    let options = SDLExportOptions::new().include_specified_by();
+    builder().finish().sdl_with_options(options)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_schema_tells_code_generators_what_a_date_time_is() {
+        let sdl = super::sdl();
+        assert!(
+            sdl.contains(
+                r#"scalar DateTime @specifiedBy(url: "https://datatracker.ietf.org/doc/html/rfc3339")"#
+            ),
+            "{sdl}"
+        );
+    }
 }

@@ -17,7 +17,10 @@ fn parse(text: &str) -> Option<chrono::DateTime<Utc>> {
         .map(|time| time.with_timezone(&Utc))
 }
 
-#[Scalar(name = "DateTime")]
+#[Scalar(
+    name = "DateTime",
+    specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339"
+)]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
