@@ -21,6 +21,7 @@ pub mod code {
     pub const NOT_FOUND: &str = "NOT_FOUND";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
+    pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
 }
 
 type Source = Box<dyn std::error::Error + Send + Sync>;
@@ -46,6 +47,10 @@ pub enum AppError {
     /// A subscriber read its events more slowly than they came and was cut
     /// off rather than buffered without bound. `RATE_LIMITED`.
     FellBehind,
+    /// A query named by hash that this server does not know: the client
+    /// sends it in full (automatic persisted queries). `PERSISTED_QUERY_NOT_FOUND`,
+    /// with the message `PersistedQueryNotFound` the protocol asks for.
+    PersistedQueryNotFound,
     /// Events may have been lost (the server's listener reconnected): the
     /// client should refetch. `INTERNAL_SERVER_ERROR`, with that message.
     EventsMissed,
@@ -82,6 +87,7 @@ impl AppError {
             Self::InvalidCredentials => code::INVALID_CREDENTIALS,
             Self::NotFound => code::NOT_FOUND,
             Self::RateLimited | Self::FellBehind => code::RATE_LIMITED,
+            Self::PersistedQueryNotFound => code::PERSISTED_QUERY_NOT_FOUND,
             Self::EventsMissed | Self::Internal(_) => code::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,6 +114,7 @@ impl AppError {
             Self::FellBehind => {
                 "events came faster than they were read; refetch and subscribe again".into()
             }
+            Self::PersistedQueryNotFound => "PersistedQueryNotFound".into(),
             Self::EventsMissed => "events may have been missed; refetch and subscribe again".into(),
             Self::Internal(source) => {
                 tracing::error!(error = %source, "internal error");

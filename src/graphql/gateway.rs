@@ -15,7 +15,7 @@ use async_graphql::{
     parser::parse_query,
 };
 
-use super::{TaskqlSchema, limits};
+use super::{TaskqlSchema, limits, persisted::PersistedQueries};
 use crate::error::{AppError, code};
 
 /// The id of the request an operation came in, as the log knows it.
@@ -26,16 +26,31 @@ pub struct RequestId(pub String);
 #[derive(Clone)]
 pub struct Gateway {
     schema: TaskqlSchema,
+    persisted: PersistedQueries,
 }
 
 impl Gateway {
     pub fn new(schema: TaskqlSchema) -> Self {
-        Self { schema }
+        Self {
+            schema,
+            persisted: PersistedQueries::default(),
+        }
     }
 
-    /// Parses the document (which the request keeps for the schema) and
-    /// checks its shape.
-    fn admit(request: &mut Request) -> Result<(), ServerError> {
+    /// Gives a request that names its query by hash (automatic persisted
+    /// queries) its query. Transports that must look at the operation
+    /// before running it (GET refuses mutations) call this first; running
+    /// the request does it otherwise.
+    pub fn resolve_persisted(&self, request: &mut Request) -> Result<(), ServerError> {
+        self.persisted
+            .resolve(request)
+            .map_err(|error| error.into_server_error(None))
+    }
+
+    /// Resolves a persisted query, parses the document (which the request
+    /// keeps for the schema) and checks its shape.
+    fn admit(&self, request: &mut Request) -> Result<(), ServerError> {
+        self.resolve_persisted(request)?;
         let document = parse_query(&request.query).map_err(|error| {
             let pos = error.positions().next();
             AppError::bad_request(error.to_string()).into_server_error(pos)
@@ -49,7 +64,7 @@ impl Gateway {
 impl Executor for Gateway {
     async fn execute(&self, mut request: Request) -> Response {
         let request_id = request_id(&request);
-        let response = match Self::admit(&mut request) {
+        let response = match self.admit(&mut request) {
             Ok(()) => self.schema.execute(request).await,
             Err(error) => Response::from_errors(vec![error]),
         };
@@ -62,7 +77,7 @@ impl Executor for Gateway {
         session_data: Option<std::sync::Arc<async_graphql::Data>>,
     ) -> BoxStream<'static, Response> {
         let request_id = request_id(&request);
-        let responses = match Self::admit(&mut request) {
+        let responses = match self.admit(&mut request) {
             Ok(()) => self
                 .schema
                 .execute_stream_with_session_data(request, session_data.unwrap_or_default()),

@@ -86,7 +86,7 @@ pub async fn get(
         let csp = [(header::CONTENT_SECURITY_POLICY, http_policy::GRAPHIQL_CSP)];
         return (csp, Html(graphiql())).into_response();
     }
-    let request = match async_graphql::http::parse_query_string(&query) {
+    let mut request = match async_graphql::http::parse_query_string(&query) {
         Ok(request) => request,
         Err(error) => {
             return refuse(
@@ -95,6 +95,11 @@ pub async fn get(
             );
         }
     };
+    // A query named by hash must be known before it can be told from a
+    // mutation.
+    if let Err(error) = state.gateway.resolve_persisted(&mut request) {
+        return graphql_response(&headers, Response::from_errors(vec![error]));
+    }
     if state.get_needs_preflight && !forces_preflight(&headers) {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -121,7 +126,7 @@ async fn execute(
     headers: &HeaderMap,
     request: Request,
 ) -> axum::response::Response {
-    if request.query.trim().is_empty() {
+    if request.query.trim().is_empty() && !request.extensions.0.contains_key("persistedQuery") {
         return refuse(StatusCode::BAD_REQUEST, "the request has no query");
     }
     let authorization = headers
@@ -140,6 +145,11 @@ async fn execute(
         .data(ClientIp(client))
         .data(RequestId(request_id.to_owned()));
     let response = state.gateway.execute(request).await;
+    graphql_response(headers, response)
+}
+
+/// The answer to a GraphQL request, in the form the client accepts.
+fn graphql_response(headers: &HeaderMap, response: Response) -> axum::response::Response {
     if !accepts(headers, GRAPHQL_RESPONSE) {
         // Clients of `application/json` get 200 for every GraphQL answer.
         let content_type = [(header::CONTENT_TYPE, "application/json")];

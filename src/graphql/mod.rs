@@ -7,6 +7,7 @@ mod events;
 pub mod gateway;
 pub mod http;
 pub mod limits;
+mod persisted;
 mod scalars;
 mod task;
 pub mod viewer;

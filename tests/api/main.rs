@@ -9,6 +9,7 @@ mod helpers;
 mod http;
 mod limits;
 mod paging;
+mod persisted;
 mod postgres;
 mod sessions;
 mod shutdown;

@@ -1,0 +1,112 @@
+//! Automatic persisted queries, the protocol Apollo Client and urql speak:
+//! a client sends `extensions.persistedQuery.sha256Hash` alone; when the
+//! server does not know the hash it answers `PersistedQueryNotFound`, and
+//! the client sends the query with its hash once, after which the hash
+//! alone is enough (also over GET, which caches well).
+//!
+//! The store is a cache of this instance, bounded in bytes; a miss on
+//! another instance costs the client one round trip, nothing more.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_graphql::{Request, Value};
+use lru::LruCache;
+use sha2::{Digest, Sha256};
+
+use crate::error::{AppError, AppResult};
+
+/// Most bytes of query text kept.
+const BUDGET_BYTES: usize = 4 * 1024 * 1024;
+const EXTENSION: &str = "persistedQuery";
+
+/// Queries by their SHA-256 digest, least recently used first out.
+#[derive(Clone)]
+pub struct PersistedQueries {
+    inner: Arc<Mutex<Store>>,
+}
+
+struct Store {
+    queries: LruCache<[u8; 32], Arc<str>>,
+    bytes: usize,
+}
+
+impl Default for PersistedQueries {
+    fn default() -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(Store {
+                queries: LruCache::unbounded(),
+                bytes: 0,
+            })),
+        }
+    }
+}
+
+impl PersistedQueries {
+    /// Gives `request` its query when it names one by hash, and remembers a
+    /// query sent with its hash. A request without the extension is left
+    /// as it is; so is one already resolved (the extension is removed).
+    pub fn resolve(&self, request: &mut Request) -> AppResult<()> {
+        let Some(extension) = request.extensions.0.remove(EXTENSION) else {
+            return Ok(());
+        };
+        let hash = digest_of(&extension)?;
+        if request.query.is_empty() {
+            let known = self.store().queries.get(&hash).cloned();
+            let query = known.ok_or(AppError::PersistedQueryNotFound)?;
+            request.query = query.to_string();
+            return Ok(());
+        }
+        if Sha256::digest(request.query.as_bytes()).as_slice() != hash {
+            return Err(AppError::bad_request(
+                "the persisted query's sha256Hash does not match its query",
+            ));
+        }
+        self.remember(hash, &request.query);
+        Ok(())
+    }
+
+    fn remember(&self, hash: [u8; 32], query: &str) {
+        if query.len() > BUDGET_BYTES {
+            return;
+        }
+        let mut store = self.store();
+        if store.queries.contains(&hash) {
+            return;
+        }
+        store.bytes += query.len();
+        store.queries.put(hash, Arc::from(query));
+        while store.bytes > BUDGET_BYTES {
+            let Some((_, evicted)) = store.queries.pop_lru() else {
+                break;
+            };
+            store.bytes -= evicted.len();
+        }
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The digest the extension names: `{"version": 1, "sha256Hash": "<hex>"}`.
+fn digest_of(extension: &Value) -> AppResult<[u8; 32]> {
+    let invalid = || AppError::bad_request("persistedQuery needs version 1 and a sha256Hash");
+    let Value::Object(fields) = extension else {
+        return Err(invalid());
+    };
+    if fields.get("version") != Some(&Value::from(1)) {
+        return Err(invalid());
+    }
+    let Some(Value::String(hex)) = fields.get("sha256Hash") else {
+        return Err(invalid());
+    };
+    let mut digest = [0u8; 32];
+    if hex.len() != 64 {
+        return Err(invalid());
+    }
+    for (byte, pair) in digest.iter_mut().zip(hex.as_bytes().chunks(2)) {
+        let pair = std::str::from_utf8(pair).map_err(|_| invalid())?;
+        *byte = u8::from_str_radix(pair, 16).map_err(|_| invalid())?;
+    }
+    Ok(digest)
+}
