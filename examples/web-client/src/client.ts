@@ -1,0 +1,81 @@
+// A small typed client: queries and mutations over fetch, subscriptions over
+// graphql-ws, with the access token renewed by the refresh token when the
+// server says it expired.
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+import { print } from "graphql";
+import { createClient, type Client } from "graphql-ws";
+import WebSocket from "ws";
+
+import { Refresh } from "./operations.js";
+
+export class GraphqlError extends Error {
+  constructor(readonly code: string | undefined, message: string) {
+    super(message);
+  }
+}
+
+export interface Tokens {
+  accessToken: string;
+  refreshToken: string;
+}
+
+export class TaskqlClient {
+  tokens?: Tokens;
+
+  constructor(readonly baseUrl: string) {}
+
+  /** Runs a query or mutation; on UNAUTHENTICATED, refreshes once and retries. */
+  async run<R, V>(document: TypedDocumentNode<R, V>, variables: NoInfer<V>): Promise<R> {
+    try {
+      return await this.send(document, variables);
+    } catch (error) {
+      if (!(error instanceof GraphqlError) || error.code !== "UNAUTHENTICATED" || !this.tokens) {
+        throw error;
+      }
+      await this.refresh();
+      return await this.send(document, variables);
+    }
+  }
+
+  /** Exchanges the refresh token for a new pair (the old one stops working). */
+  async refresh(): Promise<void> {
+    const refreshToken = this.tokens?.refreshToken ?? "";
+    const { refreshToken: pair } = await this.send(Refresh, { refreshToken }, false);
+    this.tokens = { accessToken: pair.accessToken, refreshToken: pair.refreshToken };
+  }
+
+  /** A graphql-ws client that sends the current access token on every connection. */
+  subscriptions(): Client {
+    return createClient({
+      url: `${this.baseUrl.replace(/^http/, "ws")}/graphql/ws`,
+      webSocketImpl: WebSocket,
+      connectionParams: () => ({ authorization: `Bearer ${this.tokens?.accessToken ?? ""}` }),
+      keepAlive: 100,
+    });
+  }
+
+  private async send<R, V>(
+    document: TypedDocumentNode<R, V>,
+    variables: NoInfer<V>,
+    withToken = true,
+  ): Promise<R> {
+    const token = withToken ? this.tokens?.accessToken : undefined;
+    const response = await fetch(`${this.baseUrl}/graphql`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/graphql-response+json",
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: JSON.stringify({ query: print(document), variables }),
+    });
+    const body = (await response.json()) as {
+      data?: R | null;
+      errors?: { message: string; extensions?: { code?: string } }[];
+    };
+    const first = body.errors?.[0];
+    if (first) throw new GraphqlError(first.extensions?.code, first.message);
+    if (!body.data) throw new GraphqlError(undefined, `no data (HTTP ${response.status})`);
+    return body.data;
+  }
+}

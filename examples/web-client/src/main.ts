@@ -1,0 +1,101 @@
+// Drives a running taskql (TASKQL_URL) the way a task-list page does, with
+// the typed operations: signup, login, tasks created, paged with cursors,
+// filtered, changed and deleted, a token refreshed, and live events.
+import assert from "node:assert/strict";
+
+import { print } from "graphql";
+
+import { TaskqlClient } from "./client.js";
+import type {
+  TaskEventsSubscription,
+  TasksQuery,
+  TasksQueryVariables,
+} from "./gql/graphql.js";
+import {
+  CreateTask,
+  DeleteTask,
+  Login,
+  Me,
+  Signup,
+  TaskEvents,
+  Tasks,
+  UpdateTask,
+} from "./operations.js";
+
+const client = new TaskqlClient(process.env.TASKQL_URL ?? "http://127.0.0.1:8000");
+
+async function check(name: string, body: () => Promise<void>): Promise<void> {
+  await body();
+  console.log(`ok - ${name}`);
+}
+
+const email = `web-${Date.now()}@example.com`;
+const password = "a passphrase nobody guesses";
+
+await check("signup and login", async () => {
+  const { signup } = await client.run(Signup, { input: { email, password } });
+  assert.equal(signup.email, email);
+  const { login } = await client.run(Login, { input: { email, password } });
+  client.tokens = { accessToken: login.accessToken, refreshToken: login.refreshToken };
+  const { me } = await client.run(Me, {});
+  assert.equal(me.id, login.user.id);
+});
+
+const ids: string[] = [];
+await check("tasks created, paged with cursors and filtered", async () => {
+  for (let day = 1; day <= 25; day++) {
+    const dueAt = `2026-12-${String(day).padStart(2, "0")}T09:00:00Z`;
+    const { createTask } = await client.run(CreateTask, { input: { title: `Task ${day}`, dueAt } });
+    ids.push(createTask.id);
+  }
+  const seen: string[] = [];
+  let after: string | null | undefined = undefined;
+  for (;;) {
+    const variables: TasksQueryVariables = {
+      first: 10,
+      after,
+      orderBy: { field: "DUE_AT", direction: "ASC" },
+    };
+    const { tasks }: TasksQuery = await client.run(Tasks, variables);
+    seen.push(...tasks.edges.map((edge) => edge.node.title));
+    if (!tasks.pageInfo.hasNextPage) break;
+    after = tasks.pageInfo.endCursor;
+  }
+  assert.deepEqual(seen, ids.map((_, i) => `Task ${i + 1}`));
+  const { tasks: open } = await client.run(Tasks, { filter: { completed: false }, first: 1 });
+  assert.equal(open.totalCount, 25);
+});
+
+await check("a task changed and deleted", async () => {
+  const [first] = ids;
+  assert.ok(first);
+  const { updateTask } = await client.run(UpdateTask, { id: first, input: { completed: true, dueAt: null } });
+  assert.deepEqual([updateTask.completed, updateTask.dueAt], [true, null]);
+  const { deleteTask } = await client.run(DeleteTask, { id: first });
+  assert.equal(deleteTask, first);
+});
+
+await check("an expired access token is renewed with the refresh token", async () => {
+  const before = client.tokens;
+  assert.ok(before);
+  client.tokens = { ...before, accessToken: "expired-or-otherwise-invalid" };
+  const { me } = await client.run(Me, {});
+  assert.equal(me.email, email);
+  assert.notEqual(client.tokens.refreshToken, before.refreshToken, "rotated");
+});
+
+await check("live events over graphql-ws", async () => {
+  let pong: () => void = () => {};
+  const answered = new Promise<void>((resolve) => (pong = resolve));
+  const live = client.subscriptions();
+  live.on("pong", () => pong());
+  const events = live.iterate<TaskEventsSubscription>({ query: print(TaskEvents) });
+  const next = events.next();
+  await answered;
+  const { createTask } = await client.run(CreateTask, { input: { title: "Seen live" } });
+  const event = (await next).value;
+  assert.equal(event?.data?.taskEvents.kind, "CREATED");
+  assert.equal(event?.data?.taskEvents.task?.id, createTask.id);
+  await events.return?.();
+  await live.dispose();
+});

@@ -1,0 +1,61 @@
+// The operations a task-list frontend needs, typed by codegen from
+// schema.graphql (`npm run codegen` writes src/gql/).
+import { graphql } from "./gql/index.js";
+
+export const Signup = graphql(`
+  mutation Signup($input: SignupInput!) {
+    signup(input: $input) { id email createdAt }
+  }
+`);
+
+export const Login = graphql(`
+  mutation Login($input: LoginInput!) {
+    login(input: $input) { accessToken refreshToken expiresIn user { id email } }
+  }
+`);
+
+export const Refresh = graphql(`
+  mutation Refresh($refreshToken: String!) {
+    refreshToken(refreshToken: $refreshToken) { accessToken refreshToken expiresIn }
+  }
+`);
+
+export const Me = graphql(`
+  query Me { me { id email } }
+`);
+
+export const TaskFields = graphql(`
+  fragment TaskFields on Task { id title description completed dueAt updatedAt }
+`);
+
+export const Tasks = graphql(`
+  query Tasks($first: Int, $after: String, $filter: TaskFilter, $orderBy: TaskOrder) {
+    tasks(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {
+      totalCount
+      edges { cursor node { ...TaskFields } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`);
+
+export const CreateTask = graphql(`
+  mutation CreateTask($input: CreateTaskInput!) {
+    createTask(input: $input) { ...TaskFields }
+  }
+`);
+
+export const UpdateTask = graphql(`
+  mutation UpdateTask($id: ID!, $input: UpdateTaskInput!) {
+    updateTask(id: $id, input: $input) { ...TaskFields }
+  }
+`);
+
+export const DeleteTask = graphql(`
+  mutation DeleteTask($id: ID!) { deleteTask(id: $id) }
+`);
+
+export const TaskEvents = graphql(`
+  subscription TaskEvents {
+    taskEvents { kind taskId task { ...TaskFields } }
+  }
+`);
