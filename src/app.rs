@@ -75,37 +75,12 @@ impl Application {
     pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let db = db::connect(config.database.database_url.expose()).await?;
         db::migrate(&db).await?;
-        let passwords = &config.passwords;
-        let params = passwords
-            .argon2_params()
-            .map_err(|error| anyhow::anyhow!("invalid Argon2 cost: {error}"))?;
-        let hasher = PasswordHasher::new(params, passwords.hash_workers().get())?;
-        let secret = token::signing_secret(&config.tokens)
-            .map_err(|_| anyhow::anyhow!("cannot draw a random signing key"))?;
-        let events = Events::new(db.get_database_backend());
-        // Listening before serving: no change made once this instance is
-        // up escapes its subscribers.
-        let listening = if events.is_shared() {
-            Some(
-                listener::listen(&db)
-                    .await
-                    .context("cannot listen for events")?,
-            )
-        } else {
-            None
-        };
-        let accounts = Accounts::new(
-            db.clone(),
-            hasher,
-            TokenKeys::new(&secret, &config.tokens),
-            events.clone(),
-            AccountSettings {
-                password_min_length: passwords.password_min_length,
-                refresh_token_ttl: config.tokens.refresh_token_ttl,
-                limits: config.limits.clone(),
-            },
-        );
-        let tasks = Tasks::new(db.clone(), CursorKey::new(&secret), events.clone());
+        let Services {
+            accounts,
+            tasks,
+            events,
+            listening,
+        } = Services::build(&config, &db).await?;
         let schema = SchemaSettings {
             introspection: config.introspection_enabled(),
             suggestions: !config.is_production(),
@@ -196,6 +171,54 @@ impl Application {
         tracker.wait().await;
         tracing::info!("stopped");
         served
+    }
+}
+
+/// The services, each built once from the configuration.
+struct Services {
+    accounts: Accounts,
+    tasks: Tasks,
+    events: Events,
+    /// On PostgreSQL, the connection that already listens for events.
+    listening: Option<PgListener>,
+}
+
+impl Services {
+    async fn build(config: &Config, db: &DatabaseConnection) -> anyhow::Result<Self> {
+        let passwords = &config.passwords;
+        let params = passwords
+            .argon2_params()
+            .map_err(|error| anyhow::anyhow!("invalid Argon2 cost: {error}"))?;
+        let hasher = PasswordHasher::new(params, passwords.hash_workers().get())?;
+        let secret = token::signing_secret(&config.tokens)
+            .map_err(|_| anyhow::anyhow!("cannot draw a random signing key"))?;
+        let events = Events::new(db.get_database_backend());
+        // Listening before serving: no change made once this instance is
+        // up escapes its subscribers.
+        let listening = if events.is_shared() {
+            let listening = listener::listen(db).await;
+            Some(listening.context("cannot listen for events")?)
+        } else {
+            None
+        };
+        let accounts = Accounts::new(
+            db.clone(),
+            hasher,
+            TokenKeys::new(&secret, &config.tokens),
+            events.clone(),
+            AccountSettings {
+                password_min_length: passwords.password_min_length,
+                refresh_token_ttl: config.tokens.refresh_token_ttl,
+                limits: config.limits.clone(),
+            },
+        );
+        let tasks = Tasks::new(db.clone(), CursorKey::new(&secret), events.clone());
+        Ok(Self {
+            accounts,
+            tasks,
+            events,
+            listening,
+        })
     }
 }
 
