@@ -15,6 +15,7 @@ if ! command -v wrk >/dev/null; then
 fi
 (cd bench && npm ci --no-audit --no-fund --loglevel=error)
 cargo build --release --quiet
+cargo build --release --quiet --manifest-path bench/floor/Cargo.toml
 # Ten thousand WebSocket connections need as many descriptors, on both ends.
 ulimit -n "$(ulimit -Hn)"
 exec python3 bench/bench.py "$@"
