@@ -349,10 +349,17 @@ mod tests {
             })
             .filter_map(|line| line.trim().split_once(':'))
             .map(|(field, _)| field.to_owned())
-            .filter(|field| field.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            .filter(|field| {
+                field
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            });
+        let mut checked = 0;
         for field in fields {
             let variable = format!("{PREFIX}{}", field.to_ascii_uppercase());
             assert!(example.contains(&variable), ".env.example lacks {variable}");
+            checked += 1;
         }
+        assert_eq!(checked, 23, "every field of every section: {debug}");
     }
 }
