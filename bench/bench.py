@@ -84,7 +84,7 @@ class Server:
 
 
 class Floor(Server):
-    """The floor program (bench/floor) on the benchmark's SQLite file."""
+    """The floor program (bench/floor) on the benchmark's database."""
 
     def __init__(self, database, port, workdir):
         self.port = port
@@ -225,7 +225,7 @@ class HealthProbe(threading.Thread):
         return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def measure(server, args, workdir):
+def measure(server, args, workdir, database_url):
     """Every load figure, from one running server."""
     port, d, c = server.port, args.duration, args.connections
     idle_rss, _ = server.memory_kib()
@@ -238,15 +238,15 @@ def measure(server, args, workdir):
     figures["typename"] = load(server, workdir, "typename", query="{ __typename }", expected='"Query"', connections=c, duration=d)
     page = "{ tasks(first: 20) { edges { node { id title } } } }"
     figures["tasks"] = load(server, workdir, "tasks", query=page, token=small, expected='"edges"', connections=c, duration=d)
-    if not args.postgres:
-        floor = Floor(os.path.join(workdir, "taskql.db"), 18110, workdir)
-        try:
-            if page_body(floor.port, page, small) != page_body(port, page, small):
-                raise SystemExit("the floor's page differs from taskql's")
-            figures["floor"] = load(floor, workdir, "floor", query=page, token=small, expected='"edges"',
-                                    connections=c, duration=d)
-        finally:
-            floor.stop()
+    floor_database = database_url if args.postgres else os.path.join(workdir, "taskql.db")
+    floor = Floor(floor_database, 18110, workdir)
+    try:
+        if page_body(floor.port, page, small) != page_body(port, page, small):
+            raise SystemExit("the floor's page differs from taskql's")
+        figures["floor"] = load(floor, workdir, "floor", query=page, token=small, expected='"edges"',
+                                connections=c, duration=d)
+    finally:
+        floor.stop()
     figures["me"] = load(server, workdir, "me", query="{ me { id email } }", token=small, expected='"me"', connections=c, duration=d)
     create = 'mutation { createTask(input: { title: "Load __N__" }) { id } }'
     figures["createTask"] = load(server, workdir, "create", query=create, token=small, expected='"createTask"', connections=c, duration=d)
@@ -345,7 +345,7 @@ def main():
 
     server = Server(args.binary, database_url, 18100, workdir)
     try:
-        m = measure(server, args, workdir)
+        m = measure(server, args, workdir, database_url)
     finally:
         server.stop()
     events = measure_events(args, database_url, workdir)

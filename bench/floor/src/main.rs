@@ -4,10 +4,12 @@
 //! bytes taskql sends for `{ tasks(first: 20) { edges { node { id title } } } }`.
 //!
 //! The token is verified as taskql does (HS256, `iss`, `aud`, `exp`), and
-//! the query checks the account in the same statement; SQLite runs on the
-//! request's own thread, one connection per runtime thread.
+//! the query checks the account in the same statement. SQLite runs on the
+//! request's own thread, one connection per runtime thread; PostgreSQL
+//! through tokio-postgres, a prepared statement on each of a few pipelined
+//! connections.
 //!
-//!   FLOOR_DATABASE=taskql.db FLOOR_LISTEN=127.0.0.1:18400 \
+//!   FLOOR_DATABASE=taskql.db (or postgres://…) FLOOR_LISTEN=127.0.0.1:18400 \
 //!   FLOOR_JWT_SECRET=… taskql-floor
 
 use std::{cell::RefCell, sync::Arc};
@@ -26,10 +28,34 @@ const PAGE: &str = "SELECT t.id, t.title FROM tasks t \
     WHERE t.user_id = ?1 AND EXISTS (SELECT 1 FROM users u WHERE u.id = ?1 AND u.password_version = ?2) \
     ORDER BY t.created_at DESC, t.id DESC LIMIT 20";
 
+const PG_PAGE: &str = "SELECT t.id, t.title FROM tasks t \
+    WHERE t.user_id = $1 AND EXISTS (SELECT 1 FROM users u WHERE u.id = $1 AND u.password_version = $2) \
+    ORDER BY t.created_at DESC, t.id DESC LIMIT 20";
+/// PostgreSQL connections, as many as taskql's pool has on two cores.
+const PG_CONNECTIONS: usize = 4;
+
 struct Floor {
     database: String,
+    postgres: Vec<(tokio_postgres::Client, tokio_postgres::Statement)>,
+    next: std::sync::atomic::AtomicUsize,
     key: DecodingKey,
     validation: Validation,
+}
+
+async fn pg_page(floor: &Floor, claims: &Claims) -> Result<Vec<Edge>, tokio_postgres::Error> {
+    let turn = floor.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (client, statement) = &floor.postgres[turn % floor.postgres.len()];
+    let password_version = i32::try_from(claims.pwv).unwrap_or(i32::MAX);
+    let rows = client.query(statement, &[&claims.sub, &password_version]).await?;
+    Ok(rows
+        .iter()
+        .map(|row| Edge {
+            node: Node {
+                id: row.get::<_, uuid::Uuid>(0).to_string(),
+                title: row.get(1),
+            },
+        })
+        .collect())
 }
 
 #[derive(Deserialize)]
@@ -99,7 +125,12 @@ async fn tasks(State(floor): State<Arc<Floor>>, headers: HeaderMap) -> Response 
     else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    match page(&floor, &claims.claims) {
+    let edges = if floor.postgres.is_empty() {
+        page(&floor, &claims.claims).map_err(|error| error.to_string())
+    } else {
+        pg_page(&floor, &claims.claims).await.map_err(|error| error.to_string())
+    };
+    match edges {
         Ok(edges) => {
             let body = Body {
                 data: Data {
@@ -109,7 +140,7 @@ async fn tasks(State(floor): State<Arc<Floor>>, headers: HeaderMap) -> Response 
             let json = serde_json::to_vec(&body).unwrap_or_default();
             ([(header::CONTENT_TYPE, "application/json")], json).into_response()
         }
-        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error).into_response(),
     }
 }
 
@@ -120,8 +151,22 @@ async fn main() -> std::io::Result<()> {
     validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
     validation.set_issuer(&["taskql"]);
     validation.set_audience(&["taskql"]);
+    let database = var("FLOOR_DATABASE")?;
+    let mut postgres = Vec::new();
+    if database.starts_with("postgres") {
+        for _ in 0..PG_CONNECTIONS {
+            let (client, connection) = tokio_postgres::connect(&database, tokio_postgres::NoTls)
+                .await
+                .map_err(std::io::Error::other)?;
+            tokio::spawn(connection);
+            let statement = client.prepare(PG_PAGE).await.map_err(std::io::Error::other)?;
+            postgres.push((client, statement));
+        }
+    }
     let floor = Floor {
-        database: var("FLOOR_DATABASE")?,
+        database,
+        postgres,
+        next: std::sync::atomic::AtomicUsize::new(0),
         key: DecodingKey::from_secret(var("FLOOR_JWT_SECRET")?.as_bytes()),
         validation,
     };
