@@ -15,12 +15,6 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const API_CSP: &str =
     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-/// For the GraphiQL page, which loads its code from unpkg.com and talks to
-/// this server only.
-pub const GRAPHIQL_CSP: &str = "default-src 'none'; script-src 'unsafe-inline' https://unpkg.com; \
-    style-src 'unsafe-inline' https://unpkg.com; font-src https://unpkg.com data:; \
-    img-src https://graphql.org data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
-
 /// The headers every response gets unless its handler set its own.
 pub fn security_headers() -> [SetResponseHeaderLayer<HeaderValue>; 3] {
     [

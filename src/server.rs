@@ -21,6 +21,7 @@ use tower_http::{
 use crate::{
     config::HttpSettings,
     graphql::{
+        graphiql,
         http::{self as graphql_http, GraphqlState, REQUEST_ID_HEADER},
         ws::{self, WsState},
     },
@@ -57,6 +58,7 @@ pub fn router(
     Router::new()
         .route("/graphql", get(graphql_http::get).post(graphql_http::post))
         .with_state(graphql)
+        .route("/graphql/assets/{name}", get(graphiql::asset))
         .route("/graphql/ws", get(ws::upgrade).with_state(subscriptions))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready).with_state(db))

@@ -12,22 +12,22 @@ use std::{
 
 use async_graphql::{
     Executor, Request, Response, Value,
-    http::GraphiQLSource,
     parser::{parse_query, types::OperationType},
 };
 use axum::{
     body::Bytes,
     extract::{ConnectInfo, RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse},
+    response::IntoResponse,
 };
 use serde_json::json;
 
 use super::{
     gateway::{Gateway, RequestId},
+    graphiql,
     viewer::{Authorization, ClientIp},
 };
-use crate::{error::AppError, http_policy};
+use crate::error::AppError;
 
 /// The header that carries a request's id, in and out.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -83,8 +83,7 @@ pub async fn get(
 ) -> axum::response::Response {
     let query = query.unwrap_or_default();
     if state.graphiql && query.is_empty() && accepts(&headers, "text/html") {
-        let csp = [(header::CONTENT_SECURITY_POLICY, http_policy::GRAPHIQL_CSP)];
-        return (csp, Html(graphiql())).into_response();
+        return graphiql::page();
     }
     let mut request = match async_graphql::http::parse_query_string(&query) {
         Ok(request) => request,
@@ -234,13 +233,6 @@ fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpAddr]) -> I
         .map_while(|hop| hop.trim().parse::<IpAddr>().ok())
         .find(|hop| !trusted.contains(hop))
         .unwrap_or(peer)
-}
-
-fn graphiql() -> String {
-    GraphiQLSource::build()
-        .endpoint("/graphql")
-        .title("taskql")
-        .finish()
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 mod account;
 mod events;
 pub mod gateway;
+pub mod graphiql;
 pub mod http;
 pub mod limits;
 mod persisted;

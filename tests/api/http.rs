@@ -202,8 +202,11 @@ async fn responses_carry_security_headers_even_when_refusing() {
         .expect("text")
         .to_owned();
     assert!(
-        csp.contains("https://unpkg.com") && csp.contains("frame-ancestors 'none'"),
-        "GraphiQL's own: {csp}"
+        csp.contains("script-src 'self';")
+            && csp.contains("connect-src 'self';")
+            && csp.contains("frame-ancestors 'none'")
+            && !csp.contains("http"),
+        "GraphiQL's own, this server only: {csp}"
     );
 }
 
@@ -383,4 +386,40 @@ async fn in_production_a_get_query_needs_a_preflight_forcing_header() {
         let body: serde_json::Value = answered.json().await.expect("json");
         assert_eq!(body["data"]["__typename"], "Query", "{name}");
     }
+}
+
+/// GraphiQL's page and every file it loads come from this server, the files
+/// under content-hashed names that may be cached for good.
+#[tokio::test]
+async fn graphiql_is_served_from_the_binary() {
+    let app = spawn_app().await;
+    let page = app
+        .client
+        .get(app.url("/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    let assets: Vec<&str> = page
+        .split('"')
+        .filter(|part| part.starts_with("/graphql/assets/"))
+        .collect();
+    assert_eq!(assets.len(), 2, "a script and a stylesheet: {page}");
+    assert!(!page.contains("http"), "nothing from elsewhere: {page}");
+    for asset in assets {
+        let response = app.get(asset).await;
+        assert_eq!(response.status(), 200, "{asset}");
+        assert_eq!(
+            response.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        assert!(
+            response.bytes().await.expect("body").len() > 1_000,
+            "{asset}"
+        );
+    }
+    assert_eq!(app.get("/graphql/assets/nothing.js").await.status(), 404);
 }
