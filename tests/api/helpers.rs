@@ -140,6 +140,16 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// `GET /graphql` as a browser asks for it.
+    pub async fn graphiql_page(&self) -> reqwest::Response {
+        self.client
+            .get(self.url("/graphql"))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     pub async fn post_graphql(&self, body: &Value, token: Option<&str>) -> reqwest::Response {
         let mut request = self.client.post(self.url("/graphql")).json(body);
         if let Some(token) = token {

@@ -27,24 +27,12 @@ async fn every_response_carries_a_request_id() {
 #[tokio::test]
 async fn browsers_get_graphiql_in_development_only() {
     let dev = spawn_app().await;
-    let page = dev
-        .client
-        .get(dev.url("/graphql"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .expect("sent");
+    let page = dev.graphiql_page().await;
     assert_eq!(page.status(), 200);
     assert!(page.text().await.expect("body").contains("graphiql"));
 
     let prod = spawn_app_with(&[("TASKQL_ENV", "production")]).await;
-    let page = prod
-        .client
-        .get(prod.url("/graphql"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .expect("sent");
+    let page = prod.graphiql_page().await;
     assert_ne!(page.status(), 200);
     assert!(!page.text().await.expect("body").contains("graphiql"));
 }
@@ -190,13 +178,7 @@ async fn responses_carry_security_headers_even_when_refusing() {
         );
         assert!(headers.contains_key("x-request-id"));
     }
-    let page = app
-        .client
-        .get(app.url("/graphql"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .expect("sent");
+    let page = app.graphiql_page().await;
     let csp = page.headers()["content-security-policy"]
         .to_str()
         .expect("text")
@@ -393,16 +375,7 @@ async fn in_production_a_get_query_needs_a_preflight_forcing_header() {
 #[tokio::test]
 async fn graphiql_is_served_from_the_binary() {
     let app = spawn_app().await;
-    let page = app
-        .client
-        .get(app.url("/graphql"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let page = app.graphiql_page().await.text().await.expect("text");
     let assets: Vec<&str> = page
         .split('"')
         .filter(|part| part.starts_with("/graphql/assets/"))
