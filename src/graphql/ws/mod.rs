@@ -11,11 +11,11 @@
 //! down, keep-alive pings, at most 20 subscriptions per connection, and a
 //! client that does not read its messages is dropped rather than buffered.
 
+mod relay;
+
 use std::{
-    borrow::Cow,
-    collections::HashSet,
     sync::{
-        Arc, Mutex, PoisonError,
+        Arc,
         atomic::{AtomicBool, Ordering},
     },
     time::Duration,
@@ -23,20 +23,19 @@ use std::{
 
 use async_graphql::{
     Data,
-    futures_util::{SinkExt, StreamExt, future, stream::SplitSink},
-    http::{WebSocket as GraphqlWebSocket, WebSocketProtocols, WsMessage},
+    futures_util::{StreamExt, future},
+    http::{WebSocket as GraphqlWebSocket, WebSocketProtocols},
 };
 use axum::{
     extract::{
         State, WebSocketUpgrade,
-        ws::{CloseFrame, Message, WebSocket},
+        ws::{Message, WebSocket},
     },
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
-use tokio::sync::{broadcast::error::RecvError, mpsc, oneshot};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{
@@ -45,12 +44,10 @@ use super::{
     viewer::{Authorization, Viewer},
 };
 use crate::{
-    accounts::Accounts,
-    config::Origin,
-    error::AppError,
-    events::{Events, Notice},
+    accounts::Accounts, config::Origin, error::AppError, events::Events,
     http_policy::MAX_BODY_BYTES,
 };
+use relay::{Active, Connection, Outbound, admit};
 
 const PROTOCOL: &str = "graphql-transport-ws";
 /// Longest wait for `connection_init`.
@@ -151,22 +148,6 @@ fn origin_allowed(headers: &HeaderMap, allowed: &[Origin]) -> bool {
     own || allowed.iter().any(|allowed| allowed.as_str() == origin)
 }
 
-/// A message for the client that does not come from the protocol stream.
-enum Outbound {
-    Text(String),
-    Close(u16, &'static str),
-}
-
-/// The ids of a connection's running subscriptions.
-type Active = Arc<Mutex<HashSet<String>>>;
-
-#[derive(Deserialize)]
-struct Envelope {
-    #[serde(rename = "type")]
-    kind: String,
-    id: Option<String>,
-}
-
 async fn connection(socket: WebSocket, state: WsState, request_id: RequestId) {
     let (sink, stream) = socket.split();
     let active = Active::default();
@@ -222,42 +203,6 @@ async fn connection(socket: WebSocket, state: WsState, request_id: RequestId) {
     }
 }
 
-/// Decides whether a client message goes on to the protocol stream: a
-/// subscription beyond the limit is answered with an error instead, and a
-/// second subscription under a running id closes the connection.
-fn admit(bytes: &[u8], active: &Active, outbound: &mpsc::Sender<Outbound>) -> bool {
-    let Ok(Envelope { kind, id: Some(id) }) = serde_json::from_slice::<Envelope>(bytes) else {
-        return true;
-    };
-    let mut active = active.lock().unwrap_or_else(PoisonError::into_inner);
-    match kind.as_str() {
-        "subscribe" if active.contains(&id) => {
-            let close =
-                Outbound::Close(close::DUPLICATE_ID, "Subscriber for this id already exists");
-            let _ = outbound.try_send(close);
-            false
-        }
-        "subscribe" if active.len() >= MAX_SUBSCRIPTIONS => {
-            let error = AppError::bad_request(format!(
-                "at most {MAX_SUBSCRIPTIONS} subscriptions may run on one connection"
-            ))
-            .into_server_error(None);
-            let message = json!({ "type": "error", "id": id, "payload": [error] });
-            let _ = outbound.try_send(Outbound::Text(message.to_string()));
-            false
-        }
-        "subscribe" => {
-            active.insert(id);
-            true
-        }
-        "complete" => {
-            active.remove(&id);
-            true
-        }
-        _ => true,
-    }
-}
-
 /// The viewer the `connection_init` payload's token speaks for:
 /// `{"authorization": "Bearer <token>"}`, or the bare token.
 async fn authenticate(accounts: &Accounts, payload: &Value) -> Result<Viewer, AppError> {
@@ -275,121 +220,4 @@ async fn authenticate(accounts: &Accounts, payload: &Value) -> Result<Viewer, Ap
         _ => value.trim(),
     };
     Viewer::prove(accounts, accounts.verify_token(token)?).await
-}
-
-struct Connection {
-    sink: SplitSink<WebSocket, Message>,
-    active: Active,
-    refused: Arc<AtomicBool>,
-}
-
-impl Connection {
-    /// Relays the protocol stream to the client until the connection ends;
-    /// returns the close frame to send, if any.
-    async fn run(
-        &mut self,
-        protocol: impl async_graphql::futures_util::Stream<Item = WsMessage>,
-        injected: &mut mpsc::Receiver<Outbound>,
-        proof: &mut oneshot::Receiver<Viewer>,
-        state: &WsState,
-    ) -> Option<(u16, Cow<'static, str>)> {
-        let mut protocol = std::pin::pin!(protocol);
-        let mut init_deadline = std::pin::pin!(tokio::time::sleep(INIT_TIMEOUT));
-        let mut session = None;
-        let mut expiry = std::pin::pin!(tokio::time::sleep(Duration::MAX / 4));
-        let mut pings =
-            tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
-        loop {
-            tokio::select! {
-                () = state.shutdown.cancelled() => {
-                    return Some((close::GOING_AWAY, "the server is shutting down".into()));
-                }
-                () = &mut init_deadline, if session.is_none() => {
-                    return Some((close::INIT_TIMEOUT, "Connection initialisation timeout".into()));
-                }
-                () = &mut expiry, if session.is_some() => {
-                    return Some((close::FORBIDDEN, "Forbidden: the token expired".into()));
-                }
-                notice = next_notice(&mut session) => {
-                    if notice {
-                        return Some((close::FORBIDDEN, "Forbidden: the session ended".into()));
-                    }
-                }
-                Some(message) = injected.recv() => match message {
-                    Outbound::Text(text) => self.send(Message::Text(text.into())).await?,
-                    Outbound::Close(code, reason) => return Some((code, reason.into())),
-                },
-                _ = pings.tick(), if session.is_some() => {
-                    self.send(Message::Text(r#"{"type":"ping"}"#.into())).await?;
-                }
-                message = protocol.next() => match message? {
-                    WsMessage::Text(text) => {
-                        if session.is_none() && let Ok(viewer) = proof.try_recv() {
-                            session = Some(state.events.subscribe(viewer.user.id));
-                            let left = viewer.claimed.expires_at - chrono::Utc::now().timestamp();
-                            let left = Duration::from_secs(u64::try_from(left).unwrap_or(0));
-                            expiry.as_mut().reset(tokio::time::Instant::now() + left);
-                        }
-                        self.forget_ended(&text);
-                        self.send(Message::Text(text.into())).await?;
-                    }
-                    // A refused `connection_init` is closed with 1002 by the
-                    // protocol stream; the protocol's own code is 4403.
-                    WsMessage::Close(_, _) if self.refused.load(Ordering::Relaxed) => {
-                        return Some((close::FORBIDDEN, "Forbidden".into()));
-                    }
-                    WsMessage::Close(code, reason) => return Some((code, reason.into())),
-                },
-            }
-        }
-    }
-
-    /// Forgets a subscription the server ended (`complete` or `error`).
-    fn forget_ended(&self, text: &str) {
-        if text.starts_with(r#"{"type":"next""#) {
-            return;
-        }
-        if let Ok(Envelope { kind, id: Some(id) }) = serde_json::from_str(text)
-            && matches!(kind.as_str(), "complete" | "error")
-        {
-            let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
-            active.remove(&id);
-        }
-    }
-
-    /// Sends `message`; `None` when the client is gone or takes too long.
-    async fn send(&mut self, message: Message) -> Option<()> {
-        match tokio::time::timeout(SEND_TIMEOUT, self.sink.send(message)).await {
-            Ok(Ok(())) => Some(()),
-            Ok(Err(_)) => None,
-            Err(_) => {
-                tracing::info!("closing a WebSocket whose client does not read");
-                None
-            }
-        }
-    }
-
-    async fn close(&mut self, code: u16, reason: Cow<'static, str>) {
-        let frame = CloseFrame {
-            code,
-            reason: reason.as_ref().into(),
-        };
-        let _ = self.send(Message::Close(Some(frame))).await;
-        let _ = self.sink.close().await;
-    }
-}
-
-/// Waits for a notice that ends the connection's session: `true` when the
-/// user's sessions ended. Never completes before the session has begun.
-async fn next_notice(session: &mut Option<crate::events::Subscription>) -> bool {
-    let Some(subscription) = session else {
-        return future::pending().await;
-    };
-    loop {
-        match subscription.receiver.recv().await {
-            Ok(notice) if matches!(*notice, Notice::SessionsEnded) => return true,
-            Ok(_) | Err(RecvError::Lagged(_)) => {}
-            Err(RecvError::Closed) => return future::pending().await,
-        }
-    }
 }
