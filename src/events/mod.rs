@@ -28,7 +28,7 @@ const CHANNEL_CAPACITY: usize = 64;
 /// The PostgreSQL channel notices travel on.
 pub const CHANNEL: &str = "taskql_events";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TaskEventKind {
     Created,
     Updated,

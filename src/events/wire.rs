@@ -24,7 +24,7 @@ pub struct Payload {
 #[serde(tag = "notice", rename_all = "snake_case")]
 pub enum WireNotice {
     Task {
-        kind: WireKind,
+        kind: TaskEventKind,
         task_id: Uuid,
         /// Absent when deleted, or when too large to travel (`fetch`).
         task: Option<WireTask>,
@@ -32,13 +32,6 @@ pub enum WireNotice {
         fetch: bool,
     },
     SessionsEnded,
-}
-
-#[derive(Clone, Copy, Serialize, Deserialize)]
-pub enum WireKind {
-    Created,
-    Updated,
-    Deleted,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -54,11 +47,7 @@ pub struct WireTask {
 pub fn encode(user: Uuid, notice: &Notice) -> AppResult<String> {
     let notice = match notice {
         Notice::Task(event) => WireNotice::Task {
-            kind: match event.kind {
-                TaskEventKind::Created => WireKind::Created,
-                TaskEventKind::Updated => WireKind::Updated,
-                TaskEventKind::Deleted => WireKind::Deleted,
-            },
+            kind: event.kind,
             task_id: event.task_id,
             task: event.task.as_ref().map(|task| WireTask {
                 title: task.title.clone(),
@@ -85,16 +74,6 @@ pub fn encode(user: Uuid, notice: &Notice) -> AppResult<String> {
     serde_json::to_string(&payload).map_err(AppError::internal)
 }
 
-impl WireKind {
-    pub fn kind(self) -> TaskEventKind {
-        match self {
-            Self::Created => TaskEventKind::Created,
-            Self::Updated => TaskEventKind::Updated,
-            Self::Deleted => TaskEventKind::Deleted,
-        }
-    }
-}
-
 impl WireTask {
     /// The task as a model; the search text, which no subscriber sees, is
     /// left empty.
@@ -114,9 +93,9 @@ impl WireTask {
 }
 
 /// The event in a task notice, once its task is at hand.
-pub fn event(kind: WireKind, task_id: Uuid, task: Option<task::Model>) -> TaskEvent {
+pub fn event(kind: TaskEventKind, task_id: Uuid, task: Option<task::Model>) -> TaskEvent {
     TaskEvent {
-        kind: kind.kind(),
+        kind,
         task_id,
         task,
     }

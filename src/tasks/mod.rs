@@ -107,11 +107,6 @@ impl Tasks {
         }
     }
 
-    /// The key that signs and checks page cursors.
-    pub fn cursors(&self) -> &CursorKey {
-        &self.cursors
-    }
-
     /// The owner's task `id`, if there is one.
     pub async fn find(&self, owner: Uuid, id: Uuid) -> AppResult<Option<task::Model>> {
         Ok(select_owned(owner, &TaskFilter::default())

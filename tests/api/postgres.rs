@@ -28,8 +28,7 @@ async fn the_suite_runs_on_postgres_when_configured() {
 /// `taskql migrate up` started next to them.
 #[tokio::test]
 async fn instances_started_together_on_an_empty_database_all_come_up() {
-    if std::env::var("TASKQL_TEST_POSTGRES_URL").is_err() {
-        eprintln!("skipped: set TASKQL_TEST_POSTGRES_URL to run the suite against PostgreSQL");
+    if !postgres_configured() {
         return;
     }
     let database = Arc::new(TestDatabase::create().await);

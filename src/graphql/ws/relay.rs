@@ -100,7 +100,8 @@ impl Connection {
         let mut protocol = std::pin::pin!(protocol);
         let mut init_deadline = std::pin::pin!(tokio::time::sleep(INIT_TIMEOUT));
         let mut session = None;
-        let mut expiry = std::pin::pin!(tokio::time::sleep(Duration::MAX / 4));
+        // Set when the session begins; its branch waits for a session.
+        let mut expiry = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
         let mut pings =
             tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         loop {
