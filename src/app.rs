@@ -19,12 +19,14 @@ use crate::{
     db,
     events::{Events, listener},
     graphql::{self, SchemaSettings, gateway::Gateway, http::GraphqlState, ws::WsState},
+    mail::{Mailer, outbox::Outbox, sender},
     server,
     tasks::{Tasks, cursor::CursorKey},
 };
 
-/// How often ended windows of the rate counters are deleted.
-const COUNTER_SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// How often what has run out (counters, reset tokens, mail given up on)
+/// is deleted.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// A built application, ready to run on its listener.
 pub struct Application {
@@ -34,6 +36,8 @@ pub struct Application {
     gateway: Gateway,
     accounts: Accounts,
     events: Events,
+    outbox: Outbox,
+    mailer: Mailer,
     /// On PostgreSQL, the connection that already listens for events.
     listening: Option<PgListener>,
     shutdown: Shutdown,
@@ -79,6 +83,8 @@ impl Application {
             accounts,
             tasks,
             events,
+            outbox,
+            mailer,
             listening,
         } = Services::build(&config, &db).await?;
         let schema = SchemaSettings {
@@ -109,6 +115,8 @@ impl Application {
             gateway,
             accounts,
             events,
+            outbox,
+            mailer,
             listening,
             shutdown,
         })
@@ -138,17 +146,18 @@ impl Application {
     pub async fn run(self) -> std::io::Result<()> {
         let Shutdown { token, tracker } = self.shutdown;
         let workers = CancellationToken::new();
-        tracker.spawn(every(
-            COUNTER_SWEEP_EVERY,
+        tracker.spawn(every(SWEEP_EVERY, workers.clone(), "sweep", {
+            let accounts = self.accounts.clone();
+            move || {
+                let accounts = accounts.clone();
+                async move { accounts.sweep().await }
+            }
+        }));
+        tracker.spawn(sender::run(
+            self.outbox,
+            self.mailer,
+            self.accounts.clone(),
             workers.clone(),
-            "sweep rate counters",
-            {
-                let accounts = self.accounts.clone();
-                move || {
-                    let accounts = accounts.clone();
-                    async move { accounts.sweep_counters().await.map(drop) }
-                }
-            },
         ));
         if let Some(listening) = self.listening {
             tracker.spawn(listener::run(
@@ -179,6 +188,8 @@ struct Services {
     accounts: Accounts,
     tasks: Tasks,
     events: Events,
+    outbox: Outbox,
+    mailer: Mailer,
     /// On PostgreSQL, the connection that already listens for events.
     listening: Option<PgListener>,
 }
@@ -201,15 +212,20 @@ impl Services {
         } else {
             None
         };
+        let mailer = Mailer::new(&config.mail, config.is_production())?;
+        let outbox = Outbox::new(db.clone());
         let accounts = Accounts::new(
             db.clone(),
             hasher,
             TokenKeys::new(&secret, &config.tokens),
             events.clone(),
+            outbox.clone(),
             AccountSettings {
                 password_min_length: passwords.password_min_length,
                 refresh_token_ttl: config.tokens.refresh_token_ttl,
                 limits: config.limits.clone(),
+                password_reset_ttl: config.mail.password_reset_ttl,
+                password_reset_url: config.mail.password_reset_url.clone(),
             },
         );
         let tasks = Tasks::new(db.clone(), CursorKey::new(&secret), events.clone());
@@ -217,6 +233,8 @@ impl Services {
             accounts,
             tasks,
             events,
+            outbox,
+            mailer,
             listening,
         })
     }

@@ -10,6 +10,8 @@ use sea_orm::{
     TransactionTrait,
 };
 
+use crate::error::{AppError, AppResult};
+
 /// The PostgreSQL advisory lock that migrations run under: any fixed number
 /// that no other application on the database uses ("taskql" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7461_736b_716c;
@@ -70,6 +72,11 @@ pub async fn exclusively<T>(
 /// The current time at the precision the databases store; see [`truncate`].
 pub fn now() -> DateTime<Utc> {
     truncate(Utc::now())
+}
+
+/// `duration` as a span to add to a time of the database's.
+pub fn span(duration: Duration) -> AppResult<chrono::Duration> {
+    chrono::Duration::from_std(duration).map_err(AppError::internal)
 }
 
 /// `time` at the precision both databases store (microseconds), so a value

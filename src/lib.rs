@@ -3,7 +3,7 @@
 //! # Layout
 //!
 //! Dependencies point one way: `app`/`server` → `graphql` → `accounts`,
-//! `tasks` → `events`, `auth`, `db`, the `entity` crate; `config`, `error`
+//! `tasks` → `events`, `mail`, `auth`, `db`, the `entity` crate; `config`, `error`
 //! and `secret` are shared by all.
 //!
 //! * [`cli`], [`config`], [`telemetry`]: starting up: the command line, the
@@ -16,11 +16,13 @@
 //!   transport runs operations through (limits, error codes, request id);
 //!   the viewer guard; GraphQL over HTTP and over WebSocket.
 //! * [`accounts`]: the accounts service: signup, login, sessions, password
-//!   change, deletion, the per-IP and per-email limits.
+//!   change and reset, deletion, the per-IP and per-email limits.
 //! * [`tasks`]: the tasks service: fields, listing orders, cursors, pages,
 //!   writes in transactions.
 //! * [`events`]: the event bus that carries task changes and ended sessions
 //!   to subscribers on every instance (PostgreSQL `LISTEN/NOTIFY`).
+//! * [`mail`]: outgoing mail: the queue in the database, the worker that
+//!   sends it over SMTP (or to the log in development), with retries.
 //! * [`auth`]: credentials, Argon2id hashing on a bounded pool, access and
 //!   refresh tokens, random tokens, windowed counters; no request types.
 //! * [`error`]: what can go wrong and the `extensions.code` clients see.
@@ -37,6 +39,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http_policy;
+pub mod mail;
 pub mod secret;
 pub mod server;
 pub mod tasks;

@@ -8,6 +8,7 @@ mod m20261123_000002_create_refresh_tokens;
 mod m20261123_000003_create_tasks;
 mod m20261123_000004_create_login_failures;
 mod m20261125_000005_create_rate_counters;
+mod m20261126_000006_create_password_resets_and_mail_outbox;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_tasks::Migration),
             Box::new(m20261123_000004_create_login_failures::Migration),
             Box::new(m20261125_000005_create_rate_counters::Migration),
+            Box::new(m20261126_000006_create_password_resets_and_mail_outbox::Migration),
         ]
     }
 }

@@ -1,12 +1,16 @@
-//! The accounts service: signup, login, sessions, password change, account
-//! deletion, and who an access token belongs to. The GraphQL layer only
+//! The accounts service: signup, login, sessions, password change and
+//! reset, account deletion, and who an access token belongs to. The GraphQL layer only
 //! translates to and from these.
 
+mod reset;
 mod sessions;
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
-use entity::user::{self, Column, Entity as Users};
+use entity::{
+    password_reset::{self, Entity as PasswordResets},
+    user::{self, Column, Entity as Users},
+};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
     EntityTrait, IntoActiveModel, QueryFilter, SqlErr, TransactionTrait,
@@ -25,6 +29,7 @@ use crate::{
     db,
     error::{AppError, AppResult},
     events::{Events, Notice},
+    mail::outbox::Outbox,
 };
 
 /// The rules accounts follow, from the configuration.
@@ -33,6 +38,10 @@ pub struct AccountSettings {
     pub password_min_length: usize,
     pub refresh_token_ttl: Duration,
     pub limits: LimitSettings,
+    /// How long a reset token works once its mail is sent.
+    pub password_reset_ttl: Duration,
+    /// Link template of reset mail (`{token}` is replaced), if any.
+    pub password_reset_url: Option<String>,
 }
 
 /// Everything account operations need; cheap to clone.
@@ -46,6 +55,7 @@ struct Inner {
     hasher: PasswordHasher,
     tokens: TokenKeys,
     events: Events,
+    outbox: Outbox,
     settings: AccountSettings,
 }
 
@@ -55,6 +65,7 @@ impl Accounts {
         hasher: PasswordHasher,
         tokens: TokenKeys,
         events: Events,
+        outbox: Outbox,
         settings: AccountSettings,
     ) -> Self {
         Self {
@@ -63,6 +74,7 @@ impl Accounts {
                 hasher,
                 tokens,
                 events,
+                outbox,
                 settings,
             }),
         }
@@ -220,8 +232,15 @@ impl Accounts {
             .await?)
     }
 
-    /// Deletes the counters of limits whose window has ended.
-    pub async fn sweep_counters(&self) -> AppResult<u64> {
-        counter::sweep(self.db()).await
+    /// Deletes what has run out: counters whose window has ended, reset
+    /// tokens past their time, mail given up on.
+    pub async fn sweep(&self) -> AppResult<()> {
+        counter::sweep(self.db()).await?;
+        PasswordResets::delete_many()
+            .filter(password_reset::Column::ExpiresAt.lte(db::now()))
+            .exec(self.db())
+            .await?;
+        self.inner.outbox.sweep().await?;
+        Ok(())
     }
 }

@@ -14,10 +14,7 @@ use sea_orm::{
     sea_query::{CaseStatement, Expr, ExprTrait, OnConflict},
 };
 
-use crate::{
-    db,
-    error::{AppError, AppResult},
-};
+use crate::{db, error::AppResult};
 
 /// What a counter counts; one scope per limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +23,8 @@ pub enum Scope {
     Login,
     /// Authentication attempts per client IP.
     Client,
+    /// Password-reset mails asked for, per email.
+    ResetMail,
 }
 
 impl Scope {
@@ -33,6 +32,7 @@ impl Scope {
         match self {
             Self::Login => "login",
             Self::Client => "client",
+            Self::ResetMail => "reset_mail",
         }
     }
 }
@@ -47,7 +47,7 @@ pub async fn record(
     window: Duration,
 ) -> AppResult<u32> {
     let now = db::now();
-    let ends_at = now + chrono::Duration::from_std(window).map_err(AppError::internal)?;
+    let ends_at = now + db::span(window)?;
     let ended = Expr::col((RateCounters, Column::WindowEndsAt)).lte(now);
     let count = CaseStatement::new()
         .case(ended.clone(), Expr::val(1))

@@ -1,7 +1,9 @@
 //! Random bytes and tokens from the operating system's generator: the one
-//! place secrets, salts and opaque tokens are drawn.
+//! place secrets, salts and opaque tokens are drawn, and the digest under
+//! which an opaque token is stored.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, AppResult};
 
@@ -16,6 +18,12 @@ pub fn bytes<const N: usize>() -> AppResult<[u8; N]> {
 /// An opaque token of 256 random bits, URL-safe base64 without padding.
 pub fn token() -> AppResult<String> {
     Ok(URL_SAFE_NO_PAD.encode(bytes::<32>()?))
+}
+
+/// What is stored of an opaque token: its SHA-256 digest. The token has 256
+/// random bits, so the digest needs no salt and no slow hash.
+pub fn digest(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
 }
 
 #[cfg(test)]

@@ -10,10 +10,9 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     TransactionTrait, sea_query::Expr,
 };
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::random;
+use super::random::{self, digest};
 use crate::{
     db,
     error::{AppError, AppResult},
@@ -29,7 +28,7 @@ pub async fn issue(
 ) -> AppResult<String> {
     let token = random::token()?;
     let now = db::now();
-    let ttl = chrono::Duration::from_std(ttl).map_err(AppError::internal)?;
+    let ttl = db::span(ttl)?;
     RefreshTokens::insert(refresh_token::ActiveModel {
         id: Set(Uuid::now_v7()),
         user_id: Set(user_id),
@@ -118,8 +117,4 @@ async fn find(db: &DatabaseConnection, presented: &str) -> AppResult<Option<refr
         .filter(Column::TokenHash.eq(digest(presented)))
         .one(db)
         .await?)
-}
-
-fn digest(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
 }

@@ -13,7 +13,8 @@ use figment::{Figment, providers::Serialized};
 use serde::de::DeserializeOwned;
 
 pub use sections::{
-    DatabaseSettings, HttpSettings, LimitSettings, LogSettings, PasswordSettings, TokenSettings,
+    DatabaseSettings, HttpSettings, LimitSettings, LogSettings, MailSettings, PasswordSettings,
+    SmtpTransport, TOKEN_PLACEHOLDER, TokenSettings,
 };
 pub use values::{Environment, LogFormat, Origin, RateLimit};
 
@@ -34,6 +35,7 @@ pub struct Config {
     pub tokens: TokenSettings,
     pub passwords: PasswordSettings,
     pub limits: LimitSettings,
+    pub mail: MailSettings,
     pub log: LogSettings,
 }
 
@@ -97,6 +99,7 @@ impl Config {
             tokens: section(&figment)?,
             passwords: section(&figment)?,
             limits: section(&figment)?,
+            mail: section(&figment)?,
             log: section(&figment)?,
         };
         config.validate()?;
@@ -141,11 +144,13 @@ impl Config {
             ("access_token_ttl", tokens.access_token_ttl),
             ("refresh_token_ttl", tokens.refresh_token_ttl),
             ("login_lockout", self.limits.login_lockout),
+            ("password_reset_ttl", self.mail.password_reset_ttl),
         ] {
             if ttl < Duration::from_secs(1) {
                 return Err(ConfigError::new(field, "must be at least one second"));
             }
         }
+        self.mail.validate()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.log)
             .map_err(|error| ConfigError::new("log", error.to_string()))?;
         Ok(())
@@ -217,6 +222,25 @@ mod tests {
         assert_eq!(config.http.request_timeout, Duration::from_secs(10));
         assert!(config.http.trusted_proxies.is_empty() && config.http.cors_origins.is_empty());
         assert!(config.introspection_enabled() && config.graphiql_enabled());
+        assert!(config.mail.smtp_url.is_none() && config.mail.password_reset_url.is_none());
+        assert_eq!(
+            config.mail.mail_from.to_string(),
+            "taskql <no-reply@localhost>"
+        );
+        assert_eq!(config.mail.password_reset_ttl, Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn every_form_of_smtp_url_is_accepted() {
+        for url in [
+            "smtps://user:pass@mail.example.com:465",
+            "smtp://user:pass@mail.example.com:587?tls=required",
+            "smtp://localhost:25",
+        ] {
+            let config = load(&[("TASKQL_SMTP_URL", url)]).expect(url);
+            let transport = config.mail.smtp_transport().expect(url);
+            assert!(transport.is_some(), "{url}");
+        }
     }
 
     #[test]
@@ -298,6 +322,26 @@ mod tests {
                 "TASKQL_LOG_FORMAT",
                 "unknown format",
             ),
+            (
+                ("TASKQL_SMTP_URL", "https://mail.example.com"),
+                "TASKQL_SMTP_URL",
+                "not SMTP",
+            ),
+            (
+                ("TASKQL_MAIL_FROM", "not an address"),
+                "TASKQL_MAIL_FROM",
+                "not a mailbox",
+            ),
+            (
+                ("TASKQL_PASSWORD_RESET_URL", "https://app.example.com/reset"),
+                "TASKQL_PASSWORD_RESET_URL",
+                "no {token}",
+            ),
+            (
+                ("TASKQL_PASSWORD_RESET_TTL", "0s"),
+                "TASKQL_PASSWORD_RESET_TTL",
+                "zero ttl",
+            ),
         ];
         for ((name, value), expected, why) in cases {
             let error = load(&[(name, value)]).expect_err(why);
@@ -322,9 +366,14 @@ mod tests {
         let config = load(&[
             ("TASKQL_JWT_SECRET", "super-secret-key-that-is-long-enough!"),
             ("TASKQL_DATABASE_URL", "postgres://app:hunter2@db/taskql"),
+            (
+                "TASKQL_SMTP_URL",
+                "smtps://mailer:swordfish@mail.example.com",
+            ),
         ])
         .expect("valid");
         let printed = format!("{config:?}");
+        assert!(!printed.contains("swordfish"), "{printed}");
         assert!(!printed.contains("super-secret"), "{printed}");
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(printed.contains("[redacted]"), "{printed}");
@@ -360,6 +409,6 @@ mod tests {
             assert!(example.contains(&variable), ".env.example lacks {variable}");
             checked += 1;
         }
-        assert_eq!(checked, 23, "every field of every section: {debug}");
+        assert_eq!(checked, 27, "every field of every section: {debug}");
     }
 }

@@ -9,11 +9,24 @@ use std::{
     time::Duration,
 };
 
+use lettre::{Address, AsyncSmtpTransport, Tokio1Executor, message::Mailbox};
 use serde::Deserialize;
 use serde_with::{DisplayFromStr, serde_as};
 
-use super::values::{CommaList, LogFormat, Origin, RateLimit};
+use super::{
+    ConfigError,
+    values::{CommaList, LogFormat, Origin, RateLimit},
+};
 use crate::secret::Secret;
+
+/// The SMTP client, as lettre runs it on tokio.
+pub type SmtpTransport = AsyncSmtpTransport<Tokio1Executor>;
+
+/// What `TASKQL_PASSWORD_RESET_URL` holds where the token goes.
+pub const TOKEN_PLACEHOLDER: &str = "{token}";
+
+/// Longest wait for the SMTP server at each step of sending a mail.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Where the data lives.
 #[derive(Clone, Debug, Deserialize)]
@@ -142,7 +155,8 @@ impl PasswordSettings {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct LimitSettings {
-    /// Signup, login and refreshToken requests allowed per client IP, as
+    /// Signup, login, refreshToken, requestPasswordReset and resetPassword
+    /// requests allowed per client IP, as
     /// `30/min` (also `/s`, `/h`); `off` disables the limit.
     #[serde_as(as = "DisplayFromStr")]
     pub auth_rate_limit: RateLimit,
@@ -163,6 +177,72 @@ impl Default for LimitSettings {
             login_max_failures: 10,
             login_lockout: Duration::from_secs(15 * 60),
         }
+    }
+}
+
+/// Mail, and password reset by mail.
+#[serde_as]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct MailSettings {
+    /// SMTP server the mail goes through (`smtps://…`, `smtp://…?tls=required`
+    /// or `smtp://…`); a secret because it may hold a password. Without it,
+    /// development writes mail to the log and production sends none.
+    pub smtp_url: Option<Secret>,
+    /// Sender of the mail, as `Name <address>` or a bare address.
+    #[serde_as(as = "DisplayFromStr")]
+    pub mail_from: Mailbox,
+    /// Link template for reset mail: `{token}` is replaced by the token.
+    pub password_reset_url: Option<String>,
+    /// How long a reset token works once its mail is sent.
+    #[serde(with = "humantime_serde")]
+    pub password_reset_ttl: Duration,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            mail_from: Mailbox::new(
+                Some("taskql".into()),
+                Address::new("no-reply", "localhost").expect("a valid address"),
+            ),
+            password_reset_url: None,
+            password_reset_ttl: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+impl MailSettings {
+    /// The SMTP transport `smtp_url` describes, when it is set; the one place
+    /// the URL is read, so a bad one stops the start.
+    pub fn smtp_transport(&self) -> Result<Option<SmtpTransport>, ConfigError> {
+        let Some(url) = &self.smtp_url else {
+            return Ok(None);
+        };
+        // lettre's own error may quote the URL, which can hold a password.
+        let transport = SmtpTransport::from_url(url.expose()).map_err(|_| {
+            ConfigError::new(
+                "smtp_url",
+                "must be smtps://user:pass@host:465, smtp://user:pass@host:587?tls=required \
+                 or smtp://host:25",
+            )
+        })?;
+        Ok(Some(transport.timeout(Some(SMTP_TIMEOUT)).build()))
+    }
+
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        self.smtp_transport()?;
+        if let Some(template) = &self.password_reset_url
+            && !((template.starts_with("https://") || template.starts_with("http://"))
+                && template.contains(TOKEN_PLACEHOLDER))
+        {
+            return Err(ConfigError::new(
+                "password_reset_url",
+                format!("must be an http(s) link holding {TOKEN_PLACEHOLDER}"),
+            ));
+        }
+        Ok(())
     }
 }
 

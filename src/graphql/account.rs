@@ -1,5 +1,5 @@
 //! Accounts in GraphQL: `User`, `AuthPayload`, `me`, and the signup, login,
-//! session and password mutations. The work is done in `crate::accounts`.
+//! session, password and reset mutations. The work is done in `crate::accounts`.
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use entity::user;
@@ -76,6 +76,15 @@ pub struct ChangePasswordInput {
     pub new_password: String,
 }
 
+#[derive(InputObject)]
+pub struct ResetPasswordInput {
+    /// The token from the reset mail.
+    #[graphql(secret)]
+    pub token: String,
+    #[graphql(secret)]
+    pub new_password: String,
+}
+
 #[derive(Default)]
 pub struct AccountQuery;
 
@@ -139,6 +148,26 @@ impl AccountMutation {
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
             .change_password(&viewer.user, &input.current_password, &input.new_password)
+            .await?;
+        Ok(true)
+    }
+
+    /// Mails a password-reset token to `email` if it has an account. Always
+    /// `true`, in the same time either way; at most 3 mails an hour per email.
+    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
+        let accounts = ctx.data_unchecked::<Accounts>();
+        accounts
+            .request_password_reset(client_ip(ctx), &email)
+            .await?;
+        Ok(true)
+    }
+
+    /// Sets a new password with the token from a reset mail and ends every
+    /// session of the account. The token works once.
+    async fn reset_password(&self, ctx: &Context<'_>, input: ResetPasswordInput) -> Result<bool> {
+        let accounts = ctx.data_unchecked::<Accounts>();
+        accounts
+            .reset_password(client_ip(ctx), &input.token, &input.new_password)
             .await?;
         Ok(true)
     }

@@ -37,12 +37,14 @@ pub const MAX_FRAGMENT_NESTING: usize = 8;
 pub const MAX_RECURSION: usize = 32;
 /// Mutations that check a password or a token: aliases must not let one
 /// request make many guesses.
-pub const AUTH_MUTATIONS: [&str; 5] = [
+pub const AUTH_MUTATIONS: [&str; 7] = [
     "signup",
     "login",
     "refreshToken",
     "changePassword",
     "deleteAccount",
+    "requestPasswordReset",
+    "resetPassword",
 ];
 
 /// What a selection set costs, relative to where it stands.

@@ -9,7 +9,12 @@ use std::{
 
 use serde_json::json;
 
-use crate::helpers::{JWT_SECRET, TestDatabase};
+use sea_orm::{EntityTrait, PaginatorTrait};
+
+use crate::{
+    helpers::{JWT_SECRET, PASSWORD, TestDatabase},
+    smtp::SmtpServer,
+};
 
 fn taskql() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_taskql"));
@@ -96,21 +101,29 @@ async fn migrate_applies_reports_and_rolls_back() {
 struct Server {
     child: Child,
     address: String,
+    /// The lines logged up to the one with the address.
+    startup: Vec<String>,
     logs: std::sync::mpsc::Receiver<String>,
 }
 
 impl Server {
     fn start(database_url: &str) -> Self {
-        let mut child = taskql()
+        Self::start_with(database_url, &[])
+    }
+
+    /// A server with `vars` set as well (they win over the test settings).
+    fn start_with(database_url: &str, vars: &[(&str, &str)]) -> Self {
+        let mut command = taskql();
+        command
             .env("TASKQL_DATABASE_URL", database_url)
             .env("TASKQL_LISTEN", "127.0.0.1:0")
             .env("TASKQL_JWT_SECRET", JWT_SECRET)
             .env("TASKQL_ARGON2_M_KIB", "1024")
             .env("TASKQL_LOG", "debug")
             .env("TASKQL_LOG_FORMAT", "json")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starts");
+            .envs(vars.iter().copied())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("starts");
         let stderr = BufReader::new(child.stderr.take().expect("stderr"));
         let (sender, logs) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -120,18 +133,55 @@ impl Server {
                 }
             }
         });
+        let mut startup = Vec::new();
         let address = loop {
             let line = logs
                 .recv_timeout(Duration::from_secs(30))
                 .expect("server logs its address");
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                break rest.split('/').next().expect("address").to_owned();
+            let address = line
+                .split("listening on http://")
+                .nth(1)
+                .map(|rest| rest.split('/').next().expect("address").to_owned());
+            startup.push(line);
+            if let Some(address) = address {
+                break address;
             }
         };
         Self {
             child,
             address,
+            startup,
             logs,
+        }
+    }
+
+    /// Runs an operation against the server.
+    async fn graphql(&self, query: &str, variables: serde_json::Value) -> serde_json::Value {
+        reqwest::Client::new()
+            .post(format!("http://{}/graphql", self.address))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// Waits (at most 20 s) for a log line holding `text`, and returns it
+    /// with the lines before it.
+    fn log_until(&self, text: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self
+                .logs
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("no log line holds {text:?}: {lines:#?}"));
+            let found = line.contains(text);
+            lines.push(line);
+            if found {
+                return lines;
+            }
         }
     }
 
@@ -143,7 +193,19 @@ impl Server {
             .status()
             .expect("kill");
         let status = self.child.wait().expect("exits");
-        (status, self.logs.try_iter().collect())
+        let mut lines = std::mem::take(&mut self.startup);
+        lines.extend(self.logs.try_iter());
+        (status, lines)
+    }
+}
+
+/// A test that fails midway leaves no server behind.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -209,11 +271,105 @@ async fn the_server_logs_request_ids_never_passwords_and_stops_gracefully() {
     assert!(all.contains("shutting down"), "{all}");
     let request_lines: Vec<&String> = logs
         .iter()
-        .filter(|line| line.contains("/graphql"))
+        .filter(|line| line.contains(r#""path":"/graphql""#))
         .collect();
     assert!(!request_lines.is_empty(), "{all}");
     assert!(
         request_lines.iter().all(|line| line.contains("request_id")),
         "{all}"
     );
+}
+
+const SIGNUP: &str = "mutation($input: SignupInput!) { signup(input: $input) { id } }";
+const REQUEST_RESET: &str = "mutation($email: String!) { requestPasswordReset(email: $email) }";
+const RESET: &str = "mutation($input: ResetPasswordInput!) { resetPassword(input: $input) }";
+
+async fn sign_up_ada(server: &Server) {
+    let input = json!({ "input": { "email": "ada@example.com", "password": PASSWORD } });
+    let signed_up = server.graphql(SIGNUP, input).await;
+    assert!(signed_up["errors"].is_null(), "{signed_up}");
+}
+
+async fn reset_with(server: &Server, token: &str, new_password: &str) -> serde_json::Value {
+    let input = json!({ "input": { "token": token, "newPassword": new_password } });
+    server.graphql(RESET, input).await
+}
+
+/// With an SMTP server, the token goes into the mail and nowhere else, even
+/// at the most detailed log level.
+#[tokio::test]
+async fn a_reset_token_sent_by_mail_never_reaches_the_log() {
+    let smtp = SmtpServer::start().await;
+    let database = TestDatabase::create().await;
+    let url = smtp.url();
+    let server = Server::start_with(
+        &database.url,
+        &[("TASKQL_SMTP_URL", &url), ("TASKQL_LOG", "trace")],
+    );
+    sign_up_ada(&server).await;
+    server
+        .graphql(REQUEST_RESET, json!({ "email": "ada@example.com" }))
+        .await;
+    let token = smtp.next_after(0).await.token();
+    let new_password = "a-recognisable-new-passphrase";
+    let reset = reset_with(&server, &token, new_password).await;
+    assert_eq!(reset["data"]["resetPassword"], true, "{reset}");
+    let (_, logs) = server.stop();
+    let all = logs.join("\n");
+    assert!(all.contains("mail sent"), "{all}");
+    assert!(!all.contains(&token), "the token reached the log");
+    assert!(!all.contains(new_password), "the password reached the log");
+}
+
+/// Without an SMTP server, development writes the mail to the log, loudly,
+/// and the token in it works.
+#[tokio::test]
+async fn without_smtp_development_writes_the_mail_to_the_log() {
+    let database = TestDatabase::create().await;
+    let server = Server::start(&database.url);
+    sign_up_ada(&server).await;
+    server
+        .graphql(REQUEST_RESET, json!({ "email": "ada@example.com" }))
+        .await;
+    let said = server.startup.join("\n");
+    assert!(
+        said.contains("WRITTEN TO THIS LOG"),
+        "said at start: {said}"
+    );
+    let lines = server.log_until("Reset your taskql password");
+    let line: serde_json::Value =
+        serde_json::from_str(lines.last().expect("the mail's line")).expect("a JSON line");
+    let mail = line["message"].as_str().expect("a message");
+    let token = mail
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .find(|word| word.len() == 43)
+        .unwrap_or_else(|| panic!("a token in {mail}"));
+    let reset = reset_with(&server, token, "a-recognisable-new-passphrase").await;
+    assert_eq!(reset["data"]["resetPassword"], true, "{reset}");
+    server.stop();
+}
+
+/// Without an SMTP server, production says no mail could be sent and makes
+/// no token at all.
+#[tokio::test]
+async fn without_smtp_production_sends_nothing_and_logs_no_token() {
+    let database = TestDatabase::create().await;
+    let server = Server::start_with(&database.url, &[("TASKQL_ENV", "production")]);
+    sign_up_ada(&server).await;
+    let answer = server
+        .graphql(REQUEST_RESET, json!({ "email": "ada@example.com" }))
+        .await;
+    assert_eq!(answer["data"]["requestPasswordReset"], true, "{answer}");
+    server.log_until("no mail could be sent");
+    let db = sea_orm::Database::connect(&database.url)
+        .await
+        .expect("connect");
+    let tokens = entity::password_reset::Entity::find()
+        .count(&db)
+        .await
+        .expect("count");
+    assert_eq!(tokens, 0, "no token was made");
+    let (_, logs) = server.stop();
+    let all = logs.join("\n");
+    assert!(all.contains("no mail can be sent"), "said at start: {all}");
 }

@@ -1,0 +1,31 @@
+//! Mail waiting to be sent. A row is what to send and to whom, not the mail
+//! itself: a password-reset mail gets its token only when it is sent, so no
+//! token is ever stored in the clear.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "mail_outbox")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// What mail this is, such as `password_reset`.
+    pub kind: String,
+    /// The address it goes to (a normalised email).
+    pub recipient: String,
+    /// Delivery attempts so far.
+    pub attempts: i32,
+    /// Not sent before this time: the backoff after a failed attempt.
+    pub send_after: DateTimeUtc,
+    /// Set while one instance sends it; another instance may take it over
+    /// once the lease has run out.
+    pub leased_until: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    /// Given up (and deleted) when not sent by then.
+    pub expires_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

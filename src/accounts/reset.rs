@@ -1,0 +1,272 @@
+//! Password reset by mail. A request only queues a mail: the reset token is
+//! drawn when the mail is sent, and only its digest is stored, one live token
+//! per account. The token works once, for the reset TTL, and only while the
+//! password is the one it was issued under.
+
+use std::{net::IpAddr, time::Duration};
+
+use entity::{
+    password_reset::{self, Column, Entity as PasswordResets},
+    user::{self, Entity as Users},
+};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait, TransactionTrait,
+    sea_query::{Expr, OnConflict},
+};
+
+use super::Accounts;
+use crate::{
+    auth::{
+        Email, Password,
+        counter::{self, Scope},
+        random, refresh,
+    },
+    config::TOKEN_PLACEHOLDER,
+    db,
+    error::{AppError, AppResult},
+    mail::{Mail, outbox::Kind, sender::Compose},
+};
+
+/// Reset mails one email may be sent within [`RESET_MAIL_WINDOW`].
+const RESET_MAILS_PER_WINDOW: u32 = 3;
+const RESET_MAIL_WINDOW: Duration = Duration::from_secs(60 * 60);
+
+/// The one answer to a token that does not work, whatever the reason.
+fn token_refused() -> AppError {
+    AppError::bad_input(
+        "token",
+        "this reset token is invalid, used or expired; ask for a new one",
+    )
+}
+
+impl Accounts {
+    /// Queues a reset mail for `email`. The same statements run whether or
+    /// not an account has that email (the sender finds out), so the answer
+    /// and its timing tell nothing; past the mail limit nothing is queued.
+    #[tracing::instrument(skip_all)]
+    pub async fn request_password_reset(
+        &self,
+        client: Option<IpAddr>,
+        email: &str,
+    ) -> AppResult<()> {
+        self.admit(client).await?;
+        let email = Email::parse(email)?;
+        let asked = counter::record(
+            self.db(),
+            Scope::ResetMail,
+            email.as_str(),
+            RESET_MAIL_WINDOW,
+        )
+        .await?;
+        if asked > RESET_MAILS_PER_WINDOW {
+            tracing::info!("reset mail limit reached for an email: nothing queued");
+            return Ok(());
+        }
+        let outbox = &self.inner.outbox;
+        let txn = self.db().begin().await?;
+        // A new request voids the token of the one before.
+        let account = Users::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::Email.eq(email.as_str()))
+            .into_query();
+        PasswordResets::delete_many()
+            .filter(Column::UserId.in_subquery(account))
+            .exec(&txn)
+            .await?;
+        outbox
+            .enqueue(&txn, Kind::PasswordReset, email.as_str())
+            .await?;
+        txn.commit().await?;
+        outbox.wake();
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token, ending every session. A
+    /// refused new password leaves the token as it was.
+    #[tracing::instrument(skip_all)]
+    pub async fn reset_password(
+        &self,
+        client: Option<IpAddr>,
+        token: &str,
+        new_password: &str,
+    ) -> AppResult<()> {
+        self.admit(client).await?;
+        let min_length = self.inner.settings.password_min_length;
+        let new = Password::parse_new(new_password, "newPassword", min_length)?;
+        let digest = random::digest(token);
+        let live = PasswordResets::find()
+            .filter(Column::TokenHash.eq(digest.clone()))
+            .filter(Column::ExpiresAt.gt(db::now()))
+            .one(self.db())
+            .await?
+            .ok_or_else(token_refused)?;
+        let password_hash = self.inner.hasher.hash(&new).await?;
+        let txn = self.db().begin().await?;
+        // Compare-and-set twice: of two uses of one token, one deletes it;
+        // a password changed since the token was issued voids it.
+        let taken = PasswordResets::delete_many()
+            .filter(Column::TokenHash.eq(digest))
+            .filter(Column::ExpiresAt.gt(db::now()))
+            .exec(&txn)
+            .await?;
+        let now = db::now();
+        let changed = Users::update_many()
+            .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
+            .col_expr(
+                user::Column::PasswordVersion,
+                Expr::value(live.password_version.wrapping_add(1)),
+            )
+            .col_expr(user::Column::PasswordChangedAt, Expr::value(now))
+            .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .filter(user::Column::Id.eq(live.user_id))
+            .filter(user::Column::PasswordVersion.eq(live.password_version))
+            .exec_with_returning(&txn)
+            .await?;
+        let (1, Some(user)) = (taken.rows_affected, changed.into_iter().next()) else {
+            txn.rollback().await?;
+            return Err(token_refused());
+        };
+        refresh::revoke_all(&txn, user.id).await?;
+        // Whoever reset the password may log in at once.
+        counter::reset(&txn, Scope::Login, &user.email).await?;
+        self.commit_ending_sessions(txn, user.id).await?;
+        tracing::info!(user = %user.id, "password reset; all sessions ended");
+        Ok(())
+    }
+
+    /// The reset mail for the account of `email`, with a new token that
+    /// replaces any earlier one; `None` without such an account.
+    async fn reset_mail(&self, email: &str) -> AppResult<Option<Mail>> {
+        let Some(user) = self.find_by_email(&Email::parse(email)?).await? else {
+            return Ok(None);
+        };
+        let settings = &self.inner.settings;
+        let token = random::token()?;
+        let now = db::now();
+        PasswordResets::insert(password_reset::ActiveModel {
+            user_id: Set(user.id),
+            token_hash: Set(random::digest(&token)),
+            password_version: Set(user.password_version),
+            expires_at: Set(now + db::span(settings.password_reset_ttl)?),
+            created_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::column(Column::UserId)
+                .update_columns([
+                    Column::TokenHash,
+                    Column::PasswordVersion,
+                    Column::ExpiresAt,
+                    Column::CreatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(self.db())
+        .await?;
+        let link = settings
+            .password_reset_url
+            .as_deref()
+            .map(|template| template.replace(TOKEN_PLACEHOLDER, &token));
+        Ok(Some(reset_mail(
+            user.email,
+            &token,
+            link.as_deref(),
+            settings.password_reset_ttl,
+        )))
+    }
+}
+
+impl Compose for Accounts {
+    async fn compose(&self, kind: Kind, recipient: &str) -> AppResult<Option<Mail>> {
+        match kind {
+            Kind::PasswordReset => self.reset_mail(recipient).await,
+        }
+    }
+}
+
+/// The words of a reset mail.
+fn reset_mail(to: String, token: &str, link: Option<&str>, ttl: Duration) -> Mail {
+    let minutes = ttl.as_secs().div_ceil(60);
+    let how = match link {
+        Some(link) => format!("Open this link to choose a new password:\n\n{link}\n\nor use"),
+        None => "Use".to_owned(),
+    };
+    let text = format!(
+        "Someone asked to reset the password of your taskql account.\n\n\
+         {how} this reset token:\n\n{token}\n\n\
+         It works once, within {minutes} minutes. Resetting ends every session of \
+         the account.\n\n\
+         If you did not ask for this, ignore this mail: your password stays as it is.\n"
+    );
+    let how = match link {
+        Some(link) => {
+            let link = html_escape(link);
+            format!(
+                "<p><a href=\"{link}\">Choose a new password</a></p>\
+                 <p>or use this reset token:</p>"
+            )
+        }
+        None => "<p>Use this reset token:</p>".to_owned(),
+    };
+    let html = format!(
+        "<!doctype html><html><body>\
+         <p>Someone asked to reset the password of your taskql account.</p>\
+         {how}<p><code>{token}</code></p>\
+         <p>It works once, within {minutes} minutes. Resetting ends every session of \
+         the account.</p>\
+         <p>If you did not ask for this, ignore this mail: your password stays as it is.</p>\
+         </body></html>",
+        token = html_escape(token),
+    );
+    Mail {
+        to,
+        subject: "Reset your taskql password".into(),
+        text,
+        html,
+    }
+}
+
+fn html_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mail_carries_the_token_and_the_escaped_link() {
+        let link = "https://app.example.com/reset?token=abc&from=mail";
+        let mail = reset_mail(
+            "ada@example.com".into(),
+            "abc",
+            Some(link),
+            Duration::from_secs(1800),
+        );
+        assert!(mail.text.contains(link) && mail.text.contains("\n\nabc\n\n"));
+        assert!(mail.text.contains("within 30 minutes"));
+        assert!(
+            mail.html
+                .contains("href=\"https://app.example.com/reset?token=abc&amp;from=mail\"")
+        );
+        let plain = reset_mail(
+            "ada@example.com".into(),
+            "abc",
+            None,
+            Duration::from_secs(60),
+        );
+        assert!(!plain.text.contains("http") && plain.html.contains("<code>abc</code>"));
+    }
+}

@@ -1,0 +1,203 @@
+//! The queue of mail to send, kept in the database so it outlives an SMTP
+//! outage and a restart, and shared by every instance.
+//!
+//! A sender takes rows with a lease: one statement marks the due rows it
+//! takes as its own until the lease runs out, skipping rows another instance
+//! holds (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite runs the statement
+//! alone). So each mail is sent by one instance, and a mail whose sender died
+//! is taken over once its lease has run out.
+
+use std::{sync::Arc, time::Duration};
+
+use entity::mail_outbox::{self, Column, Entity as MailOutbox};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait,
+    sea_query::{Expr, ExprTrait, LockBehavior, LockType},
+};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::{db, error::AppResult};
+
+/// How long a sender owns the rows it took; longer than sending can take.
+const LEASE: Duration = Duration::from_secs(5 * 60);
+/// A mail not sent within this time after it was asked for is given up.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+/// The wait before the first retry; it doubles with every failed attempt.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// The longest wait between two attempts.
+const LONGEST_RETRY: Duration = Duration::from_secs(5 * 60);
+
+/// What a queued mail is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    PasswordReset,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::PasswordReset => "password_reset",
+        }
+    }
+
+    fn parse(kind: &str) -> Option<Self> {
+        (kind == Self::PasswordReset.as_str()).then_some(Self::PasswordReset)
+    }
+}
+
+/// A queued mail taken by this instance's sender.
+#[derive(Debug)]
+pub struct Queued {
+    pub id: Uuid,
+    pub kind: Option<Kind>,
+    pub recipient: String,
+    /// Attempts so far, this one included.
+    pub attempts: u32,
+}
+
+/// The queue; cheap to clone.
+#[derive(Clone)]
+pub struct Outbox {
+    db: DatabaseConnection,
+    wake: Arc<Notify>,
+}
+
+impl Outbox {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self {
+            db,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Queues a mail of `kind` to `recipient` on `conn` (a transaction of
+    /// the caller's); call [`Outbox::wake`] once it is committed.
+    pub async fn enqueue(
+        &self,
+        conn: &impl ConnectionTrait,
+        kind: Kind,
+        recipient: &str,
+    ) -> AppResult<()> {
+        let now = db::now();
+        MailOutbox::insert(mail_outbox::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            kind: Set(kind.as_str().to_owned()),
+            recipient: Set(recipient.to_owned()),
+            attempts: Set(0),
+            send_after: Set(now),
+            leased_until: Set(None),
+            created_at: Set(now),
+            expires_at: Set(now + db::span(GIVE_UP_AFTER)?),
+        })
+        .exec(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Tells this instance's sender that there is mail to send.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Completes when [`Outbox::wake`] was called since the last time.
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Takes the next due mail for this instance's sender, if there is one.
+    pub async fn take(&self) -> AppResult<Option<Queued>> {
+        let now = db::now();
+        let free = Condition::any()
+            .add(Column::LeasedUntil.is_null())
+            .add(Column::LeasedUntil.lte(now));
+        let due = MailOutbox::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(Column::SendAfter.lte(now))
+            .filter(Column::ExpiresAt.gt(now))
+            .filter(free.clone())
+            .order_by_asc(Column::SendAfter)
+            .limit(1)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .into_query();
+        let taken = MailOutbox::update_many()
+            .col_expr(Column::LeasedUntil, Expr::value(now + db::span(LEASE)?))
+            .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+            .filter(Column::Id.in_subquery(due))
+            .filter(free)
+            .exec_with_returning(&self.db)
+            .await?;
+        Ok(taken.into_iter().next().map(|row| Queued {
+            id: row.id,
+            kind: Kind::parse(&row.kind),
+            recipient: row.recipient,
+            attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
+        }))
+    }
+
+    /// Removes a mail that was sent, or will never be.
+    pub async fn done(&self, mail: &Queued) -> AppResult<()> {
+        MailOutbox::delete_by_id(mail.id).exec(&self.db).await?;
+        Ok(())
+    }
+
+    /// Gives a mail back to the queue, to be tried again after a wait that
+    /// doubles with each attempt; returns the wait.
+    pub async fn retry_later(&self, mail: &Queued) -> AppResult<Duration> {
+        let wait = retry_wait(mail.attempts);
+        MailOutbox::update_many()
+            .col_expr(
+                Column::LeasedUntil,
+                Expr::value(None::<chrono::DateTime<chrono::Utc>>),
+            )
+            .col_expr(Column::SendAfter, Expr::value(db::now() + db::span(wait)?))
+            .filter(Column::Id.eq(mail.id))
+            .exec(&self.db)
+            .await?;
+        Ok(wait)
+    }
+
+    /// How long until the next queued mail is due, if one is queued.
+    pub async fn next_due_in(&self) -> AppResult<Option<Duration>> {
+        let next = MailOutbox::find()
+            .filter(Column::LeasedUntil.is_null())
+            .order_by_asc(Column::SendAfter)
+            .one(&self.db)
+            .await?;
+        Ok(next.map(|row| (row.send_after - db::now()).to_std().unwrap_or_default()))
+    }
+
+    /// Deletes the mails given up on; returns how many, logging them.
+    pub async fn sweep(&self) -> AppResult<u64> {
+        let expired = MailOutbox::delete_many()
+            .filter(Column::ExpiresAt.lte(db::now()))
+            .exec(&self.db)
+            .await?
+            .rows_affected;
+        if expired > 0 {
+            tracing::error!(mails = expired, "mail given up: not sent within a day");
+        }
+        Ok(expired)
+    }
+}
+
+/// The wait after the `attempts`-th failed attempt.
+fn retry_wait(attempts: u32) -> Duration {
+    let doublings = Ord::min(attempts.saturating_sub(1), 16);
+    Ord::min(FIRST_RETRY.saturating_mul(1 << doublings), LONGEST_RETRY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_between_attempts_doubles_up_to_five_minutes() {
+        let waits: Vec<u64> = (1..=11).map(|n| retry_wait(n).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+        assert_eq!(retry_wait(u32::MAX), LONGEST_RETRY);
+    }
+}
