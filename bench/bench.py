@@ -6,6 +6,7 @@ cannot pass for throughput.
 """
 
 import argparse
+import concurrent.futures
 import http.client
 import json
 import os
@@ -30,6 +31,7 @@ def parse_args():
     parser.add_argument("--subscribers", type=int, default=10_000, help="idle subscribed WebSocket connections")
     parser.add_argument("--events", type=int, default=300, help="events timed in each delivery phase")
     parser.add_argument("--only-events", action="store_true", help="measure the subscription figures alone")
+    parser.add_argument("--only-reset", action="store_true", help="measure requestPasswordReset alone")
     return parser.parse_args()
 
 
@@ -280,9 +282,52 @@ def measure(server, args, workdir, database_url):
     small_page = load(server, workdir, "page-small", query=page, token=small, expected='"edges"', connections=1, duration=max(3, d // 2), threads=1)
     big_page = load(server, workdir, "page-big", query=page, token=big, expected='"edges"', connections=1, duration=max(3, d // 2), threads=1)
 
-    return {"figures": figures, "idle_kib": idle_rss, "loaded_kib": max(loaded_hwm, flood_hwm),
+    reset = measure_reset(port)
+
+    return {"figures": figures, "reset": reset, "idle_kib": idle_rss, "loaded_kib": max(loaded_hwm, flood_hwm),
             "verify_ms": verify_ms, "ceiling": ceiling, "pair": pair, "health_p99": health_p99,
             "small_page": small_page, "big_page": big_page, "workers": workers}
+
+
+def measure_reset(port, accounts=100):
+    """How long requestPasswordReset takes for an email with and without an
+    account: one connection, requests alternating between the two, each email
+    asked for three times (the most an hour lets through to the queue)."""
+    known = [f"reset{i}@example.com" for i in range(accounts)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        list(pool.map(lambda email: graphql(port, "mutation($i: SignupInput!) { signup(input: $i) { id } }",
+                                            {"i": {"email": email, "password": PASSWORD}}), known))
+    unknown = [f"nobody{i}@example.com" for i in range(accounts)]
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    query = "mutation($e: String!) { requestPasswordReset(email: $e) }"
+    timings = {"with": [], "without": []}
+    for _ in range(3):
+        for with_account, without_account in zip(known, unknown):
+            for kind, email in (("with", with_account), ("without", without_account)):
+                body = json.dumps({"query": query, "variables": {"e": email}})
+                started = time.perf_counter()
+                connection.request("POST", "/graphql", body, {"content-type": "application/json"})
+                answer = connection.getresponse().read()
+                timings[kind].append((time.perf_counter() - started) * 1000)
+                if b'"requestPasswordReset":true' not in answer:
+                    raise SystemExit(f"requestPasswordReset: {answer!r}")
+    summary = {}
+    for kind, values in timings.items():
+        values.sort()
+        summary[kind] = {"p50": statistics.median(values), "p99": values[int(len(values) * 0.99) - 1],
+                         "mean": statistics.fmean(values), "count": len(values)}
+    return summary
+
+
+def reset_rows(reset):
+    with_account, without_account = reset["with"], reset["without"]
+    return [
+        ("requestPasswordReset p50 / p99 / mean, email with an account, ms",
+         f"{with_account['p50']:.2f} / {with_account['p99']:.2f} / {with_account['mean']:.2f}", "-", None),
+        ("requestPasswordReset p50 / p99 / mean, email without an account, ms",
+         f"{without_account['p50']:.2f} / {without_account['p99']:.2f} / {without_account['mean']:.2f}",
+         "same as with", None),
+    ]
 
 
 def measure_events(args, database_url, workdir):
@@ -332,6 +377,13 @@ def main():
         events = measure_events(args, database_url, workdir)
         print_rows(args, event_rows(args, events))
         return
+    if args.only_reset:
+        server = Server(args.binary, database_url, 18100, workdir)
+        try:
+            print_rows(args, reset_rows(measure_reset(server.port)))
+        finally:
+            server.stop()
+        return
 
     # Start to ready on an empty database: a fresh SQLite file each time.
     starts = []
@@ -380,6 +432,7 @@ def main():
          f"{small_page['p50']:.2f} vs {big_page['p50']:.2f} ({big_page['p50'] / small_page['p50']:.2f}x)",
          "<= 2x", big_page["p50"] <= 2 * small_page["p50"]),
     ]
+    rows += reset_rows(m["reset"])
     rows += event_rows(args, events)
     print(f"\ntaskql on {'PostgreSQL' if args.postgres else 'SQLite'}, {workers} cores, wrk {c} connections, {d}s per phase")
     print_rows(args, rows)

@@ -4,6 +4,7 @@
 #   bench/run.sh                                  # on a fresh SQLite file
 #   bench/run.sh --postgres postgres://postgres@127.0.0.1:5432/postgres
 #   bench/run.sh --duration 5 --big 20000         # a quicker look
+#   bench/run.sh --only-reset                     # requestPasswordReset timing
 #
 # The load comes from wrk (Debian's package, installed when missing) and, for
 # subscriptions, bench/events.mjs (Node, with the `ws` package) in other

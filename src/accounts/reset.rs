@@ -11,7 +11,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait, TransactionTrait,
+    ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
     sea_query::{Expr, OnConflict},
 };
 
@@ -44,6 +44,8 @@ impl Accounts {
     /// Queues a reset mail for `email`. The same statements run whether or
     /// not an account has that email (the sender finds out), so the answer
     /// and its timing tell nothing; past the mail limit nothing is queued.
+    /// The queued request voids the account's older token at once (see
+    /// [`Accounts::reset_password`]); its mail will carry a new one.
     #[tracing::instrument(skip_all)]
     pub async fn request_password_reset(
         &self,
@@ -64,21 +66,9 @@ impl Accounts {
             return Ok(());
         }
         let outbox = &self.inner.outbox;
-        let txn = self.db().begin().await?;
-        // A new request voids the token of the one before.
-        let account = Users::find()
-            .select_only()
-            .column(user::Column::Id)
-            .filter(user::Column::Email.eq(email.as_str()))
-            .into_query();
-        PasswordResets::delete_many()
-            .filter(Column::UserId.in_subquery(account))
-            .exec(&txn)
-            .await?;
         outbox
-            .enqueue(&txn, Kind::PasswordReset, email.as_str())
+            .enqueue(self.db(), Kind::PasswordReset, email.as_str())
             .await?;
-        txn.commit().await?;
         outbox.wake();
         Ok(())
     }
@@ -99,9 +89,20 @@ impl Accounts {
         let live = PasswordResets::find()
             .filter(Column::TokenHash.eq(digest.clone()))
             .filter(Column::ExpiresAt.gt(db::now()))
+            .find_also_related(Users)
             .one(self.db())
+            .await?;
+        let Some((live, Some(user))) = live else {
+            return Err(token_refused());
+        };
+        // A request made after this token was issued voids it.
+        let outbox = &self.inner.outbox;
+        if outbox
+            .queued_since(Kind::PasswordReset, &user.email, live.created_at)
             .await?
-            .ok_or_else(token_refused)?;
+        {
+            return Err(token_refused());
+        }
         let password_hash = self.inner.hasher.hash(&new).await?;
         let txn = self.db().begin().await?;
         // Compare-and-set twice: of two uses of one token, one deletes it;

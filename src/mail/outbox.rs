@@ -9,11 +9,12 @@
 
 use std::{sync::Arc, time::Duration};
 
+use chrono::{DateTime, Utc};
 use entity::mail_outbox::{self, Column, Entity as MailOutbox};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
     sea_query::{Expr, ExprTrait, LockBehavior, LockType},
 };
 use tokio::sync::Notify;
@@ -95,6 +96,23 @@ impl Outbox {
         .exec(conn)
         .await?;
         Ok(())
+    }
+
+    /// Whether a mail of `kind` to `recipient` was asked for after `since`
+    /// and is still queued.
+    pub async fn queued_since(
+        &self,
+        kind: Kind,
+        recipient: &str,
+        since: DateTime<Utc>,
+    ) -> AppResult<bool> {
+        let queued = MailOutbox::find()
+            .filter(Column::Kind.eq(kind.as_str()))
+            .filter(Column::Recipient.eq(recipient))
+            .filter(Column::CreatedAt.gt(since))
+            .count(&self.db)
+            .await?;
+        Ok(queued > 0)
     }
 
     /// Tells this instance's sender that there is mail to send.

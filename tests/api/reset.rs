@@ -162,6 +162,22 @@ async fn a_newer_request_or_a_password_change_voids_a_token() {
 }
 
 #[tokio::test]
+async fn a_newer_request_voids_a_token_before_its_own_mail_leaves() {
+    let mut smtp = SmtpServer::start().await;
+    let app = app_mailing(&smtp, &[]).await;
+    app.register("ada@example.com").await;
+    app.request_reset("ada@example.com").await;
+    let older = smtp.next_after(0).await.token();
+    smtp.stop();
+    app.request_reset("ada@example.com").await;
+    wait_for_attempts(&app, 1).await;
+    assert_bad_input(&app.reset(&older, NEW_PASSWORD).await, "token");
+    smtp.resume().await;
+    let newer = smtp.next_after(1).await.token();
+    assert_true(&app.reset(&newer, NEW_PASSWORD).await, "resetPassword");
+}
+
+#[tokio::test]
 async fn two_concurrent_uses_of_one_token_give_one_success() {
     let smtp = SmtpServer::start().await;
     let app = app_mailing(&smtp, &[]).await;
