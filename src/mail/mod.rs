@@ -136,6 +136,8 @@ impl Mailer {
             .from(self.inner.from.clone())
             .to(to)
             .subject(mail.subject.as_str())
+            // A generated Message-ID; mail without one looks like spam.
+            .message_id(None)
             .multipart(MultiPart::alternative_plain_html(
                 mail.text.clone(),
                 mail.html.clone(),

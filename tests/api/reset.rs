@@ -75,6 +75,7 @@ async fn a_reset_mail_lets_the_owner_choose_a_new_password_and_ends_every_sessio
     assert_eq!(mail.to, ["ada@example.com"]);
     assert_eq!(mail.from, "no-reply@localhost");
     assert_eq!(mail.subject, "Reset your taskql password");
+    assert!(mail.message_id.is_some(), "a Message-ID");
     let token = mail.token();
     let link = format!("https://app.example.com/reset?token={token}");
     assert!(mail.text.contains(&link), "{}", mail.text);

@@ -27,6 +27,7 @@ pub struct Received {
     pub from: String,
     pub to: Vec<String>,
     pub subject: String,
+    pub message_id: Option<String>,
     pub text: String,
     pub html: String,
 }
@@ -247,6 +248,7 @@ fn deliver(state: &Mutex<State>, from: &str, to: &[String], message: &[u8]) -> S
         from: from.to_owned(),
         to: to.to_vec(),
         subject: parsed.subject().unwrap_or_default().to_owned(),
+        message_id: parsed.message_id().map(str::to_owned),
         text: parsed.body_text(0).unwrap_or_default().into_owned(),
         html: parsed.body_html(0).unwrap_or_default().into_owned(),
     });
