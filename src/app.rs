@@ -16,7 +16,7 @@ use crate::{
     accounts::{AccountSettings, Accounts},
     auth::{PasswordHasher, TokenKeys, token},
     config::Config,
-    db,
+    db::{self, sqlite_reads::SqliteReads},
     events::{Events, listener},
     graphql::{self, SchemaSettings, gateway::Gateway, http::GraphqlState, ws::WsState},
     mail::{Mailer, outbox::Outbox, sender},
@@ -228,7 +228,11 @@ impl Services {
                 password_reset_url: config.mail.password_reset_url.clone(),
             },
         );
-        let tasks = Tasks::new(db.clone(), CursorKey::new(&secret), events.clone());
+        let reads = match db.get_database_backend() {
+            sea_orm::DbBackend::Sqlite => SqliteReads::open(config.database.database_url.expose())?,
+            _ => None,
+        };
+        let tasks = Tasks::new(db.clone(), reads, CursorKey::new(&secret), events.clone());
         Ok(Self {
             accounts,
             tasks,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, Select,
+    QueryFilter, QuerySelect, QueryTrait, Select,
     sea_query::{Expr, ExprTrait, LikeExpr},
 };
 use tokio::sync::Mutex;
@@ -27,12 +27,41 @@ pub use fields::{Description, TaskTitle};
 pub use page::{DEFAULT_PAGE, MAX_PAGE, Page, PageArgs};
 pub use write::TaskChange;
 
-use crate::{error::AppResult, events::Events};
+use crate::{
+    db::sqlite_reads::{self, FromRow, SqliteReads},
+    error::AppResult,
+    events::Events,
+};
+
+impl FromRow for task::Model {
+    fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let time = |column| {
+            sqlite_reads::time(row, column)?.ok_or(rusqlite::Error::InvalidColumnType(
+                0,
+                column.to_owned(),
+                rusqlite::types::Type::Null,
+            ))
+        };
+        Ok(Self {
+            id: sqlite_reads::uuid(row, "id")?,
+            user_id: sqlite_reads::uuid(row, "user_id")?,
+            title: row.get("title")?,
+            description: row.get("description")?,
+            completed: row.get("completed")?,
+            due_at: sqlite_reads::time(row, "due_at")?,
+            created_at: time("created_at")?,
+            updated_at: time("updated_at")?,
+            search_text: row.get("search_text")?,
+        })
+    }
+}
 
 /// Everything task operations need; cheap to clone.
 #[derive(Clone)]
 pub struct Tasks {
     db: DatabaseConnection,
+    /// On a SQLite file, readers used on the calling thread (see [`Tasks::all`]).
+    reads: Option<Arc<SqliteReads>>,
     cursors: CursorKey,
     events: Events,
     /// On SQLite, whose turn it is to write (see [`write`]).
@@ -97,10 +126,16 @@ fn select_owned(owner: Uuid, filter: &TaskFilter) -> Select<task::Entity> {
 }
 
 impl Tasks {
-    pub fn new(db: DatabaseConnection, cursors: CursorKey, events: Events) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        reads: Option<SqliteReads>,
+        cursors: CursorKey,
+        events: Events,
+    ) -> Self {
         let turns = (db.get_database_backend() == DbBackend::Sqlite).then(Arc::default);
         Self {
             db,
+            reads: reads.map(Arc::new),
             cursors,
             events,
             turns,
@@ -109,10 +144,19 @@ impl Tasks {
 
     /// The owner's task `id`, if there is one.
     pub async fn find(&self, owner: Uuid, id: Uuid) -> AppResult<Option<task::Model>> {
-        Ok(select_owned(owner, &TaskFilter::default())
+        let select = select_owned(owner, &TaskFilter::default())
             .filter(Column::Id.eq(id))
-            .one(&self.db)
-            .await?)
+            .limit(1);
+        Ok(self.all(select).await?.pop())
+    }
+
+    /// Every task `select` finds: a short read (an index lookup or a
+    /// bounded range), which on a SQLite file runs on the calling thread.
+    async fn all(&self, select: Select<task::Entity>) -> AppResult<Vec<task::Model>> {
+        match &self.reads {
+            Some(reads) => Ok(reads.all(&select.build(DbBackend::Sqlite))?),
+            None => Ok(select.all(&self.db).await?),
+        }
     }
 
     /// How many of the owner's tasks pass `filter`.

@@ -72,7 +72,7 @@ impl Tasks {
         let select = order
             .sort(TaskRows::find().filter(window), walk)
             .limit(size + 1);
-        let mut tasks = select.all(&self.db).await?;
+        let mut tasks = self.all(select).await?;
         let more = tasks.len() as u64 > size;
         tasks.truncate(usize::try_from(size).unwrap_or(usize::MAX));
         if walk == Walk::Backward {
@@ -122,12 +122,10 @@ impl Tasks {
             return Ok(false);
         };
         let condition = owned(owner, filter).add(order.beyond(&cursor, side, true));
-        let found = TaskRows::find()
-            .filter(condition)
-            .limit(1)
-            .one(&self.db)
+        let found = self
+            .all(TaskRows::find().filter(condition).limit(1))
             .await?;
-        Ok(found.is_some())
+        Ok(!found.is_empty())
     }
 }
 

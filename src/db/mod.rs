@@ -1,5 +1,8 @@
 //! The database connection: SQLite (WAL, foreign keys on) or PostgreSQL,
-//! chosen by the URL, with migrations applied by `serve`.
+//! chosen by the URL, with migrations applied by `serve`; short reads of
+//! SQLite on the calling thread ([`sqlite_reads`]).
+
+pub mod sqlite_reads;
 
 use std::time::Duration;
 

@@ -1,0 +1,210 @@
+//! Short reads of a SQLite database run on the calling thread, with
+//! rusqlite. sqlx runs each SQLite connection on a thread of its own and
+//! hands every statement and every row across threads; for a short read
+//! that costs far more than the read itself. SeaORM still builds the
+//! statement (the same query code serves both databases); only running it
+//! and reading its rows happen here. Writes, transactions and long reads
+//! stay on sqlx.
+//!
+//! Values are bound the way sqlx binds them (a UUID as a 16-byte blob, a
+//! time as RFC 3339 text, a boolean as 0 or 1), so both paths read and
+//! compare the same.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Mutex,
+    time::Duration,
+};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{
+    Connection, OpenFlags, Row, ToSql,
+    types::{ToSqlOutput, ValueRef},
+};
+use sea_orm::{DbErr, RuntimeErr, Statement, Value};
+
+/// The most idle connections kept; more are opened (and closed) under load.
+const IDLE: usize = 16;
+
+/// Something read from a row of a statement's result.
+pub trait FromRow: Sized {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self>;
+}
+
+/// Read-only connections to one SQLite file, used on the calling thread.
+#[derive(Debug)]
+pub struct SqliteReads {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl SqliteReads {
+    /// Readers of the SQLite file `url` names, or `None` when `url` is not
+    /// a SQLite file (an in-memory database is one connection's own).
+    pub fn open(url: &str) -> Result<Option<Self>, DbErr> {
+        let Some(path) = file_of(url) else {
+            return Ok(None);
+        };
+        let reads = Self {
+            path,
+            idle: Mutex::new(Vec::new()),
+        };
+        // Fails now, not at the first request, if the file cannot be read.
+        let first = reads.connect()?;
+        reads.check_in(first);
+        Ok(Some(reads))
+    }
+
+    /// Runs `statement` (built by SeaORM for SQLite) and reads every row.
+    pub fn all<T: FromRow>(&self, statement: &Statement) -> Result<Vec<T>, DbErr> {
+        let connection = self.check_out()?;
+        let rows = query(&connection, statement);
+        self.check_in(connection);
+        rows.map_err(|error| DbErr::Query(RuntimeErr::Internal(error.to_string())))
+    }
+
+    fn connect(&self) -> Result<Connection, DbErr> {
+        connect(&self.path).map_err(|error| DbErr::Conn(RuntimeErr::Internal(error.to_string())))
+    }
+
+    fn check_out(&self) -> Result<Connection, DbErr> {
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        idle.map_or_else(|| self.connect(), Ok)
+    }
+
+    fn check_in(&self, connection: Connection) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < IDLE
+        {
+            idle.push(connection);
+        }
+    }
+}
+
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags)?;
+    connection.busy_timeout(Duration::from_secs(5))?;
+    connection.set_prepared_statement_cache_capacity(64);
+    Ok(connection)
+}
+
+fn query<T: FromRow>(connection: &Connection, statement: &Statement) -> rusqlite::Result<Vec<T>> {
+    let mut prepared = connection.prepare_cached(&statement.sql)?;
+    let values = statement
+        .values
+        .as_ref()
+        .map_or(&[][..], |values| &values.0[..]);
+    for (index, value) in values.iter().enumerate() {
+        prepared.raw_bind_parameter(index + 1, Bind(value))?;
+    }
+    let mut rows = prepared.raw_query();
+    let mut read = Vec::new();
+    while let Some(row) = rows.next()? {
+        read.push(T::from_row(row)?);
+    }
+    Ok(read)
+}
+
+/// The file of a `sqlite://path?options` or `sqlite:path` URL.
+fn file_of(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
+}
+
+/// A UUID column (a 16-byte blob).
+pub fn uuid(row: &Row<'_>, column: &str) -> rusqlite::Result<uuid::Uuid> {
+    let index = row.as_ref().column_index(column)?;
+    let bytes = row.get_ref(index)?.as_blob()?;
+    uuid::Uuid::from_slice(bytes).map_err(|error| conversion(index, error))
+}
+
+/// A time column (RFC 3339 text), or `None` when it is null.
+pub fn time(row: &Row<'_>, column: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let index = row.as_ref().column_index(column)?;
+    let Some(text) = row.get_ref(index)?.as_str_or_null()? else {
+        return Ok(None);
+    };
+    let time = DateTime::parse_from_rfc3339(text).map_err(|error| conversion(index, error))?;
+    Ok(Some(time.with_timezone(&Utc)))
+}
+
+fn conversion(
+    index: usize,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Blob, Box::new(error))
+}
+
+/// A SeaORM value bound as sqlx binds it on SQLite.
+struct Bind<'a>(&'a Value);
+
+impl ToSql for Bind<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        use rusqlite::types::Value as Sql;
+        let owned = |value: Sql| Ok(ToSqlOutput::Owned(value));
+        match self.0 {
+            Value::Bool(value) => owned(value.map_or(Sql::Null, |b| Sql::Integer(i64::from(b)))),
+            Value::TinyInt(value) => owned(value.map_or(Sql::Null, |n| Sql::Integer(n.into()))),
+            Value::SmallInt(value) => owned(value.map_or(Sql::Null, |n| Sql::Integer(n.into()))),
+            Value::Int(value) => owned(value.map_or(Sql::Null, |n| Sql::Integer(n.into()))),
+            Value::BigInt(value) => owned(value.map_or(Sql::Null, Sql::Integer)),
+            Value::TinyUnsigned(value) => {
+                owned(value.map_or(Sql::Null, |n| Sql::Integer(n.into())))
+            }
+            Value::SmallUnsigned(value) => {
+                owned(value.map_or(Sql::Null, |n| Sql::Integer(n.into())))
+            }
+            Value::Unsigned(value) => owned(value.map_or(Sql::Null, |n| Sql::Integer(n.into()))),
+            Value::BigUnsigned(value) => match value {
+                None => owned(Sql::Null),
+                Some(n) => i64::try_from(*n)
+                    .map(|n| ToSqlOutput::Owned(Sql::Integer(n)))
+                    .map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error))),
+            },
+            Value::Float(value) => owned(value.map_or(Sql::Null, |n| Sql::Real(n.into()))),
+            Value::Double(value) => owned(value.map_or(Sql::Null, Sql::Real)),
+            Value::String(value) => Ok(value
+                .as_deref()
+                .map_or(ToSqlOutput::Owned(Sql::Null), |text| {
+                    ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes()))
+                })),
+            Value::Bytes(value) => Ok(value
+                .as_deref()
+                .map_or(ToSqlOutput::Owned(Sql::Null), |bytes| {
+                    ToSqlOutput::Borrowed(ValueRef::Blob(bytes))
+                })),
+            Value::Uuid(value) => Ok(value.as_ref().map_or(ToSqlOutput::Owned(Sql::Null), |id| {
+                ToSqlOutput::Borrowed(ValueRef::Blob(id.as_bytes()))
+            })),
+            Value::ChronoDateTimeUtc(value) => owned(value.map_or(Sql::Null, |time| {
+                Sql::Text(time.to_rfc3339_opts(SecondsFormat::AutoSi, false))
+            })),
+            other => Err(rusqlite::Error::ToSqlConversionFailure(
+                format!("no SQLite binding for {other:?}").into(),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_files_get_readers() {
+        assert_eq!(
+            file_of("sqlite://taskql.db?mode=rwc"),
+            Some(PathBuf::from("taskql.db"))
+        );
+        assert_eq!(
+            file_of("sqlite:/tmp/t.db"),
+            Some(PathBuf::from("/tmp/t.db"))
+        );
+        assert_eq!(file_of("sqlite::memory:"), None);
+        assert_eq!(file_of("postgres://localhost/taskql"), None);
+    }
+}
