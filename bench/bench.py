@@ -32,6 +32,7 @@ def parse_args():
     parser.add_argument("--events", type=int, default=300, help="events timed in each delivery phase")
     parser.add_argument("--only-events", action="store_true", help="measure the subscription figures alone")
     parser.add_argument("--only-reset", action="store_true", help="measure requestPasswordReset alone")
+    parser.add_argument("--only-page", action="store_true", help="measure tasks(first: 20) and the floor alone")
     return parser.parse_args()
 
 
@@ -227,6 +228,45 @@ class HealthProbe(threading.Thread):
         return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
+PAGE = "{ tasks(first: 20) { edges { node { id title } } } }"
+
+
+def page_figures(server, args, workdir, database_url, token):
+    """`{ __typename }`, the page, and the floor serving the same page."""
+    port, d, c = server.port, args.duration, args.connections
+    figures = {}
+    figures["typename"] = load(server, workdir, "typename", query="{ __typename }", expected='"Query"', connections=c, duration=d)
+    figures["tasks"] = load(server, workdir, "tasks", query=PAGE, token=token, expected='"edges"', connections=c, duration=d)
+    floor_database = database_url if args.postgres else os.path.join(workdir, "taskql.db")
+    floor = Floor(floor_database, 18110, workdir)
+    try:
+        if page_body(floor.port, PAGE, token) != page_body(port, PAGE, token):
+            raise SystemExit("the floor's page differs from taskql's")
+        figures["floor"] = load(floor, workdir, "floor", query=PAGE, token=token, expected='"edges"',
+                                connections=c, duration=d)
+    finally:
+        floor.stop()
+    return figures
+
+
+def measure_page(server, args, workdir, database_url):
+    small = register(server.port, "small@example.com")
+    seed_tasks(server.port, small, 100)
+    return page_figures(server, args, workdir, database_url, small)
+
+
+def page_rows(figures):
+    share = figures["tasks"]["rps"] / figures["floor"]["rps"]
+    return [
+        ("{ __typename } req/s", f"{figures['typename']['rps']:.0f}", "-", None),
+        ("tasks(first: 20) req/s", f"{figures['tasks']['rps']:.0f}", "-", None),
+        ("the floor: the same page, minimal program, req/s", f"{figures['floor']['rps']:.0f}", "baseline", None),
+        ("tasks(first: 20), share of the floor", f"{share:.0%}", ">= 50%", share >= 0.5),
+        ("server CPU per request, typename / tasks / floor, µs",
+         " / ".join(f"{figures[name]['cpu_us']:.0f}" for name in ("typename", "tasks", "floor")), "-", None),
+    ]
+
+
 def measure(server, args, workdir, database_url):
     """Every load figure, from one running server."""
     port, d, c = server.port, args.duration, args.connections
@@ -236,19 +276,8 @@ def measure(server, args, workdir, database_url):
     seed_tasks(port, small, 100)
     seed_tasks(port, big, args.big)
 
-    figures = {}
-    figures["typename"] = load(server, workdir, "typename", query="{ __typename }", expected='"Query"', connections=c, duration=d)
-    page = "{ tasks(first: 20) { edges { node { id title } } } }"
-    figures["tasks"] = load(server, workdir, "tasks", query=page, token=small, expected='"edges"', connections=c, duration=d)
-    floor_database = database_url if args.postgres else os.path.join(workdir, "taskql.db")
-    floor = Floor(floor_database, 18110, workdir)
-    try:
-        if page_body(floor.port, page, small) != page_body(port, page, small):
-            raise SystemExit("the floor's page differs from taskql's")
-        figures["floor"] = load(floor, workdir, "floor", query=page, token=small, expected='"edges"',
-                                connections=c, duration=d)
-    finally:
-        floor.stop()
+    figures = page_figures(server, args, workdir, database_url, small)
+    page = PAGE
     figures["me"] = load(server, workdir, "me", query="{ me { id email } }", token=small, expected='"me"', connections=c, duration=d)
     create = 'mutation { createTask(input: { title: "Load __N__" }) { id } }'
     figures["createTask"] = load(server, workdir, "create", query=create, token=small, expected='"createTask"', connections=c, duration=d)
@@ -376,6 +405,13 @@ def main():
     if args.only_events:
         events = measure_events(args, database_url, workdir)
         print_rows(args, event_rows(args, events))
+        return
+    if args.only_page:
+        server = Server(args.binary, database_url, 18100, workdir)
+        try:
+            print_rows(args, page_rows(measure_page(server, args, workdir, database_url)))
+        finally:
+            server.stop()
         return
     if args.only_reset:
         server = Server(args.binary, database_url, 18100, workdir)

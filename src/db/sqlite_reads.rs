@@ -28,7 +28,12 @@ const IDLE: usize = 16;
 
 /// Something read from a row of a statement's result.
 pub trait FromRow: Sized {
-    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self>;
+    /// The columns it is read from.
+    const COLUMNS: &'static [&'static str];
+
+    /// Reads one row; `at[i]` is the position of `COLUMNS[i]` in the row
+    /// (looked up once per statement, not per row).
+    fn from_row(row: &Row<'_>, at: &[usize]) -> rusqlite::Result<Self>;
 }
 
 /// Read-only connections to one SQLite file, used on the calling thread.
@@ -98,10 +103,14 @@ fn query<T: FromRow>(connection: &Connection, statement: &Statement) -> rusqlite
     for (index, value) in values.iter().enumerate() {
         prepared.raw_bind_parameter(index + 1, Bind(value))?;
     }
+    let at = T::COLUMNS
+        .iter()
+        .map(|column| prepared.column_index(column))
+        .collect::<rusqlite::Result<Vec<usize>>>()?;
     let mut rows = prepared.raw_query();
     let mut read = Vec::new();
     while let Some(row) = rows.next()? {
-        read.push(T::from_row(row)?);
+        read.push(T::from_row(row, &at)?);
     }
     Ok(read)
 }
@@ -115,16 +124,14 @@ fn file_of(url: &str) -> Option<PathBuf> {
     (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
 }
 
-/// A UUID column (a 16-byte blob).
-pub fn uuid(row: &Row<'_>, column: &str) -> rusqlite::Result<uuid::Uuid> {
-    let index = row.as_ref().column_index(column)?;
+/// The UUID (a 16-byte blob) at `index`.
+pub fn uuid(row: &Row<'_>, index: usize) -> rusqlite::Result<uuid::Uuid> {
     let bytes = row.get_ref(index)?.as_blob()?;
     uuid::Uuid::from_slice(bytes).map_err(|error| conversion(index, error))
 }
 
-/// A time column (RFC 3339 text), or `None` when it is null.
-pub fn time(row: &Row<'_>, column: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    let index = row.as_ref().column_index(column)?;
+/// The time (RFC 3339 text) at `index`, or `None` when it is null.
+pub fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
     let Some(text) = row.get_ref(index)?.as_str_or_null()? else {
         return Ok(None);
     };

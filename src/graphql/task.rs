@@ -1,6 +1,8 @@
 //! Tasks in GraphQL: `Task`, the `tasks` connection, and the task mutations.
 //! Every field here is behind the viewer guard; the work is in `crate::tasks`.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use entity::task;
 use uuid::Uuid;
@@ -9,7 +11,8 @@ use super::{scalars::DateTime, viewer::Viewer};
 use crate::{
     error::AppError,
     tasks::{
-        self, Description, NewTask, PageArgs, TaskChanges, TaskTitle, Tasks,
+        self, Description, NewTask, PageArgs, PageCursors, TaskChanges, TaskTitle, Tasks,
+        cursor::Position,
         fields::search_pattern,
         order::{self, TaskOrder},
     },
@@ -102,18 +105,57 @@ pub struct TaskOrderInput {
     pub direction: Direction,
 }
 
-#[derive(SimpleObject)]
 pub struct PageInfo {
-    pub has_next_page: bool,
-    pub has_previous_page: bool,
-    pub start_cursor: Option<String>,
-    pub end_cursor: Option<String>,
+    has_next_page: bool,
+    has_previous_page: bool,
+    start: Option<Position>,
+    end: Option<Position>,
+    cursors: Arc<PageCursors>,
 }
 
-#[derive(SimpleObject)]
+#[Object]
+impl PageInfo {
+    async fn has_next_page(&self) -> bool {
+        self.has_next_page
+    }
+
+    async fn has_previous_page(&self) -> bool {
+        self.has_previous_page
+    }
+
+    async fn start_cursor(&self) -> Result<Option<String>> {
+        Ok(self
+            .start
+            .as_ref()
+            .map(|at| self.cursors.cursor(at))
+            .transpose()?)
+    }
+
+    async fn end_cursor(&self) -> Result<Option<String>> {
+        Ok(self
+            .end
+            .as_ref()
+            .map(|at| self.cursors.cursor(at))
+            .transpose()?)
+    }
+}
+
 pub struct TaskEdge {
-    pub cursor: String,
-    pub node: Task,
+    position: Position,
+    node: Task,
+    cursors: Arc<PageCursors>,
+}
+
+#[Object]
+impl TaskEdge {
+    /// Points at this edge, for `after` and `before`.
+    async fn cursor(&self) -> Result<String> {
+        Ok(self.cursors.cursor(&self.position)?)
+    }
+
+    async fn node(&self) -> &Task {
+        &self.node
+    }
 }
 
 /// A page of the viewer's tasks (Relay cursor connection).
@@ -244,20 +286,23 @@ impl TaskQuery {
             |(_, page)| page.edges.is_empty(),
         )
         .await?;
+        let cursors = Arc::new(page.cursors);
+        let page_info = PageInfo {
+            has_next_page: page.has_next_page,
+            has_previous_page: page.has_previous_page,
+            start: page.edges.first().map(|edge| edge.position.clone()),
+            end: page.edges.last().map(|edge| edge.position.clone()),
+            cursors: Arc::clone(&cursors),
+        };
         let edges: Vec<TaskEdge> = page
             .edges
             .into_iter()
             .map(|edge| TaskEdge {
-                cursor: edge.cursor,
+                position: edge.position,
                 node: edge.task.into(),
+                cursors: Arc::clone(&cursors),
             })
             .collect();
-        let page_info = PageInfo {
-            has_next_page: page.has_next_page,
-            has_previous_page: page.has_previous_page,
-            start_cursor: edges.first().map(|edge| edge.cursor.clone()),
-            end_cursor: edges.last().map(|edge| edge.cursor.clone()),
-        };
         Ok(TaskConnection {
             edges,
             page_info,

@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use cursor::CursorKey;
 pub use fields::{Description, TaskTitle};
-pub use page::{DEFAULT_PAGE, MAX_PAGE, Page, PageArgs};
+pub use page::{DEFAULT_PAGE, MAX_PAGE, Page, PageArgs, PageCursors};
 pub use write::TaskChange;
 
 use crate::{
@@ -34,24 +34,36 @@ use crate::{
 };
 
 impl FromRow for task::Model {
-    fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        let time = |column| {
-            sqlite_reads::time(row, column)?.ok_or(rusqlite::Error::InvalidColumnType(
-                0,
-                column.to_owned(),
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "user_id",
+        "title",
+        "description",
+        "completed",
+        "due_at",
+        "created_at",
+        "updated_at",
+        "search_text",
+    ];
+
+    fn from_row(row: &rusqlite::Row<'_>, at: &[usize]) -> rusqlite::Result<Self> {
+        let time = |index: usize| {
+            sqlite_reads::time(row, at[index])?.ok_or(rusqlite::Error::InvalidColumnType(
+                at[index],
+                Self::COLUMNS[index].to_owned(),
                 rusqlite::types::Type::Null,
             ))
         };
         Ok(Self {
-            id: sqlite_reads::uuid(row, "id")?,
-            user_id: sqlite_reads::uuid(row, "user_id")?,
-            title: row.get("title")?,
-            description: row.get("description")?,
-            completed: row.get("completed")?,
-            due_at: sqlite_reads::time(row, "due_at")?,
-            created_at: time("created_at")?,
-            updated_at: time("updated_at")?,
-            search_text: row.get("search_text")?,
+            id: sqlite_reads::uuid(row, at[0])?,
+            user_id: sqlite_reads::uuid(row, at[1])?,
+            title: row.get(at[2])?,
+            description: row.get(at[3])?,
+            completed: row.get(at[4])?,
+            due_at: sqlite_reads::time(row, at[5])?,
+            created_at: time(6)?,
+            updated_at: time(7)?,
+            search_text: row.get(at[8])?,
         })
     }
 }

@@ -4,10 +4,12 @@
 use entity::task::{self, Entity as TaskRows};
 use sea_orm::{EntityTrait, QueryFilter, QuerySelect};
 
+use uuid::Uuid;
+
 use super::{
     TaskFilter, Tasks,
-    cursor::Position,
-    order::{TaskOrder, Walk},
+    cursor::{CursorKey, Position},
+    order::{OrderField, TaskOrder, Walk},
     owned,
 };
 use crate::{
@@ -32,12 +34,29 @@ pub struct Page {
     pub edges: Vec<Edge>,
     pub has_previous_page: bool,
     pub has_next_page: bool,
+    /// Makes the cursors of the page's edges, when they are asked for.
+    pub cursors: PageCursors,
 }
 
-/// A task of a page and the cursor that points at it.
+/// A task of a page and where it stands in the listing.
 pub struct Edge {
-    pub cursor: String,
+    pub position: Position,
     pub task: task::Model,
+}
+
+/// The cursors of one page: a cursor is signed (an HMAC), so it is made
+/// only for the edges a client asks it of.
+pub struct PageCursors {
+    key: CursorKey,
+    owner: Uuid,
+    field: OrderField,
+}
+
+impl PageCursors {
+    /// The cursor that points at `position`.
+    pub fn cursor(&self, position: &Position) -> AppResult<String> {
+        self.key.encode(self.owner, self.field, position)
+    }
 }
 
 impl Tasks {
@@ -92,19 +111,23 @@ impl Tasks {
         };
         let edges = tasks
             .into_iter()
-            .map(|task| {
-                let position = Position {
+            .map(|task| Edge {
+                position: Position {
                     key: order.field.key_of(&task),
                     id: task.id,
-                };
-                let cursor = cursors.encode(owner, order.field, &position)?;
-                Ok(Edge { cursor, task })
+                },
+                task,
             })
-            .collect::<AppResult<_>>()?;
+            .collect();
         Ok(Page {
             edges,
             has_previous_page,
             has_next_page,
+            cursors: PageCursors {
+                key: cursors.clone(),
+                owner,
+                field: order.field,
+            },
         })
     }
 
