@@ -12,21 +12,28 @@ use std::any::TypeId;
 use async_graphql::{
     Executor, Request, Response, ServerError, Value,
     futures_util::stream::{self, BoxStream, StreamExt},
-    parser::parse_query,
+    parser::{parse_query, types::ExecutableDocument},
 };
 
-use super::{TaskqlSchema, limits, persisted::PersistedQueries};
+use super::{TaskqlSchema, cache::BoundedCache, limits, persisted::PersistedQueries};
 use crate::error::{AppError, code};
 
 /// The id of the request an operation came in, as the log knows it.
 #[derive(Clone, Debug, Default)]
 pub struct RequestId(pub String);
 
+/// Most bytes of query text whose parsed documents are kept. Parsing is a
+/// tenth of what a short query costs; clients send the same few operations
+/// again and again.
+const PARSED_BUDGET_BYTES: usize = 256 * 1024;
+
 /// The schema behind the checks every operation must pass.
 #[derive(Clone)]
 pub struct Gateway {
     schema: TaskqlSchema,
     persisted: PersistedQueries,
+    /// Documents that parsed and passed the limits, by their text.
+    parsed: BoundedCache<String, ExecutableDocument>,
 }
 
 impl Gateway {
@@ -34,6 +41,7 @@ impl Gateway {
         Self {
             schema,
             persisted: PersistedQueries::default(),
+            parsed: BoundedCache::new(PARSED_BUDGET_BYTES),
         }
     }
 
@@ -48,14 +56,22 @@ impl Gateway {
     }
 
     /// Resolves a persisted query, parses the document (which the request
-    /// keeps for the schema) and checks its shape.
+    /// keeps for the schema) and checks its shape; a document seen before
+    /// is taken as it was parsed and checked then.
     fn admit(&self, request: &mut Request) -> Result<(), ServerError> {
         self.resolve_persisted(request)?;
+        if let Some(document) = self.parsed.get(request.query.as_str()) {
+            request.set_parsed_query(document);
+            return Ok(());
+        }
         let document = parse_query(&request.query).map_err(|error| {
             let pos = error.positions().next();
             AppError::bad_request(error.to_string()).into_server_error(pos)
         })?;
         limits::check(&document)?;
+        let query = request.query.clone();
+        let bytes = query.len();
+        self.parsed.put(query, document.clone(), bytes);
         request.set_parsed_query(document);
         Ok(())
     }

@@ -7,12 +7,12 @@
 //! The store is a cache of this instance, bounded in bytes; a miss on
 //! another instance costs the client one round trip, nothing more.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use async_graphql::{Request, Value};
-use lru::LruCache;
 use sha2::{Digest, Sha256};
 
+use super::cache::BoundedCache;
 use crate::error::{AppError, AppResult};
 
 /// Most bytes of query text kept.
@@ -22,21 +22,13 @@ const EXTENSION: &str = "persistedQuery";
 /// Queries by their SHA-256 digest, least recently used first out.
 #[derive(Clone)]
 pub struct PersistedQueries {
-    inner: Arc<Mutex<Store>>,
-}
-
-struct Store {
-    queries: LruCache<[u8; 32], Arc<str>>,
-    bytes: usize,
+    queries: BoundedCache<[u8; 32], Arc<str>>,
 }
 
 impl Default for PersistedQueries {
     fn default() -> Self {
         Self {
-            inner: Arc::new(Mutex::new(Store {
-                queries: LruCache::unbounded(),
-                bytes: 0,
-            })),
+            queries: BoundedCache::new(BUDGET_BYTES),
         }
     }
 }
@@ -51,7 +43,7 @@ impl PersistedQueries {
         };
         let hash = digest_of(&extension)?;
         if request.query.is_empty() {
-            let known = self.store().queries.get(&hash).cloned();
+            let known = self.queries.get(&hash);
             let query = known.ok_or(AppError::PersistedQueryNotFound)?;
             request.query = query.to_string();
             return Ok(());
@@ -61,30 +53,10 @@ impl PersistedQueries {
                 "the persisted query's sha256Hash does not match its query",
             ));
         }
-        self.remember(hash, &request.query);
+        let query = &request.query;
+        self.queries
+            .put(hash, Arc::from(query.as_str()), query.len());
         Ok(())
-    }
-
-    fn remember(&self, hash: [u8; 32], query: &str) {
-        if query.len() > BUDGET_BYTES {
-            return;
-        }
-        let mut store = self.store();
-        if store.queries.contains(&hash) {
-            return;
-        }
-        store.bytes += query.len();
-        store.queries.put(hash, Arc::from(query));
-        while store.bytes > BUDGET_BYTES {
-            let Some((_, evicted)) = store.queries.pop_lru() else {
-                break;
-            };
-            store.bytes -= evicted.len();
-        }
-    }
-
-    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

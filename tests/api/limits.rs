@@ -44,6 +44,20 @@ fn nested(depth: usize) -> String {
     format!("{{ {query} }}")
 }
 
+/// Documents are parsed once and kept: a query seen before answers as it
+/// did, and a refused one is refused again (it was never kept).
+#[tokio::test]
+async fn a_repeated_query_gets_the_same_answer_and_a_refused_one_the_same_refusal() {
+    let app = spawn_app().await;
+    for _ in 0..2 {
+        assert_refused(&run(&app, &nested(11), None).await, "nested 11 deep");
+        let answer = run(&app, "{ __typename }", None).await;
+        assert_eq!(answer, json!({ "data": { "__typename": "Query" } }));
+        let broken = run(&app, "{ __typename", None).await;
+        assert_eq!(broken["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    }
+}
+
 #[tokio::test]
 async fn depth_beyond_ten_is_refused() {
     let app = spawn_app().await;
