@@ -93,17 +93,9 @@ pub async fn sweep(db: &impl ConnectionTrait) -> AppResult<u64> {
 mod tests {
     use super::*;
 
-    async fn database() -> (tempfile::TempDir, sea_orm::DatabaseConnection) {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let db = db::connect(&url).await.expect("connect");
-        db::migrate(&db).await.expect("migrate");
-        (dir, db)
-    }
-
     #[tokio::test]
     async fn counts_per_scope_and_key_until_reset() {
-        let (_dir, db) = database().await;
+        let (_dir, db) = db::scratch().await;
         let hour = Duration::from_secs(3600);
         for expected in 1..=3 {
             let count = record(&db, Scope::Login, "ada@example.com", hour).await;
@@ -122,7 +114,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_ended_window_starts_afresh_and_is_swept() {
-        let (_dir, db) = database().await;
+        let (_dir, db) = db::scratch().await;
         for _ in 0..2 {
             let count = record(&db, Scope::Client, "10.0.0.1", Duration::ZERO).await;
             assert_eq!(count.expect("counted"), 1, "each window has ended at once");

@@ -87,3 +87,13 @@ pub fn span(duration: Duration) -> AppResult<chrono::Duration> {
 pub fn truncate(time: DateTime<Utc>) -> DateTime<Utc> {
     time.trunc_subsecs(6)
 }
+
+/// A migrated SQLite database in a temporary directory, for unit tests.
+#[cfg(test)]
+pub async fn scratch() -> (tempfile::TempDir, DatabaseConnection) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let db = connect(&url).await.expect("connect");
+    migrate(&db).await.expect("migrate");
+    (dir, db)
+}

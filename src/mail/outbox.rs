@@ -212,6 +212,28 @@ fn retry_wait(attempts: u32) -> Duration {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_mail_is_taken_once_and_one_past_its_time_is_swept() {
+        let (_dir, db) = db::scratch().await;
+        let outbox = Outbox::new(db.clone());
+        outbox
+            .enqueue(&db, Kind::PasswordReset, "ada@example.com")
+            .await
+            .expect("queued");
+        let taken = outbox.take().await.expect("read").expect("due");
+        assert_eq!((taken.kind, taken.attempts), (Some(Kind::PasswordReset), 1));
+        assert!(outbox.take().await.expect("read").is_none(), "leased");
+        assert_eq!(outbox.sweep().await.expect("swept"), 0, "not expired");
+
+        MailOutbox::update_many()
+            .col_expr(Column::ExpiresAt, Expr::value(db::now()))
+            .exec(&db)
+            .await
+            .expect("expire");
+        assert_eq!(outbox.sweep().await.expect("swept"), 1);
+        assert!(outbox.next_due_in().await.expect("read").is_none(), "empty");
+    }
+
     #[test]
     fn the_wait_between_attempts_doubles_up_to_five_minutes() {
         let waits: Vec<u64> = (1..=11).map(|n| retry_wait(n).as_secs()).collect();

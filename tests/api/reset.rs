@@ -229,6 +229,23 @@ async fn one_email_gets_at_most_three_mails_an_hour() {
 }
 
 #[tokio::test]
+async fn the_mail_limit_holds_across_instances() {
+    let smtp = SmtpServer::start().await;
+    let first = app_mailing(&smtp, &[]).await;
+    let second = app_on(Arc::clone(&first.database), &smtp, &[]).await;
+    first.register("ada@example.com").await;
+    for app in [&first, &second, &first, &second, &second] {
+        assert_true(
+            &app.request_reset("ada@example.com").await,
+            "requestPasswordReset",
+        );
+    }
+    smtp.wait_for(3).await;
+    wait_until_sent(&first).await;
+    assert_eq!(smtp.offered(), 3);
+}
+
+#[tokio::test]
 async fn reset_mutations_count_toward_the_per_ip_limit_and_come_one_per_request() {
     let smtp = SmtpServer::start().await;
     let app = app_mailing(&smtp, &[("TASKQL_AUTH_RATE_LIMIT", "2/min")]).await;
