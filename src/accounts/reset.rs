@@ -92,10 +92,14 @@ impl Accounts {
             .find_also_related(Users)
             .one(self.db())
             .await?;
+        // A password changed since the token was issued voids it.
         let Some((live, Some(user))) = live else {
             return Err(token_refused());
         };
-        // A request made after this token was issued voids it.
+        if user.password_version != live.password_version {
+            return Err(token_refused());
+        }
+        // So does a request made after it was issued.
         let outbox = &self.inner.outbox;
         if outbox
             .queued_since(Kind::PasswordReset, &user.email, live.created_at)
@@ -105,8 +109,9 @@ impl Accounts {
         }
         let password_hash = self.inner.hasher.hash(&new).await?;
         let txn = self.db().begin().await?;
-        // Compare-and-set twice: of two uses of one token, one deletes it;
-        // a password changed since the token was issued voids it.
+        // Compare-and-set twice, for what may have happened while hashing:
+        // of two uses of one token, one deletes it; a password changed
+        // meanwhile voids it.
         let taken = PasswordResets::delete_many()
             .filter(Column::TokenHash.eq(digest))
             .filter(Column::ExpiresAt.gt(db::now()))
