@@ -228,10 +228,7 @@ impl Services {
                 password_reset_url: config.mail.password_reset_url.clone(),
             },
         );
-        let reads = match db.get_database_backend() {
-            sea_orm::DbBackend::Sqlite => SqliteReads::open(config.database.database_url.expose())?,
-            _ => None,
-        };
+        let reads = SqliteReads::open(config.database.database_url.expose())?;
         let tasks = Tasks::new(db.clone(), reads, CursorKey::new(&secret), events.clone());
         Ok(Self {
             accounts,

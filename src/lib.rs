@@ -26,7 +26,8 @@
 //! * [`auth`]: credentials, Argon2id hashing on a bounded pool, access and
 //!   refresh tokens, random tokens, windowed counters; no request types.
 //! * [`error`]: what can go wrong and the `extensions.code` clients see.
-//! * [`db`]: connecting and migrating; the tables are in the `entity` and
+//! * [`db`]: connecting and migrating, short reads of SQLite on the
+//!   request's thread; the tables are in the `entity` and
 //!   `migration` crates. [`secret`]: strings that never print.
 
 pub mod accounts;
