@@ -34,12 +34,8 @@ pub struct Application {
     router: Router,
     db: DatabaseConnection,
     gateway: Gateway,
-    accounts: Accounts,
-    events: Events,
-    outbox: Outbox,
-    mailer: Mailer,
-    /// On PostgreSQL, the connection that already listens for events.
-    listening: Option<PgListener>,
+    /// What the background workers need of the services.
+    services: Services,
     shutdown: Shutdown,
 }
 
@@ -79,19 +75,17 @@ impl Application {
     pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let db = db::connect(config.database.database_url.expose()).await?;
         db::migrate(&db).await?;
-        let Services {
-            accounts,
-            tasks,
-            events,
-            outbox,
-            mailer,
-            listening,
-        } = Services::build(&config, &db).await?;
+        let services = Services::build(&config, &db).await?;
         let schema = SchemaSettings {
             introspection: config.introspection_enabled(),
             suggestions: !config.is_production(),
         };
-        let gateway = graphql::gateway(accounts.clone(), tasks, events.clone(), schema);
+        let gateway = graphql::gateway(
+            services.accounts.clone(),
+            services.tasks.clone(),
+            services.events.clone(),
+            schema,
+        );
         let graphql = GraphqlState {
             gateway: gateway.clone(),
             graphiql: config.graphiql_enabled(),
@@ -101,8 +95,8 @@ impl Application {
         let shutdown = Shutdown::default();
         let subscriptions = WsState {
             gateway: gateway.clone(),
-            accounts: accounts.clone(),
-            events: events.clone(),
+            accounts: services.accounts.clone(),
+            events: services.events.clone(),
             origins: Arc::from(config.http.cors_origins.as_slice()),
             shutdown: shutdown.token.clone(),
             connections: shutdown.tracker.clone(),
@@ -113,11 +107,7 @@ impl Application {
             router,
             db,
             gateway,
-            accounts,
-            events,
-            outbox,
-            mailer,
-            listening,
+            services,
             shutdown,
         })
     }
@@ -145,23 +135,26 @@ impl Application {
     /// the workers.
     pub async fn run(self) -> std::io::Result<()> {
         let Shutdown { token, tracker } = self.shutdown;
+        let Services {
+            accounts,
+            events,
+            outbox,
+            mailer,
+            listening,
+            ..
+        } = self.services;
         let workers = CancellationToken::new();
         tracker.spawn(every(SWEEP_EVERY, workers.clone(), "sweep", {
-            let accounts = self.accounts.clone();
+            let accounts = accounts.clone();
             move || {
                 let accounts = accounts.clone();
                 async move { accounts.sweep().await }
             }
         }));
-        tracker.spawn(sender::run(
-            self.outbox,
-            self.mailer,
-            self.accounts.clone(),
-            workers.clone(),
-        ));
-        if let Some(listening) = self.listening {
+        tracker.spawn(sender::run(outbox, mailer, accounts, workers.clone()));
+        if let Some(listening) = listening {
             tracker.spawn(listener::run(
-                self.events.clone(),
+                events,
                 self.db.clone(),
                 listening,
                 workers.clone(),
