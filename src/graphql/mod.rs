@@ -11,6 +11,7 @@ pub mod http;
 pub mod limits;
 mod persisted;
 mod scalars;
+mod serial;
 mod task;
 pub mod viewer;
 pub mod ws;

@@ -7,7 +7,7 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Resu
 use entity::task;
 use uuid::Uuid;
 
-use super::{scalars::DateTime, viewer::Viewer};
+use super::{scalars::DateTime, serial::Serial, viewer::Viewer};
 use crate::{
     error::AppError,
     tasks::{
@@ -142,7 +142,7 @@ impl PageInfo {
 
 pub struct TaskEdge {
     position: Position,
-    node: Task,
+    node: Serial<Task>,
     cursors: Arc<PageCursors>,
 }
 
@@ -153,26 +153,26 @@ impl TaskEdge {
         Ok(self.cursors.cursor(&self.position)?)
     }
 
-    async fn node(&self) -> &Task {
+    async fn node(&self) -> &Serial<Task> {
         &self.node
     }
 }
 
 /// A page of the viewer's tasks (Relay cursor connection).
 pub struct TaskConnection {
-    edges: Vec<TaskEdge>,
-    page_info: PageInfo,
+    edges: Vec<Serial<TaskEdge>>,
+    page_info: Serial<PageInfo>,
     owner: Uuid,
     filter: tasks::TaskFilter,
 }
 
 #[Object]
 impl TaskConnection {
-    async fn edges(&self) -> &[TaskEdge] {
+    async fn edges(&self) -> &[Serial<TaskEdge>] {
         &self.edges
     }
 
-    async fn page_info(&self) -> &PageInfo {
+    async fn page_info(&self) -> &Serial<PageInfo> {
         &self.page_info
     }
 
@@ -294,18 +294,20 @@ impl TaskQuery {
             end: page.edges.last().map(|edge| edge.position.clone()),
             cursors: Arc::clone(&cursors),
         };
-        let edges: Vec<TaskEdge> = page
+        let edges = page
             .edges
             .into_iter()
-            .map(|edge| TaskEdge {
-                position: edge.position,
-                node: edge.task.into(),
-                cursors: Arc::clone(&cursors),
+            .map(|edge| {
+                Serial(TaskEdge {
+                    position: edge.position,
+                    node: Serial(edge.task.into()),
+                    cursors: Arc::clone(&cursors),
+                })
             })
             .collect();
         Ok(TaskConnection {
             edges,
-            page_info,
+            page_info: Serial(page_info),
             owner,
             filter,
         })

@@ -390,3 +390,35 @@ async fn filters_narrow_the_listing_alone_and_combined() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_page_answers_fragments_aliases_and_directives_in_the_order_asked() {
+    let app = spawn_app().await;
+    let ada = app.register("ada@example.com").await;
+    let alpha = app.task_id(&ada.access_token, "alpha").await;
+    let beta = app.task_id(&ada.access_token, "beta").await;
+    let query = "query($withDone: Boolean!) {
+        tasks(first: 2, orderBy: { field: TITLE, direction: ASC }) {
+            __typename
+            edges { ...Edge node { name: title done: completed @include(if: $withDone) description @skip(if: true) } }
+            pageInfo { __typename ... on PageInfo { next: hasNextPage } hasNextPage }
+        } }
+        fragment Edge on TaskEdge { __typename node { __typename id ... { title } } }";
+    let response = app
+        .post_graphql(
+            &json!({ "query": query, "variables": { "withDone": true } }),
+            Some(&ada.access_token),
+        )
+        .await;
+    let node = |id: &str, title: &str| {
+        format!(
+            r#"{{"__typename":"TaskEdge","node":{{"__typename":"Task","id":"{id}","title":"{title}","name":"{title}","done":false}}}}"#
+        )
+    };
+    let expected = format!(
+        r#"{{"data":{{"tasks":{{"__typename":"TaskConnection","edges":[{},{}],"pageInfo":{{"__typename":"PageInfo","next":false,"hasNextPage":false}}}}}}}}"#,
+        node(&alpha, "alpha"),
+        node(&beta, "beta"),
+    );
+    assert_eq!(response.text().await.expect("body"), expected);
+}
