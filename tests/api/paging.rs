@@ -410,15 +410,15 @@ async fn a_page_answers_fragments_aliases_and_directives_in_the_order_asked() {
             Some(&ada.access_token),
         )
         .await;
-    let node = |id: &str, title: &str| {
+    let edge = |id: &str, title: &str| {
         format!(
             r#"{{"__typename":"TaskEdge","node":{{"__typename":"Task","id":"{id}","title":"{title}","name":"{title}","done":false}}}}"#
         )
     };
     let expected = format!(
         r#"{{"data":{{"tasks":{{"__typename":"TaskConnection","edges":[{},{}],"pageInfo":{{"__typename":"PageInfo","next":false,"hasNextPage":false}}}}}}}}"#,
-        node(&alpha, "alpha"),
-        node(&beta, "beta"),
+        edge(&alpha, "alpha"),
+        edge(&beta, "beta"),
     );
     assert_eq!(response.text().await.expect("body"), expected);
 }
