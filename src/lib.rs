@@ -3,8 +3,8 @@
 //! # Layout
 //!
 //! Dependencies point one way: `app`/`server` → `graphql` → `accounts`,
-//! `tasks` → `events`, `mail`, `auth`, `db`, the `entity` crate; `config`, `error`
-//! and `secret` are shared by all.
+//! `tasks` → `events`, `mail`, `auth`, `db`, the `entity` crate; `config`, `error`,
+//! `secret` and `cache` are shared by all.
 //!
 //! * [`cli`], [`config`], [`telemetry`]: starting up: the command line, the
 //!   `TASKQL_*` configuration (one section per subsystem) and logging.
@@ -28,11 +28,14 @@
 //! * [`error`]: what can go wrong and the `extensions.code` clients see.
 //! * [`db`]: connecting and migrating, short reads of SQLite on the
 //!   request's thread; the tables are in the `entity` and
-//!   `migration` crates. [`secret`]: strings that never print.
+//!   `migration` crates. [`secret`]: strings that never print; [`cache`]:
+//!   the byte-bounded cache that documents, persisted queries and verified
+//!   tokens are kept in.
 
 pub mod accounts;
 pub mod app;
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -3,8 +3,14 @@
 //! The keys live in the accounts service, never in a static, so every test
 //! server (and every instance of a deployment) uses exactly the key it was
 //! configured with.
+//!
+//! A client sends the same token with every request for its whole life, and
+//! checking its signature (base64, JSON, HMAC-SHA256) is a tenth of what a
+//! short query costs; so a token that verified is remembered, by its exact
+//! text, until it expires. Only what the signature proved is remembered:
+//! whether the account still holds is checked by every request as before.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use entity::user::{self, Entity as Users};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -17,12 +23,16 @@ use uuid::Uuid;
 
 use super::random;
 use crate::{
+    cache::BoundedCache,
     config::{JWT_SECRET_MIN_BYTES, TokenSettings},
     error::{AppError, AppResult},
 };
 
 /// Clock difference tolerated between instances, in seconds.
 const LEEWAY_SECONDS: u64 = 5;
+
+/// Most bytes of verified tokens remembered: a few thousand clients' tokens.
+const VERIFIED_BUDGET_BYTES: usize = 1024 * 1024;
 
 /// What an access token says.
 #[derive(Debug, Serialize, Deserialize)]
@@ -90,6 +100,8 @@ pub struct TokenKeys {
     issuer: String,
     audience: String,
     ttl: Duration,
+    /// Tokens whose signature and claims passed, by their text.
+    verified: BoundedCache<String, Claimed>,
 }
 
 /// A freshly signed access token.
@@ -115,6 +127,7 @@ impl TokenKeys {
             issuer: config.jwt_issuer.clone(),
             audience: config.jwt_audience.clone(),
             ttl: config.access_token_ttl,
+            verified: BoundedCache::new(VERIFIED_BUDGET_BYTES),
         }
     }
 
@@ -141,7 +154,17 @@ impl TokenKeys {
     /// The claims of a token that is well-formed, signed with our key by
     /// HS256, ours by `iss` and `aud`, and current by `exp` and `nbf`.
     pub fn verify(&self, token: &str) -> AppResult<Claimed> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        if let Some(claimed) = self.verified.get(token) {
+            // The signature and `nbf` held when it was put here, and hold
+            // still; only the time can have run out since.
+            return if current(claimed.expires_at, now_seconds()) {
+                Ok(claimed)
+            } else {
+                tracing::debug!("access token refused: expired");
+                Err(AppError::Unauthenticated)
+            };
+        }
+        let claimed = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| Claimed {
                 user_id: data.claims.sub,
                 password_version: data.claims.pwv,
@@ -150,6 +173,35 @@ impl TokenKeys {
             .map_err(|error| {
                 tracing::debug!(%error, "access token refused");
                 AppError::Unauthenticated
-            })
+            })?;
+        let bytes = token.len() + std::mem::size_of::<Claimed>();
+        self.verified.put(token.to_owned(), claimed, bytes);
+        Ok(claimed)
+    }
+}
+
+/// Whether a token that expires at `expires_at` is still good at `now`, as
+/// `jsonwebtoken` decides it: up to the leeway past its expiry.
+fn current(expires_at: i64, now: i64) -> bool {
+    now <= expires_at.saturating_add(LEEWAY_SECONDS.cast_signed())
+}
+
+fn now_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs().cast_signed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::current;
+
+    #[test]
+    fn a_token_is_current_until_the_leeway_past_its_expiry_has_run_out() {
+        assert!(current(100, 90), "before expiry");
+        assert!(current(100, 105), "the last second of leeway");
+        assert!(!current(100, 106), "past the leeway");
+        assert!(!current(i64::MIN, 0), "no overflow");
+        assert!(current(i64::MAX, i64::MAX), "no overflow");
     }
 }

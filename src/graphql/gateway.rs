@@ -15,8 +15,11 @@ use async_graphql::{
     parser::{parse_query, types::ExecutableDocument},
 };
 
-use super::{TaskqlSchema, cache::BoundedCache, limits, persisted::PersistedQueries};
-use crate::error::{AppError, code};
+use super::{TaskqlSchema, limits, persisted::PersistedQueries};
+use crate::{
+    cache::BoundedCache,
+    error::{AppError, code},
+};
 
 /// The id of the request an operation came in, as the log knows it.
 #[derive(Clone, Debug, Default)]

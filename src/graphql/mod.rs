@@ -3,7 +3,6 @@
 //! through, the viewer guard, and the transports themselves.
 
 mod account;
-mod cache;
 mod events;
 pub mod gateway;
 pub mod graphiql;

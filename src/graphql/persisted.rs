@@ -12,7 +12,7 @@ use std::sync::Arc;
 use async_graphql::{Request, Value};
 use sha2::{Digest, Sha256};
 
-use super::cache::BoundedCache;
+use crate::cache::BoundedCache;
 use crate::error::{AppError, AppResult};
 
 /// Most bytes of query text kept.

@@ -203,6 +203,31 @@ async fn clock_leeway_is_at_most_five_seconds() {
 }
 
 #[tokio::test]
+async fn a_token_accepted_before_is_refused_once_it_expires() {
+    let app = spawn_app().await;
+    let session = app.register("ada@example.com").await;
+    let id = session.user_id.as_str();
+    // Inside the leeway now, past it two seconds later.
+    let expires = now() - 4;
+    let token = sign(
+        &with(id, |c| {
+            c.insert("exp".into(), json!(expires));
+        }),
+        Algorithm::HS256,
+        JWT_SECRET,
+    );
+    let accepted = app.me(&token).await;
+    assert_eq!(
+        accepted["data"]["me"]["id"], id,
+        "within leeway: {accepted}"
+    );
+    while now() <= expires + 5 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_error(&app.me(&token).await, "UNAUTHENTICATED");
+}
+
+#[tokio::test]
 async fn the_token_of_a_deleted_user_is_unauthenticated() {
     let app = spawn_app().await;
     let session = app.register("ada@example.com").await;

@@ -1,5 +1,6 @@
 //! A cache bounded by the bytes of what it keeps, least recently used out
-//! first: the persisted queries and the parsed documents both keep one.
+//! first: persisted queries, parsed documents and verified access tokens
+//! each keep one.
 
 use std::{
     borrow::Borrow,
