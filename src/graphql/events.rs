@@ -3,7 +3,7 @@
 use async_graphql::{Context, Enum, ID, Result, SimpleObject, Subscription, futures_util::Stream};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{task::Task, viewer::Viewer};
+use super::{plain::Plain, task::Task, viewer::Viewer};
 use crate::{
     error::AppError,
     events::{self, Events, Notice},
@@ -23,7 +23,7 @@ pub struct TaskEvent {
     pub kind: TaskEventKind,
     pub task_id: ID,
     /// The task as the change left it; `null` when deleted.
-    pub task: Option<Task>,
+    pub task: Option<Plain<Task>>,
 }
 
 impl From<&events::TaskEvent> for TaskEvent {
@@ -31,7 +31,7 @@ impl From<&events::TaskEvent> for TaskEvent {
         Self {
             kind: event.kind.into(),
             task_id: ID(event.task_id.to_string()),
-            task: event.task.clone().map(Task::from),
+            task: event.task.clone().map(|task| Plain(task.into())),
         }
     }
 }

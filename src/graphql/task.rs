@@ -3,11 +3,18 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use async_graphql::{
+    Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, ScalarType, ServerResult,
+    SimpleObject, Value,
+};
 use entity::task;
 use uuid::Uuid;
 
-use super::{scalars::DateTime, serial::Serial, viewer::Viewer};
+use super::{
+    plain::{self, Plain, PlainList, PlainObject},
+    scalars::DateTime,
+    viewer::Viewer,
+};
 use crate::{
     error::AppError,
     tasks::{
@@ -28,6 +35,22 @@ pub struct Task {
     pub due_at: Option<DateTime>,
     pub created_at: DateTime,
     pub updated_at: DateTime,
+}
+
+impl PlainObject for Task {
+    fn field(&self, ctx: &Context<'_>) -> ServerResult<Value> {
+        let time = |time: &DateTime| time.to_value();
+        Ok(match ctx.item.node.name.node.as_str() {
+            "id" => Value::String(self.id.0.clone()),
+            "title" => Value::String(self.title.clone()),
+            "description" => self.description.clone().map_or(Value::Null, Value::String),
+            "completed" => Value::Boolean(self.completed),
+            "dueAt" => self.due_at.as_ref().map_or(Value::Null, time),
+            "createdAt" => time(&self.created_at),
+            "updatedAt" => time(&self.updated_at),
+            _ => return plain::unknown(ctx),
+        })
+    }
 }
 
 impl From<task::Model> for Task {
@@ -113,6 +136,13 @@ pub struct PageInfo {
     cursors: Arc<PageCursors>,
 }
 
+impl PageInfo {
+    fn cursor(&self, at: Option<&Position>) -> Result<Option<String>, AppError> {
+        at.map(|at| self.cursors.cursor(at)).transpose()
+    }
+}
+
+// The schema's view of the fields; their values come from `PlainObject`.
 #[Object]
 impl PageInfo {
     async fn has_next_page(&self) -> bool {
@@ -124,28 +154,38 @@ impl PageInfo {
     }
 
     async fn start_cursor(&self) -> Result<Option<String>> {
-        Ok(self
-            .start
-            .as_ref()
-            .map(|at| self.cursors.cursor(at))
-            .transpose()?)
+        Ok(self.cursor(self.start.as_ref())?)
     }
 
     async fn end_cursor(&self) -> Result<Option<String>> {
-        Ok(self
-            .end
-            .as_ref()
-            .map(|at| self.cursors.cursor(at))
-            .transpose()?)
+        Ok(self.cursor(self.end.as_ref())?)
+    }
+}
+
+impl PlainObject for PageInfo {
+    fn field(&self, ctx: &Context<'_>) -> ServerResult<Value> {
+        let cursor = |at: Option<&Position>| {
+            self.cursor(at)
+                .map(|cursor| cursor.map_or(Value::Null, Value::String))
+                .map_err(|error| error.into_server_error(Some(ctx.item.pos)))
+        };
+        match ctx.item.node.name.node.as_str() {
+            "hasNextPage" => Ok(Value::Boolean(self.has_next_page)),
+            "hasPreviousPage" => Ok(Value::Boolean(self.has_previous_page)),
+            "startCursor" => cursor(self.start.as_ref()),
+            "endCursor" => cursor(self.end.as_ref()),
+            _ => plain::unknown(ctx),
+        }
     }
 }
 
 pub struct TaskEdge {
     position: Position,
-    node: Serial<Task>,
+    node: Task,
     cursors: Arc<PageCursors>,
 }
 
+// The schema's view of the fields; their values come from `PlainObject`.
 #[Object]
 impl TaskEdge {
     /// Points at this edge, for `after` and `before`.
@@ -153,26 +193,40 @@ impl TaskEdge {
         Ok(self.cursors.cursor(&self.position)?)
     }
 
-    async fn node(&self) -> &Serial<Task> {
+    async fn node(&self) -> &Task {
         &self.node
+    }
+}
+
+impl PlainObject for TaskEdge {
+    fn field(&self, ctx: &Context<'_>) -> ServerResult<Value> {
+        match ctx.item.node.name.node.as_str() {
+            "cursor" => self
+                .cursors
+                .cursor(&self.position)
+                .map(Value::String)
+                .map_err(|error| error.into_server_error(Some(ctx.item.pos))),
+            "node" => Ok(plain::object(&self.node, ctx)),
+            _ => plain::unknown(ctx),
+        }
     }
 }
 
 /// A page of the viewer's tasks (Relay cursor connection).
 pub struct TaskConnection {
-    edges: Vec<Serial<TaskEdge>>,
-    page_info: Serial<PageInfo>,
+    edges: PlainList<TaskEdge>,
+    page_info: Plain<PageInfo>,
     owner: Uuid,
     filter: tasks::TaskFilter,
 }
 
 #[Object]
 impl TaskConnection {
-    async fn edges(&self) -> &[Serial<TaskEdge>] {
+    async fn edges(&self) -> &PlainList<TaskEdge> {
         &self.edges
     }
 
-    async fn page_info(&self) -> &Serial<PageInfo> {
+    async fn page_info(&self) -> &Plain<PageInfo> {
         &self.page_info
     }
 
@@ -242,11 +296,14 @@ pub struct TaskQuery;
 #[Object]
 impl TaskQuery {
     /// One of the viewer's tasks; `null` when there is none with this id.
-    async fn task(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Task>> {
+    async fn task(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Plain<Task>>> {
         let viewer = Viewer::require(ctx).await?;
         let id = parse_id(&id)?;
         let tasks = ctx.data_unchecked::<Tasks>();
-        Ok(tasks.find(viewer.user.id, id).await?.map(Task::from))
+        Ok(tasks
+            .find(viewer.user.id, id)
+            .await?
+            .map(|task| Plain(task.into())))
     }
 
     /// The viewer's tasks, newest first unless `orderBy` says otherwise.
@@ -297,17 +354,15 @@ impl TaskQuery {
         let edges = page
             .edges
             .into_iter()
-            .map(|edge| {
-                Serial(TaskEdge {
-                    position: edge.position,
-                    node: Serial(edge.task.into()),
-                    cursors: Arc::clone(&cursors),
-                })
+            .map(|edge| TaskEdge {
+                position: edge.position,
+                node: edge.task.into(),
+                cursors: Arc::clone(&cursors),
             })
             .collect();
         Ok(TaskConnection {
-            edges,
-            page_info: Serial(page_info),
+            edges: PlainList(edges),
+            page_info: Plain(page_info),
             owner,
             filter,
         })
@@ -319,7 +374,7 @@ pub struct TaskMutation;
 
 #[Object]
 impl TaskMutation {
-    async fn create_task(&self, ctx: &Context<'_>, input: CreateTaskInput) -> Result<Task> {
+    async fn create_task(&self, ctx: &Context<'_>, input: CreateTaskInput) -> Result<Plain<Task>> {
         let viewer = Viewer::require(ctx).await?;
         let new = NewTask {
             title: TaskTitle::parse(&input.title)?,
@@ -331,16 +386,23 @@ impl TaskMutation {
             due_at: input.due_at.map(|due| due.0),
         };
         let tasks = ctx.data_unchecked::<Tasks>();
-        Ok(tasks.create(viewer.user.id, new).await?.into())
+        Ok(Plain(tasks.create(viewer.user.id, new).await?.into()))
     }
 
     /// Changes only the fields given.
-    async fn update_task(&self, ctx: &Context<'_>, id: ID, input: UpdateTaskInput) -> Result<Task> {
+    async fn update_task(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateTaskInput,
+    ) -> Result<Plain<Task>> {
         let viewer = Viewer::require(ctx).await?;
         let id = parse_id(&id)?;
         let changes = input.parse()?;
         let tasks = ctx.data_unchecked::<Tasks>();
-        Ok(tasks.update(viewer.user.id, id, changes).await?.into())
+        Ok(Plain(
+            tasks.update(viewer.user.id, id, changes).await?.into(),
+        ))
     }
 
     /// Deletes one of the viewer's tasks and returns its id.

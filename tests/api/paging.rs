@@ -422,3 +422,84 @@ async fn a_page_answers_fragments_aliases_and_directives_in_the_order_asked() {
     );
     assert_eq!(response.text().await.expect("body"), expected);
 }
+
+/// The selection of every field of the type `name`, as the server's own
+/// introspection lists them, objects with every field of theirs in turn.
+async fn every_field(app: &TestApp, name: &str) -> String {
+    let query = "query($name: String!) { __type(name: $name) {
+        fields { name type { kind name ofType { kind name } } } } }";
+    let found = app.graphql(query, json!({ "name": name }), None).await;
+    let fields = found["data"]["__type"]["fields"]
+        .as_array()
+        .expect("fields");
+    let mut selection = Vec::new();
+    for field in fields {
+        let name = field["name"].as_str().expect("name");
+        let ty = &field["type"];
+        let ty = if ty["kind"] == "NON_NULL" {
+            &ty["ofType"]
+        } else {
+            ty
+        };
+        if ty["kind"] == "OBJECT" {
+            let object = ty["name"].as_str().expect("object name");
+            selection.push(format!(
+                "{name} {{ {} }}",
+                Box::pin(every_field(app, object)).await
+            ));
+        } else {
+            selection.push(name.to_owned());
+        }
+    }
+    selection.join(" ")
+}
+
+#[tokio::test]
+async fn every_field_of_a_page_and_its_tasks_is_answered() {
+    let app = spawn_app().await;
+    let ada = app.register("ada@example.com").await;
+    let input =
+        json!({ "title": "alpha", "description": "the first", "dueAt": "2026-12-24T18:00:00Z" });
+    let task_fields = every_field(&app, "Task").await;
+    let created = app
+        .graphql(
+            &format!("mutation($input: CreateTaskInput!) {{ createTask(input: $input) {{ {task_fields} }} }}"),
+            json!({ "input": input }),
+            Some(&ada.access_token),
+        )
+        .await;
+    let task = &created["data"]["createTask"];
+    assert_eq!(task["dueAt"], "2026-12-24T18:00:00Z", "{created}");
+    for field in task_fields.split(' ') {
+        assert!(task.get(field).is_some(), "{field} in {created}");
+    }
+
+    let query = format!(
+        "{{ tasks(first: 1) {{ edges {{ {} }} pageInfo {{ {} }} }} }}",
+        every_field(&app, "TaskEdge").await,
+        every_field(&app, "PageInfo").await
+    );
+    let page = app
+        .graphql(&query, json!({}), Some(&ada.access_token))
+        .await;
+    assert!(page.get("errors").is_none(), "{page}");
+    let edge = &page["data"]["tasks"]["edges"][0];
+    assert_eq!(&edge["node"], task, "the page's task is the created one");
+    let cursor = edge["cursor"].as_str().expect("a cursor");
+    let info = &page["data"]["tasks"]["pageInfo"];
+    assert_eq!(info["startCursor"], cursor, "{page}");
+    assert_eq!(info["endCursor"], cursor, "{page}");
+    assert_eq!(
+        (&info["hasNextPage"], &info["hasPreviousPage"]),
+        (&json!(false), &json!(false))
+    );
+
+    let one = app
+        .graphql(
+            &format!("query($id: ID!) {{ task(id: $id) {{ {task_fields} }} }}"),
+            json!({ "id": task["id"] }),
+            Some(&ada.access_token),
+        )
+        .await;
+    assert_eq!(&one["data"]["task"], task, "{one}");
+}

@@ -1,0 +1,214 @@
+//! Objects whose fields are values already in memory, resolved in one pass.
+//!
+//! async-graphql resolves every field of an object as a boxed future of its
+//! own, with its own context and error handling, and grows the object's map
+//! one field at a time. For the tasks of a page, whose fields are all in
+//! memory, that machinery was most of what the page cost. A [`PlainObject`]
+//! answers each field from a plain function instead; its type in the schema
+//! still comes from the derived `ContainerType`, and its selection set is
+//! resolved here with async-graphql's rules: fields in the order asked,
+//! aliases, fragments and inline fragments by type condition, `__typename`,
+//! the same key merged, and a field that fails reported with its path and
+//! left out. (`@skip` and `@include` are applied before execution starts.)
+//!
+//! The schema has no extensions and no custom directives, which would see
+//! none of these fields.
+
+use std::borrow::Cow;
+
+use async_graphql::{
+    Context, ContextSelectionSet, Name, OutputType, Positioned, ServerError, ServerResult, Value,
+    indexmap::IndexMap,
+    parser::types::{Field, Selection},
+    registry::Registry,
+    resolver_utils::ContainerType,
+};
+
+/// An object whose fields are answered without a future each.
+pub trait PlainObject: ContainerType {
+    /// The value of the field that `ctx` is at (never `__typename`).
+    fn field(&self, ctx: &Context<'_>) -> ServerResult<Value>;
+}
+
+/// The object `T`, presented as itself, resolved in one pass.
+pub struct Plain<T>(pub T);
+
+/// A list of plain objects, resolved in one pass.
+pub struct PlainList<T>(pub Vec<T>);
+
+/// The value of a field that is itself a plain object: `object` with the
+/// field's selection set.
+pub fn object<T: PlainObject>(object: &T, ctx: &Context<'_>) -> Value {
+    resolve(
+        object,
+        &ctx.with_selection_set(&ctx.item.node.selection_set),
+    )
+}
+
+/// The answer for a field a plain object does not know: the schema and the
+/// object's [`PlainObject::field`] disagree.
+pub fn unknown(ctx: &Context<'_>) -> ServerResult<Value> {
+    let name = &ctx.item.node.name.node;
+    tracing::error!(field = %name, "a plain object has no value for a field of its type");
+    Err(ServerError::new(
+        "internal server error",
+        Some(ctx.item.pos),
+    ))
+}
+
+impl<T: PlainObject> OutputType for Plain<T> {
+    fn type_name() -> Cow<'static, str> {
+        T::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        T::qualified_type_name()
+    }
+
+    fn introspection_type_name(&self) -> Cow<'static, str> {
+        self.0.introspection_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        T::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        _field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        Ok(resolve(&self.0, ctx))
+    }
+}
+
+impl<T: PlainObject> OutputType for PlainList<T> {
+    fn type_name() -> Cow<'static, str> {
+        Vec::<T>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        Vec::<T>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        Vec::<T>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        _field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        let items = self
+            .0
+            .iter()
+            .enumerate()
+            .map(|(index, item)| resolve(item, &ctx.with_index(index)))
+            .collect();
+        Ok(Value::List(items))
+    }
+}
+
+/// `object` with the selection set of `ctx`; `null` when no field could be
+/// answered, as async-graphql does.
+fn resolve<T: PlainObject>(object: &T, ctx: &ContextSelectionSet<'_>) -> Value {
+    let mut fields = IndexMap::with_capacity(ctx.item.node.items.len());
+    collect(object, ctx, &mut fields);
+    if fields.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(fields)
+    }
+}
+
+fn collect<T: PlainObject>(
+    object: &T,
+    ctx: &ContextSelectionSet<'_>,
+    fields: &mut IndexMap<Name, Value>,
+) {
+    for selection in &ctx.item.node.items {
+        let (condition, selection_set) = match &selection.node {
+            Selection::Field(field) => {
+                let ctx_field = ctx.with_field(field);
+                let value = if field.node.name.node == "__typename" {
+                    Ok(Value::String(object.introspection_type_name().into_owned()))
+                } else {
+                    object.field(&ctx_field)
+                };
+                match value {
+                    Ok(value) => insert(fields, field.node.response_key().node.clone(), value),
+                    Err(error) if error.path.is_empty() => {
+                        ctx.add_error(ctx_field.set_error_path(error));
+                    }
+                    Err(error) => ctx.add_error(error),
+                }
+                continue;
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = &spread.node.fragment_name.node;
+                let Some(fragment) = ctx.query_env.fragments.get(name) else {
+                    ctx.add_error(ServerError::new(
+                        format!(r#"Unknown fragment "{name}"."#),
+                        Some(spread.pos),
+                    ));
+                    continue;
+                };
+                (
+                    Some(&fragment.node.type_condition.node.on.node),
+                    &fragment.node.selection_set,
+                )
+            }
+            Selection::InlineFragment(fragment) => (
+                fragment
+                    .node
+                    .type_condition
+                    .as_ref()
+                    .map(|condition| &condition.node.on.node),
+                &fragment.node.selection_set,
+            ),
+        };
+        if condition.is_none_or(|condition| applies(object, ctx, condition)) {
+            collect(object, &ctx.with_selection_set(selection_set), fields);
+        }
+    }
+}
+
+/// Whether a fragment on `condition` applies to `object`: its own type or an
+/// interface it implements.
+fn applies<T: PlainObject>(object: &T, ctx: &ContextSelectionSet<'_>, condition: &str) -> bool {
+    let type_name = object.introspection_type_name();
+    type_name == condition
+        || ctx
+            .schema_env
+            .registry
+            .implements
+            .get(type_name.as_ref())
+            .is_some_and(|interfaces| interfaces.contains(condition))
+}
+
+/// Puts `value` under `name`, merging it into what is there already (the
+/// same field selected twice, with different sub-selections).
+fn insert(fields: &mut IndexMap<Name, Value>, name: Name, value: Value) {
+    let Some(present) = fields.get_mut(&name) else {
+        fields.insert(name, value);
+        return;
+    };
+    match (present, value) {
+        (Value::Object(present), Value::Object(more)) => {
+            for (name, value) in more {
+                insert(present, name, value);
+            }
+        }
+        (Value::List(present), Value::List(more)) => {
+            for (present, more) in present.iter_mut().zip(more) {
+                if let (Value::Object(present), Value::Object(more)) = (present, more) {
+                    for (name, value) in more {
+                        insert(present, name, value);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
