@@ -18,7 +18,7 @@
 //! * [`accounts`]: the accounts service: signup, login, sessions, password
 //!   change and reset, deletion, the per-IP and per-email limits.
 //! * [`tasks`]: the tasks service: fields, listing orders, cursors, pages,
-//!   writes in transactions.
+//!   reads of only the fields a client shows, writes in transactions.
 //! * [`events`]: the event bus that carries task changes and ended sessions
 //!   to subscribers on every instance (PostgreSQL `LISTEN/NOTIFY`).
 //! * [`mail`]: outgoing mail: the queue in the database, the worker that
@@ -27,8 +27,9 @@
 //!   refresh tokens, random tokens, windowed counters; no request types.
 //! * [`error`]: what can go wrong and the `extensions.code` clients see.
 //! * [`db`]: connecting and migrating, short reads of SQLite on the
-//!   request's thread; the tables are in the `entity` and
-//!   `migration` crates. [`secret`]: strings that never print; [`cache`]:
+//!   request's thread, rows of either database read by column position;
+//!   the tables are in the `entity` and `migration` crates.
+//!   [`secret`]: strings that never print; [`cache`]:
 //!   the byte-bounded cache that documents, persisted queries and verified
 //!   tokens are kept in.
 

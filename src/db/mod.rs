@@ -1,6 +1,7 @@
 //! The database connection: SQLite (WAL, foreign keys on) or PostgreSQL,
 //! chosen by the URL, with migrations applied by `serve`; short reads of
-//! SQLite on the calling thread ([`sqlite_reads`]).
+//! SQLite on the calling thread ([`sqlite_reads`]); rows of either read by
+//! column position ([`Columns`]).
 
 pub mod sqlite_reads;
 
@@ -9,9 +10,10 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, QueryResult,
     TransactionTrait,
 };
+use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 
@@ -70,6 +72,34 @@ pub async fn exclusively<T>(
     let result = work(db).await;
     lock.commit().await?;
     result
+}
+
+/// A row of a statement's result, read by column position, so that one
+/// reader serves rusqlite's rows and SeaORM's alike. Each value is read as
+/// nullable; the reader decides what may be null.
+pub trait Columns {
+    fn uuid(&self, at: usize) -> Result<Uuid, DbErr>;
+    fn text(&self, at: usize) -> Result<Option<String>, DbErr>;
+    fn boolean(&self, at: usize) -> Result<Option<bool>, DbErr>;
+    fn time(&self, at: usize) -> Result<Option<DateTime<Utc>>, DbErr>;
+}
+
+impl Columns for QueryResult {
+    fn uuid(&self, at: usize) -> Result<Uuid, DbErr> {
+        self.try_get_by_index(at)
+    }
+
+    fn text(&self, at: usize) -> Result<Option<String>, DbErr> {
+        self.try_get_by_index(at)
+    }
+
+    fn boolean(&self, at: usize) -> Result<Option<bool>, DbErr> {
+        self.try_get_by_index(at)
+    }
+
+    fn time(&self, at: usize) -> Result<Option<DateTime<Utc>>, DbErr> {
+        self.try_get_by_index(at)
+    }
 }
 
 /// The current time at the precision the databases store; see [`truncate`].

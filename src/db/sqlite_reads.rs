@@ -23,18 +23,10 @@ use rusqlite::{
 };
 use sea_orm::{DbErr, RuntimeErr, Statement, Value};
 
+use super::Columns;
+
 /// The most idle connections kept; more are opened (and closed) under load.
 const IDLE: usize = 16;
-
-/// Something read from a row of a statement's result.
-pub trait FromRow: Sized {
-    /// The columns it is read from.
-    const COLUMNS: &'static [&'static str];
-
-    /// Reads one row; `at[i]` is the position of `COLUMNS[i]` in the row
-    /// (looked up once per statement, not per row).
-    fn from_row(row: &Row<'_>, at: &[usize]) -> rusqlite::Result<Self>;
-}
 
 /// Read-only connections to one SQLite file, used on the calling thread.
 #[derive(Debug)]
@@ -60,12 +52,17 @@ impl SqliteReads {
         Ok(Some(reads))
     }
 
-    /// Runs `statement` (built by SeaORM for SQLite) and reads every row.
-    pub fn all<T: FromRow>(&self, statement: &Statement) -> Result<Vec<T>, DbErr> {
+    /// Runs `statement` (built by SeaORM for SQLite) and reads every row
+    /// with `read`.
+    pub fn all<T>(
+        &self,
+        statement: &Statement,
+        read: impl FnMut(&Row<'_>) -> Result<T, DbErr>,
+    ) -> Result<Vec<T>, DbErr> {
         let connection = self.check_out()?;
-        let rows = query(&connection, statement);
+        let rows = query(&connection, statement, read);
         self.check_in(connection);
-        rows.map_err(|error| DbErr::Query(RuntimeErr::Internal(error.to_string())))
+        rows
     }
 
     fn connect(&self) -> Result<Connection, DbErr> {
@@ -94,25 +91,59 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
     Ok(connection)
 }
 
-fn query<T: FromRow>(connection: &Connection, statement: &Statement) -> rusqlite::Result<Vec<T>> {
-    let mut prepared = connection.prepare_cached(&statement.sql)?;
+fn query<T>(
+    connection: &Connection,
+    statement: &Statement,
+    mut read: impl FnMut(&Row<'_>) -> Result<T, DbErr>,
+) -> Result<Vec<T>, DbErr> {
+    let mut prepared = connection.prepare_cached(&statement.sql).or_failed()?;
     let values = statement
         .values
         .as_ref()
         .map_or(&[][..], |values| &values.0[..]);
     for (index, value) in values.iter().enumerate() {
-        prepared.raw_bind_parameter(index + 1, Bind(value))?;
+        prepared
+            .raw_bind_parameter(index + 1, Bind(value))
+            .or_failed()?;
     }
-    let at = T::COLUMNS
-        .iter()
-        .map(|column| prepared.column_index(column))
-        .collect::<rusqlite::Result<Vec<usize>>>()?;
     let mut rows = prepared.raw_query();
-    let mut read = Vec::new();
-    while let Some(row) = rows.next()? {
-        read.push(T::from_row(row, &at)?);
+    let mut all = Vec::new();
+    while let Some(row) = rows.next().or_failed()? {
+        all.push(read(row)?);
     }
-    Ok(read)
+    Ok(all)
+}
+
+/// A rusqlite result as SeaORM's, so that both databases fail alike.
+trait OrFailed<T> {
+    fn or_failed(self) -> Result<T, DbErr>;
+}
+
+impl<T> OrFailed<T> for rusqlite::Result<T> {
+    fn or_failed(self) -> Result<T, DbErr> {
+        self.map_err(|error| DbErr::Query(RuntimeErr::Internal(error.to_string())))
+    }
+}
+
+impl Columns for Row<'_> {
+    fn uuid(&self, at: usize) -> Result<uuid::Uuid, DbErr> {
+        let bytes = self.get_ref(at).and_then(|value| Ok(value.as_blob()?));
+        uuid::Uuid::from_slice(bytes.or_failed()?)
+            .map_err(|error| conversion(at, error))
+            .or_failed()
+    }
+
+    fn text(&self, at: usize) -> Result<Option<String>, DbErr> {
+        self.get(at).or_failed()
+    }
+
+    fn boolean(&self, at: usize) -> Result<Option<bool>, DbErr> {
+        self.get(at).or_failed()
+    }
+
+    fn time(&self, at: usize) -> Result<Option<DateTime<Utc>>, DbErr> {
+        time(self, at).or_failed()
+    }
 }
 
 /// The file of a `sqlite://path?options` or `sqlite:path` URL.
@@ -124,14 +155,8 @@ fn file_of(url: &str) -> Option<PathBuf> {
     (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
 }
 
-/// The UUID (a 16-byte blob) at `index`.
-pub fn uuid(row: &Row<'_>, index: usize) -> rusqlite::Result<uuid::Uuid> {
-    let bytes = row.get_ref(index)?.as_blob()?;
-    uuid::Uuid::from_slice(bytes).map_err(|error| conversion(index, error))
-}
-
 /// The time (RFC 3339 text) at `index`, or `None` when it is null.
-pub fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
     let Some(text) = row.get_ref(index)?.as_str_or_null()? else {
         return Ok(None);
     };

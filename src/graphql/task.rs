@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, ScalarType, ServerResult,
-    SimpleObject, Value,
+    Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, ScalarType, ServerResult, Value,
 };
 use entity::task;
 use uuid::Uuid;
@@ -18,52 +17,108 @@ use super::{
 use crate::{
     error::AppError,
     tasks::{
-        self, Description, NewTask, PageArgs, PageCursors, TaskChanges, TaskTitle, Tasks,
+        self, Description, NewTask, PageArgs, PageCursors, PageShows, Shown, TaskChanges, TaskRead,
+        TaskTitle, Tasks,
         cursor::Position,
         fields::search_pattern,
         order::{self, TaskOrder},
     },
 };
 
+/// A task as it was read: on a page, only the fields the page shows.
+pub struct Task(TaskRead);
+
+/// A field of the task; the read that made it always reads the fields a
+/// client asks for (see [`shows`]).
+fn read<T>(field: Option<T>) -> Result<T, AppError> {
+    field.ok_or_else(|| AppError::internal("a task field was asked for that was not read"))
+}
+
 /// Something to do, visible only to the user who created it.
-#[derive(SimpleObject)]
-pub struct Task {
-    pub id: ID,
-    pub title: String,
-    pub description: Option<String>,
-    pub completed: bool,
-    pub due_at: Option<DateTime>,
-    pub created_at: DateTime,
-    pub updated_at: DateTime,
+#[Object]
+impl Task {
+    // The schema's view of the fields; their values come from `PlainObject`.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn title(&self) -> Result<&str> {
+        Ok(read(self.0.title.as_deref())?)
+    }
+
+    async fn description(&self) -> Result<Option<&str>> {
+        Ok(read(self.0.description.as_ref())?.as_deref())
+    }
+
+    async fn completed(&self) -> Result<bool> {
+        Ok(read(self.0.completed)?)
+    }
+
+    async fn due_at(&self) -> Result<Option<DateTime>> {
+        Ok(read(self.0.due_at)?.map(DateTime))
+    }
+
+    async fn created_at(&self) -> Result<DateTime> {
+        Ok(DateTime(read(self.0.created_at)?))
+    }
+
+    async fn updated_at(&self) -> Result<DateTime> {
+        Ok(DateTime(read(self.0.updated_at)?))
+    }
 }
 
 impl PlainObject for Task {
     fn field(&self, ctx: &Context<'_>) -> ServerResult<Value> {
-        let time = |time: &DateTime| time.to_value();
-        Ok(match ctx.item.node.name.node.as_str() {
-            "id" => Value::String(self.id.0.clone()),
-            "title" => Value::String(self.title.clone()),
-            "description" => self.description.clone().map_or(Value::Null, Value::String),
-            "completed" => Value::Boolean(self.completed),
-            "dueAt" => self.due_at.as_ref().map_or(Value::Null, time),
-            "createdAt" => time(&self.created_at),
-            "updatedAt" => time(&self.updated_at),
+        let task = &self.0;
+        let time = |time| DateTime(time).to_value();
+        let value = match ctx.item.node.name.node.as_str() {
+            "id" => Ok(Value::String(task.id.to_string())),
+            "title" => read(task.title.clone()).map(Value::String),
+            "description" => read(task.description.clone())
+                .map(|description| description.map_or(Value::Null, Value::String)),
+            "completed" => read(task.completed).map(Value::Boolean),
+            "dueAt" => read(task.due_at).map(|due| due.map_or(Value::Null, time)),
+            "createdAt" => read(task.created_at).map(time),
+            "updatedAt" => read(task.updated_at).map(time),
             _ => return plain::unknown(ctx),
-        })
+        };
+        value.map_err(|error| error.into_server_error(Some(ctx.item.pos)))
+    }
+}
+
+impl From<TaskRead> for Task {
+    fn from(task: TaskRead) -> Self {
+        Self(task)
     }
 }
 
 impl From<task::Model> for Task {
     fn from(task: task::Model) -> Self {
-        Self {
-            id: ID(task.id.to_string()),
-            title: task.title,
-            description: task.description,
-            completed: task.completed,
-            due_at: task.due_at.map(DateTime),
-            created_at: DateTime(task.created_at),
-            updated_at: DateTime(task.updated_at),
-        }
+        Self(task.into())
+    }
+}
+
+/// What the `tasks` field's selection shows of the page, so that the page
+/// reads only that: fields are looked for by name through every fragment,
+/// which can only ask for more than is shown, never less.
+fn shows(ctx: &Context<'_>) -> PageShows {
+    let page = ctx.look_ahead();
+    let edges = page.field("edges");
+    let node = edges.field("node");
+    let info = page.field("pageInfo");
+    let node_has = |name| node.field(name).exists();
+    PageShows {
+        tasks: Shown {
+            title: node_has("title"),
+            description: node_has("description"),
+            completed: node_has("completed"),
+            due_at: node_has("dueAt"),
+            created_at: node_has("createdAt"),
+            updated_at: node_has("updatedAt"),
+        },
+        cursors: edges.field("cursor").exists()
+            || info.field("startCursor").exists()
+            || info.field("endCursor").exists(),
     }
 }
 
@@ -180,9 +235,16 @@ impl PlainObject for PageInfo {
 }
 
 pub struct TaskEdge {
-    position: Position,
+    /// Present when the page shows cursors.
+    position: Option<Position>,
     node: Task,
     cursors: Arc<PageCursors>,
+}
+
+impl TaskEdge {
+    fn cursor_text(&self) -> Result<String, AppError> {
+        self.cursors.cursor(read(self.position.as_ref())?)
+    }
 }
 
 // The schema's view of the fields; their values come from `PlainObject`.
@@ -190,7 +252,7 @@ pub struct TaskEdge {
 impl TaskEdge {
     /// Points at this edge, for `after` and `before`.
     async fn cursor(&self) -> Result<String> {
-        Ok(self.cursors.cursor(&self.position)?)
+        Ok(self.cursor_text()?)
     }
 
     async fn node(&self) -> &Task {
@@ -202,8 +264,7 @@ impl PlainObject for TaskEdge {
     fn field(&self, ctx: &Context<'_>) -> ServerResult<Value> {
         match ctx.item.node.name.node.as_str() {
             "cursor" => self
-                .cursors
-                .cursor(&self.position)
+                .cursor_text()
                 .map(Value::String)
                 .map_err(|error| error.into_server_error(Some(ctx.item.pos))),
             "node" => Ok(plain::object(&self.node, ctx)),
@@ -337,7 +398,7 @@ impl TaskQuery {
             async |viewer| {
                 Ok((
                     viewer.user_id,
-                    tasks.page(viewer, &filter, order, args).await?,
+                    tasks.page(viewer, &filter, order, args, shows(ctx)).await?,
                 ))
             },
             |(_, page)| page.edges.is_empty(),
@@ -347,8 +408,8 @@ impl TaskQuery {
         let page_info = PageInfo {
             has_next_page: page.has_next_page,
             has_previous_page: page.has_previous_page,
-            start: page.edges.first().map(|edge| edge.position.clone()),
-            end: page.edges.last().map(|edge| edge.position.clone()),
+            start: page.edges.first().and_then(|edge| edge.position.clone()),
+            end: page.edges.last().and_then(|edge| edge.position.clone()),
             cursors: Arc::clone(&cursors),
         };
         let edges = page

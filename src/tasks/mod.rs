@@ -8,6 +8,7 @@ pub mod cursor;
 pub mod fields;
 pub mod order;
 mod page;
+mod read;
 mod write;
 
 use chrono::{DateTime, Utc};
@@ -15,58 +16,20 @@ use entity::task::{self, Column};
 use std::sync::Arc;
 
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QuerySelect, QueryTrait, Select,
-    sea_query::{Expr, ExprTrait, LikeExpr},
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, Select,
+    sea_query::{Expr, ExprTrait, LikeExpr, SelectStatement},
 };
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use cursor::CursorKey;
 pub use fields::{Description, TaskTitle};
-pub use page::{DEFAULT_PAGE, MAX_PAGE, Page, PageArgs, PageCursors};
+pub use page::{DEFAULT_PAGE, MAX_PAGE, Page, PageArgs, PageCursors, PageShows};
+pub use read::{Shown, TaskRead};
 pub use write::TaskChange;
 
-use crate::{
-    db::sqlite_reads::{self, FromRow, SqliteReads},
-    error::AppResult,
-    events::Events,
-};
-
-impl FromRow for task::Model {
-    const COLUMNS: &'static [&'static str] = &[
-        "id",
-        "user_id",
-        "title",
-        "description",
-        "completed",
-        "due_at",
-        "created_at",
-        "updated_at",
-        "search_text",
-    ];
-
-    fn from_row(row: &rusqlite::Row<'_>, at: &[usize]) -> rusqlite::Result<Self> {
-        let time = |index: usize| {
-            sqlite_reads::time(row, at[index])?.ok_or(rusqlite::Error::InvalidColumnType(
-                at[index],
-                Self::COLUMNS[index].to_owned(),
-                rusqlite::types::Type::Null,
-            ))
-        };
-        Ok(Self {
-            id: sqlite_reads::uuid(row, at[0])?,
-            user_id: sqlite_reads::uuid(row, at[1])?,
-            title: row.get(at[2])?,
-            description: row.get(at[3])?,
-            completed: row.get(at[4])?,
-            due_at: sqlite_reads::time(row, at[5])?,
-            created_at: time(6)?,
-            updated_at: time(7)?,
-            search_text: row.get(at[8])?,
-        })
-    }
-}
+use crate::{db::sqlite_reads::SqliteReads, error::AppResult, events::Events};
 
 /// Everything task operations need; cheap to clone.
 #[derive(Clone)]
@@ -154,21 +117,32 @@ impl Tasks {
         }
     }
 
-    /// The owner's task `id`, if there is one.
-    pub async fn find(&self, owner: Uuid, id: Uuid) -> AppResult<Option<task::Model>> {
-        let select = select_owned(owner, &TaskFilter::default())
-            .filter(Column::Id.eq(id))
+    /// The owner's task `id`, if there is one, with every field.
+    pub async fn find(&self, owner: Uuid, id: Uuid) -> AppResult<Option<TaskRead>> {
+        let mut select = Shown::ALL.select();
+        select
+            .cond_where(owned(owner, &TaskFilter::default()).add(Column::Id.eq(id)))
             .limit(1);
-        Ok(self.all(select).await?.pop())
+        Ok(self.all(&select, Shown::ALL).await?.pop())
     }
 
-    /// Every task `select` finds: a short read (an index lookup or a
-    /// bounded range), which on a SQLite file runs on the calling thread.
-    async fn all(&self, select: Select<task::Entity>) -> AppResult<Vec<task::Model>> {
-        match &self.reads {
-            Some(reads) => Ok(reads.all(&select.build(DbBackend::Sqlite))?),
-            None => Ok(select.all(&self.db).await?),
-        }
+    /// Every task `select` (of `shown`'s columns, [`Shown::select`]) finds:
+    /// a short read (an index lookup or a bounded range), which on a SQLite
+    /// file runs on the calling thread.
+    async fn all(&self, select: &SelectStatement, shown: Shown) -> AppResult<Vec<TaskRead>> {
+        let tasks = match &self.reads {
+            Some(reads) => reads.all(&DbBackend::Sqlite.build(select), |row| {
+                TaskRead::read(row, shown)
+            })?,
+            None => self
+                .db
+                .query_all(select)
+                .await?
+                .iter()
+                .map(|row| TaskRead::read(row, shown))
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(tasks)
     }
 
     /// How many of the owner's tasks pass `filter`.

@@ -7,12 +7,15 @@
 
 use entity::task::{self, Column};
 use sea_orm::{
-    ColumnTrait, Condition, Order, QueryOrder, Select,
-    sea_query::{Expr, ExprTrait, NullOrdering},
+    ColumnTrait, Condition, Order,
+    sea_query::{Expr, ExprTrait, NullOrdering, SelectStatement},
 };
 use serde::{Deserialize, Serialize};
 
-use super::cursor::{Position, SortKey};
+use super::{
+    TaskRead,
+    cursor::{Position, SortKey},
+};
 
 /// What a listing is ordered by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,33 +60,34 @@ impl OrderField {
         }
     }
 
-    /// The sort key of `task` in this order.
-    pub fn key_of(self, task: &task::Model) -> SortKey {
-        match self {
-            Self::CreatedAt => SortKey::Time(task.created_at),
-            Self::UpdatedAt => SortKey::Time(task.updated_at),
-            Self::DueAt => task.due_at.map_or(SortKey::Missing, SortKey::Time),
-            Self::Title => SortKey::Text(task.title.clone()),
-        }
+    /// The sort key of `task` in this order, if the field was read.
+    pub fn key_of(self, task: &TaskRead) -> Option<SortKey> {
+        Some(match self {
+            Self::CreatedAt => SortKey::Time(task.created_at?),
+            Self::UpdatedAt => SortKey::Time(task.updated_at?),
+            Self::DueAt => task.due_at?.map_or(SortKey::Missing, SortKey::Time),
+            Self::Title => SortKey::Text(task.title.clone()?),
+        })
     }
 }
 
 impl TaskOrder {
-    /// `select` sorted for a walk through this order.
-    pub fn sort(self, select: Select<task::Entity>, walk: Walk) -> Select<task::Entity> {
+    /// Sorts `select` for a walk through this order.
+    pub fn sort(self, select: &mut SelectStatement, walk: Walk) {
         let ascending = (self.direction == Direction::Asc) == (walk == Walk::Forward);
         let order = if ascending { Order::Asc } else { Order::Desc };
-        let select = if self.field == OrderField::DueAt {
+        let column = (task::Entity, self.field.column());
+        if self.field == OrderField::DueAt {
             let nulls = if walk == Walk::Forward {
                 NullOrdering::Last
             } else {
                 NullOrdering::First
             };
-            select.order_by_with_nulls(Column::DueAt, order.clone(), nulls)
+            select.order_by_with_nulls(column, order.clone(), nulls);
         } else {
-            select.order_by(self.field.column(), order.clone())
-        };
-        select.order_by(Column::Id, order)
+            select.order_by(column, order.clone());
+        }
+        select.order_by((task::Entity, Column::Id), order);
     }
 
     /// Tasks strictly beyond `position` when walking this order `walk`-wards,

@@ -1,13 +1,10 @@
 //! Relay-style pages of tasks by keyset: each page is one range scan over an
 //! index, however deep into the list it starts.
 
-use entity::task::{self, Entity as TaskRows};
-use sea_orm::{EntityTrait, QueryFilter, QuerySelect};
-
 use uuid::Uuid;
 
 use super::{
-    TaskFilter, Tasks,
+    Shown, TaskFilter, TaskRead, Tasks,
     cursor::{CursorKey, Position},
     order::{OrderField, TaskOrder, Walk},
     owned,
@@ -29,6 +26,13 @@ pub struct PageArgs {
     pub before: Option<String>,
 }
 
+/// What a page shows: which fields of its tasks, and whether cursors.
+#[derive(Clone, Copy, Debug)]
+pub struct PageShows {
+    pub tasks: Shown,
+    pub cursors: bool,
+}
+
 /// One page, in listing order, with what lies on either side.
 pub struct Page {
     pub edges: Vec<Edge>,
@@ -38,10 +42,11 @@ pub struct Page {
     pub cursors: PageCursors,
 }
 
-/// A task of a page and where it stands in the listing.
+/// A task of a page and, when the page shows cursors, where it stands in
+/// the listing.
 pub struct Edge {
-    pub position: Position,
-    pub task: task::Model,
+    pub position: Option<Position>,
+    pub task: TaskRead,
 }
 
 /// The cursors of one page: a cursor is signed (an HMAC), so it is made
@@ -69,6 +74,7 @@ impl Tasks {
         filter: &TaskFilter,
         order: TaskOrder,
         args: PageArgs,
+        shows: PageShows,
     ) -> AppResult<Page> {
         let owner = viewer.user_id;
         let (walk, size) = walk_and_size(&args)?;
@@ -88,10 +94,15 @@ impl Tasks {
         if let Some(before) = &before {
             window = window.add(order.beyond(before, Walk::Backward, false));
         }
-        let select = order
-            .sort(TaskRows::find().filter(window), walk)
-            .limit(size + 1);
-        let mut tasks = self.all(select).await?;
+        let shown = if shows.cursors {
+            shows.tasks.with_key_of(order.field)
+        } else {
+            shows.tasks
+        };
+        let mut select = shown.select();
+        select.cond_where(window).limit(size + 1);
+        order.sort(&mut select, walk);
+        let mut tasks = self.all(&select, shown).await?;
         let more = tasks.len() as u64 > size;
         tasks.truncate(usize::try_from(size).unwrap_or(usize::MAX));
         if walk == Walk::Backward {
@@ -112,10 +123,11 @@ impl Tasks {
         let edges = tasks
             .into_iter()
             .map(|task| Edge {
-                position: Position {
-                    key: order.field.key_of(&task),
-                    id: task.id,
-                },
+                position: shows
+                    .cursors
+                    .then(|| order.field.key_of(&task))
+                    .flatten()
+                    .map(|key| Position { key, id: task.id }),
                 task,
             })
             .collect();
@@ -144,11 +156,11 @@ impl Tasks {
         let Some(cursor) = cursor else {
             return Ok(false);
         };
-        let condition = owned(owner, filter).add(order.beyond(&cursor, side, true));
-        let found = self
-            .all(TaskRows::find().filter(condition).limit(1))
-            .await?;
-        Ok(!found.is_empty())
+        let mut select = Shown::ID.select();
+        select
+            .cond_where(owned(owner, filter).add(order.beyond(&cursor, side, true)))
+            .limit(1);
+        Ok(!self.all(&select, Shown::ID).await?.is_empty())
     }
 }
 

@@ -108,7 +108,12 @@ impl Tasks {
         changes: TaskChanges,
     ) -> AppResult<task::Model> {
         for _ in 0..UPDATE_ATTEMPTS {
-            let current = self.find(owner, id).await?.ok_or(AppError::NotFound)?;
+            let current = self
+                .find(owner, id)
+                .await?
+                .ok_or(AppError::NotFound)?
+                .into_model(owner)
+                .ok_or_else(|| AppError::internal("a task read without all its fields"))?;
             if changes.is_empty() {
                 return Ok(current);
             }

@@ -494,6 +494,37 @@ async fn every_field_of_a_page_and_its_tasks_is_answered() {
         (&json!(false), &json!(false))
     );
 
+    // A page reads only what it shows: each field alone, and in fragments.
+    for field in task_fields.split(' ') {
+        let queries = [
+            format!("{{ tasks {{ edges {{ node {{ {field} }} }} }} }}"),
+            format!(
+                "{{ tasks {{ edges {{ ...on TaskEdge {{ node {{ ...T }} }} }} }} }} fragment T on Task {{ {field} }}"
+            ),
+        ];
+        for query in queries {
+            let alone = app
+                .graphql(&query, json!({}), Some(&ada.access_token))
+                .await;
+            assert_eq!(
+                alone["data"]["tasks"]["edges"][0]["node"][field], task[field],
+                "{query}: {alone}"
+            );
+        }
+    }
+    for cursors in [
+        "edges { cursor }",
+        "pageInfo { startCursor }",
+        "pageInfo { endCursor }",
+    ] {
+        let query = format!("{{ tasks {{ {cursors} }} }}");
+        let alone = app
+            .graphql(&query, json!({}), Some(&ada.access_token))
+            .await;
+        assert!(alone.get("errors").is_none(), "{query}: {alone}");
+        assert!(alone.to_string().contains(cursor), "{query}: {alone}");
+    }
+
     let one = app
         .graphql(
             &format!("query($id: ID!) {{ task(id: $id) {{ {task_fields} }} }}"),
