@@ -18,7 +18,7 @@ use std::borrow::Cow;
 
 use async_graphql::{
     Context, ContextSelectionSet, Name, OutputType, Positioned, ServerError, ServerResult, Value,
-    indexmap::IndexMap,
+    indexmap::{IndexMap, map::Entry},
     parser::types::{Field, Selection},
     registry::Registry,
     resolver_utils::ContainerType,
@@ -190,9 +190,12 @@ fn applies<T: PlainObject>(object: &T, ctx: &ContextSelectionSet<'_>, condition:
 /// Puts `value` under `name`, merging it into what is there already (the
 /// same field selected twice, with different sub-selections).
 fn insert(fields: &mut IndexMap<Name, Value>, name: Name, value: Value) {
-    let Some(present) = fields.get_mut(&name) else {
-        fields.insert(name, value);
-        return;
+    let present = match fields.entry(name) {
+        Entry::Vacant(vacant) => {
+            vacant.insert(value);
+            return;
+        }
+        Entry::Occupied(occupied) => occupied.into_mut(),
     };
     match (present, value) {
         (Value::Object(present), Value::Object(more)) => {
