@@ -24,6 +24,8 @@ use async_graphql::{
     resolver_utils::ContainerType,
 };
 
+use crate::error::AppError;
+
 /// An object whose fields are answered without a future each.
 pub trait PlainObject: ContainerType {
     /// The value of the field that `ctx` is at (never `__typename`).
@@ -46,14 +48,11 @@ pub fn object<T: PlainObject>(object: &T, ctx: &Context<'_>) -> Value {
 }
 
 /// The answer for a field a plain object does not know: the schema and the
-/// object's [`PlainObject::field`] disagree.
+/// object's [`PlainObject::field`] disagree, which is ours to fix.
 pub fn unknown(ctx: &Context<'_>) -> ServerResult<Value> {
     let name = &ctx.item.node.name.node;
-    tracing::error!(field = %name, "a plain object has no value for a field of its type");
-    Err(ServerError::new(
-        "internal server error",
-        Some(ctx.item.pos),
-    ))
+    let error = AppError::internal(format!("a plain object has no value for its field {name}"));
+    Err(error.into_server_error(Some(ctx.item.pos)))
 }
 
 impl<T: PlainObject> OutputType for Plain<T> {
