@@ -86,12 +86,12 @@ impl Application {
             services.events.clone(),
             schema,
         );
-        let graphql = GraphqlState::new(
-            gateway.clone(),
-            config.graphiql_enabled(),
-            config.is_production(),
-            Arc::from(config.http.trusted_proxies.as_slice()),
-        );
+        let graphql = GraphqlState {
+            gateway: gateway.clone(),
+            graphiql: config.graphiql_enabled(),
+            get_needs_preflight: config.is_production(),
+            trusted_proxies: Arc::from(config.http.trusted_proxies.as_slice()),
+        };
         let shutdown = Shutdown::default();
         let subscriptions = WsState {
             gateway: gateway.clone(),

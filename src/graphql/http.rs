@@ -7,10 +7,7 @@
 use std::{
     borrow::Cow,
     net::{IpAddr, SocketAddr},
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::Arc,
 };
 
 use async_graphql::{
@@ -45,43 +42,20 @@ pub struct GraphqlState {
     /// preflight (on in production).
     pub get_needs_preflight: bool,
     pub trusted_proxies: Arc<[IpAddr]>,
-    /// The size of the last answer, which a body is written into a buffer
-    /// of: clients send the same few operations, so it is about the size
-    /// of the next one.
-    pub last_body: Arc<AtomicUsize>,
 }
 
-impl GraphqlState {
-    pub fn new(
-        gateway: Gateway,
-        graphiql: bool,
-        get_needs_preflight: bool,
-        trusted_proxies: Arc<[IpAddr]>,
-    ) -> Self {
-        Self {
-            gateway,
-            graphiql,
-            get_needs_preflight,
-            trusted_proxies,
-            last_body: Arc::new(AtomicUsize::new(1024)),
-        }
+/// `value` as JSON, written into a buffer that holds a page of tasks from
+/// the start rather than one that grows (and is copied) from 128 bytes.
+fn json(value: &impl Serialize) -> Vec<u8> {
+    let mut body = Vec::with_capacity(4096);
+    if let Err(error) = serde_json::to_writer(&mut body, value) {
+        // Nothing in a GraphQL response fails to serialise; should it,
+        // the client still gets a GraphQL answer.
+        tracing::error!(%error, "cannot write a response");
+        body.clear();
+        body.extend_from_slice(br#"{"errors":[{"message":"internal server error"}]}"#);
     }
-
-    /// `value` as JSON, written once into a buffer of the last answer's
-    /// size rather than one that grows (and is copied) as it is written.
-    fn json(&self, value: &impl Serialize) -> Vec<u8> {
-        const MOST: usize = 256 * 1024;
-        let mut body = Vec::with_capacity(self.last_body.load(Ordering::Relaxed).min(MOST));
-        if let Err(error) = serde_json::to_writer(&mut body, value) {
-            // Nothing in a GraphQL response fails to serialise; should it,
-            // the client still gets a GraphQL answer.
-            tracing::error!(%error, "cannot write a response");
-            body.clear();
-            body.extend_from_slice(br#"{"errors":[{"message":"internal server error"}]}"#);
-        }
-        self.last_body.store(body.len(), Ordering::Relaxed);
-        body
-    }
+    body
 }
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -138,7 +112,7 @@ pub async fn get(
     // A query named by hash must be known before it can be told from a
     // mutation.
     if let Err(error) = state.gateway.resolve_persisted(&mut request) {
-        return graphql_response(&state, &headers, &Response::from_errors(vec![error]));
+        return graphql_response(&headers, &Response::from_errors(vec![error]));
     }
     if state.get_needs_preflight && !forces_preflight(&headers) {
         return refuse(
@@ -185,29 +159,25 @@ async fn execute(
         .data(ClientIp(client))
         .data(RequestId(request_id.to_owned()));
     let response = state.gateway.execute(request).await;
-    graphql_response(state, headers, &response)
+    graphql_response(headers, &response)
 }
 
 /// The answer to a GraphQL request, in the form the client accepts.
-fn graphql_response(
-    state: &GraphqlState,
-    headers: &HeaderMap,
-    response: &Response,
-) -> axum::response::Response {
+fn graphql_response(headers: &HeaderMap, response: &Response) -> axum::response::Response {
     if !accepts(headers, GRAPHQL_RESPONSE) {
         // Clients of `application/json` get 200 for every GraphQL answer.
         let content_type = [(header::CONTENT_TYPE, "application/json")];
-        return (content_type, state.json(response)).into_response();
+        return (content_type, json(response)).into_response();
     }
     let content_type = [(header::CONTENT_TYPE, GRAPHQL_RESPONSE)];
     if ran(response) {
-        (content_type, state.json(response)).into_response()
+        (content_type, json(response)).into_response()
     } else {
         // GraphQL over HTTP: a request that could not run (it does not
         // parse or validate, or its variables do not coerce) is a 400 with
         // no `data` at all.
         let body = json!({ "errors": response.errors });
-        (StatusCode::BAD_REQUEST, content_type, state.json(&body)).into_response()
+        (StatusCode::BAD_REQUEST, content_type, json(&body)).into_response()
     }
 }
 

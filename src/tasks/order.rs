@@ -66,7 +66,7 @@ impl OrderField {
             Self::CreatedAt => SortKey::Time(task.created_at?),
             Self::UpdatedAt => SortKey::Time(task.updated_at?),
             Self::DueAt => task.due_at?.map_or(SortKey::Missing, SortKey::Time),
-            Self::Title => SortKey::Text(task.title.clone()?),
+            Self::Title => SortKey::Text(task.title.as_ref()?.clone()),
         })
     }
 }
