@@ -1,4 +1,4 @@
-//! The one way into the schema. Every transport (HTTP now, WebSocket for
+//! The one way into the schema. Every transport (HTTP, and WebSocket for
 //! subscriptions) hands its operations to a [`Gateway`], which applies what
 //! must hold for all of them: the operation limits on the parsed document,
 //! then the schema, then an `extensions.code` on every error and the request
@@ -7,19 +7,24 @@
 //! These are not schema extensions because any extension sends every
 //! resolved field through the extension chain, a cost paid per field.
 
-use std::any::TypeId;
+use std::{any::TypeId, sync::Arc};
 
 use async_graphql::{
-    Executor, Request, Response, ServerError, Value,
+    Data, Executor, Request, Response, ServerError, Value,
     futures_util::stream::{self, BoxStream, StreamExt},
-    parser::{parse_query, types::ExecutableDocument},
+    parser::{
+        parse_query,
+        types::{ExecutableDocument, OperationType},
+    },
 };
 
-use super::{TaskqlSchema, limits, persisted::PersistedQueries};
-use crate::{
-    cache::BoundedCache,
-    error::{AppError, code},
+use super::{
+    TaskqlSchema,
+    errors::{self, server_error},
+    limits,
+    persisted::PersistedQueries,
 };
+use crate::{cache::BoundedCache, error::AppError};
 
 /// The id of the request an operation came in, as the log knows it.
 #[derive(Clone, Debug, Default)]
@@ -39,6 +44,19 @@ pub struct Gateway {
     parsed: BoundedCache<String, ExecutableDocument>,
 }
 
+/// A request whose document parsed and passed the limits, ready to run.
+pub struct Prepared {
+    request: Request,
+    operation: Option<OperationType>,
+}
+
+impl Prepared {
+    /// Whether the operation the request selects is a mutation.
+    pub fn is_mutation(&self) -> bool {
+        self.operation == Some(OperationType::Mutation)
+    }
+}
+
 impl Gateway {
     pub fn new(schema: TaskqlSchema) -> Self {
         Self {
@@ -48,64 +66,94 @@ impl Gateway {
         }
     }
 
-    /// Gives a request that names its query by hash (automatic persisted
-    /// queries) its query. Transports that must look at the operation
-    /// before running it (GET refuses mutations) call this first; running
-    /// the request does it otherwise.
-    pub fn resolve_persisted(&self, request: &mut Request) -> Result<(), ServerError> {
+    /// Gives a request named by hash (automatic persisted queries) its
+    /// query, parses its document (or takes it as it was parsed and checked
+    /// before) and checks its shape. Transports that must look at the
+    /// operation before running it (GET refuses mutations) call this, then
+    /// [`Gateway::run`]; [`Executor::execute`] does both.
+    pub fn prepare(&self, mut request: Request) -> Result<Prepared, ServerError> {
         self.persisted
-            .resolve(request)
-            .map_err(|error| error.into_server_error(None))
+            .resolve(&mut request)
+            .map_err(|error| server_error(error, None))?;
+        let document = match self.parsed.get(request.query.as_str()) {
+            Some(document) => document,
+            None => {
+                let document = parse_query(&request.query).map_err(|error| {
+                    let pos = error.positions().next();
+                    server_error(AppError::bad_request(error.to_string()), pos)
+                })?;
+                limits::check(&document)?;
+                let bytes = request.query.len();
+                self.parsed
+                    .put(request.query.clone(), document.clone(), bytes);
+                document
+            }
+        };
+        let operation = selected(&document, request.operation_name.as_deref());
+        request.set_parsed_query(document);
+        Ok(Prepared { request, operation })
     }
 
-    /// Resolves a persisted query, parses the document (which the request
-    /// keeps for the schema) and checks its shape; a document seen before
-    /// is taken as it was parsed and checked then.
-    fn admit(&self, request: &mut Request) -> Result<(), ServerError> {
-        self.resolve_persisted(request)?;
-        if let Some(document) = self.parsed.get(request.query.as_str()) {
-            request.set_parsed_query(document);
-            return Ok(());
-        }
-        let document = parse_query(&request.query).map_err(|error| {
-            let pos = error.positions().next();
-            AppError::bad_request(error.to_string()).into_server_error(pos)
-        })?;
-        limits::check(&document)?;
-        let query = request.query.clone();
-        let bytes = query.len();
-        self.parsed.put(query, document.clone(), bytes);
-        request.set_parsed_query(document);
-        Ok(())
+    /// The answer to a request [`Gateway::prepare`] refused.
+    pub fn refused(&self, error: ServerError) -> Response {
+        coded(Response::from_errors(vec![error]), "")
+    }
+
+    /// Runs a prepared request, giving every error its code.
+    pub async fn run(&self, prepared: Prepared) -> Response {
+        let request_id = request_id(&prepared.request);
+        let response = self.schema.execute(prepared.request).await;
+        coded(response, &request_id)
     }
 }
 
 impl Executor for Gateway {
-    async fn execute(&self, mut request: Request) -> Response {
+    async fn execute(&self, request: Request) -> Response {
         let request_id = request_id(&request);
-        let response = match self.admit(&mut request) {
-            Ok(()) => self.schema.execute(request).await,
-            Err(error) => Response::from_errors(vec![error]),
-        };
-        give_codes(response, &request_id)
+        match self.prepare(request) {
+            Ok(prepared) => self.run(prepared).await,
+            Err(error) => coded(Response::from_errors(vec![error]), &request_id),
+        }
     }
 
     fn execute_stream(
         &self,
-        mut request: Request,
-        session_data: Option<std::sync::Arc<async_graphql::Data>>,
+        request: Request,
+        session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
         let request_id = request_id(&request);
-        let responses = match self.admit(&mut request) {
-            Ok(()) => self
-                .schema
-                .execute_stream_with_session_data(request, session_data.unwrap_or_default()),
+        let responses = match self.prepare(request) {
+            Ok(prepared) => self.schema.execute_stream_with_session_data(
+                prepared.request,
+                session_data.unwrap_or_default(),
+            ),
             Err(error) => stream::once(async { Response::from_errors(vec![error]) }).boxed(),
         };
         responses
-            .map(move |response| give_codes(response, &request_id))
+            .map(move |response| coded(response, &request_id))
             .boxed()
     }
+}
+
+/// Whether `response` answers a request that did not run at all: it did
+/// not parse, validate or pass the limits, or its variables did not coerce.
+/// Errors of resolvers carry the path of their field; those of a request
+/// refused before execution have none, and there is no data.
+pub fn never_ran(response: &Response) -> bool {
+    response.data == Value::Null && response.errors.iter().all(|error| error.path.is_empty())
+}
+
+/// The operation `name` selects in `document`, when it selects one.
+fn selected(document: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+    let mut operations = document.operations.iter();
+    let operation = match name {
+        Some(name) => operations
+            .find(|(candidate, _)| candidate.is_some_and(|candidate| candidate.as_str() == name)),
+        None => operations
+            .next()
+            .filter(|_| document.operations.iter().count() == 1),
+    };
+    operation.map(|(_, operation)| operation.node.ty)
 }
 
 fn request_id(request: &Request) -> String {
@@ -117,64 +165,34 @@ fn request_id(request: &Request) -> String {
         .unwrap_or_default()
 }
 
-/// Gives each error of `response` its code. Errors of our own (resolvers,
-/// limits, parsing) already have one. An error without a code was reported
-/// by async-graphql's validation or input coercion, which only ever blames
-/// the request: it becomes `BAD_USER_INPUT`. An internal error gets the id
-/// of its request, which finds its cause in the log.
-fn give_codes(mut response: Response, request_id: &str) -> Response {
-    let internal = Value::from(code::INTERNAL_SERVER_ERROR);
+fn coded(mut response: Response, request_id: &str) -> Response {
     for error in &mut response.errors {
-        if !AppError::has_code(error) {
-            let message = std::mem::take(&mut error.message);
-            let field = argument_field(&message).map(str::to_owned);
-            let blamed = AppError::BadUserInput {
-                field: field.map(Into::into),
-                message: message.into(),
-            };
-            let coded = blamed.into_server_error(None);
-            error.message = coded.message;
-            error.extensions = coded.extensions;
-        }
-        if let Some(extensions) = &mut error.extensions
-            && extensions.get("code") == Some(&internal)
-        {
-            extensions.set("requestId", request_id);
-        }
+        errors::give_code(error, request_id);
     }
     response
 }
 
-/// The input field a validation message blames: `dueAt` from `Invalid value
-/// for argument "input.dueAt", …`, or `owner` from `… unknown field "owner"
-/// of type …`. async-graphql's validation errors carry only their text, so
-/// this is the one place that reads it.
-fn argument_field(message: &str) -> Option<&str> {
-    if let Some(unknown) = message.split("unknown field \"").nth(1) {
-        return unknown.split('"').next();
-    }
-    let path = message
-        .strip_prefix("Invalid value for argument \"")?
-        .split('"')
-        .next()?;
-    path.rsplit('.')
-        .find(|segment| segment.parse::<usize>().is_err())
-}
-
 #[cfg(test)]
 mod tests {
-    use super::argument_field;
+    use super::*;
 
     #[test]
-    fn the_field_is_the_last_named_segment_of_the_argument_path() {
-        let message = r#"Invalid value for argument "input.dueAt", expected type "DateTime""#;
-        assert_eq!(argument_field(message), Some("dueAt"));
+    fn the_selected_operation_is_the_named_one_or_the_only_one() {
+        let document =
+            parse_query("query A { me { id } } mutation B { logout(refreshToken: \"x\") }")
+                .expect("parses");
         assert_eq!(
-            argument_field(r#"Invalid value for argument "first", expected type "Int""#),
-            Some("first")
+            selected(&document, Some("B")),
+            Some(OperationType::Mutation)
         );
-        let unknown = r#"Invalid value for argument "input", unknown field "owner" of type "CreateTaskInput""#;
-        assert_eq!(argument_field(unknown), Some("owner"));
-        assert_eq!(argument_field("Unknown fragment \"x\""), None);
+        assert_eq!(selected(&document, Some("A")), Some(OperationType::Query));
+        assert_eq!(selected(&document, Some("C")), None);
+        assert_eq!(
+            selected(&document, None),
+            None,
+            "ambiguous: the schema refuses it"
+        );
+        let single = parse_query("mutation { logout(refreshToken: \"x\") }").expect("parses");
+        assert_eq!(selected(&single, None), Some(OperationType::Mutation));
     }
 }

@@ -10,10 +10,7 @@ use std::{
     sync::Arc,
 };
 
-use async_graphql::{
-    Executor, Request, Response, Value,
-    parser::{parse_query, types::OperationType},
-};
+use async_graphql::{Executor, Request, Response};
 use axum::{
     body::Bytes,
     extract::{ConnectInfo, RawQuery, State},
@@ -24,7 +21,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{
-    gateway::{Gateway, RequestId},
+    errors,
+    gateway::{Gateway, RequestId, never_ran},
     graphiql,
     viewer::{Authorization, ClientIp},
 };
@@ -100,7 +98,7 @@ pub async fn get(
     if state.graphiql && query.is_empty() && accepts(&headers, "text/html") {
         return graphiql::page();
     }
-    let mut request = match async_graphql::http::parse_query_string(&query) {
+    let request = match async_graphql::http::parse_query_string(&query) {
         Ok(request) => request,
         Err(error) => {
             return refuse(
@@ -109,11 +107,6 @@ pub async fn get(
             );
         }
     };
-    // A query named by hash must be known before it can be told from a
-    // mutation.
-    if let Err(error) = state.gateway.resolve_persisted(&mut request) {
-        return graphql_response(&headers, &Response::from_errors(vec![error]));
-    }
     if state.get_needs_preflight && !forces_preflight(&headers) {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -121,7 +114,20 @@ pub async fn get(
              Apollo-Require-Preflight or X-Apollo-Operation-Name header",
         );
     }
-    if is_mutation(&request) {
+    if is_empty(&request) {
+        return refuse(StatusCode::BAD_REQUEST, "the request has no query");
+    }
+    let request = with_caller(&state, peer, &headers, request);
+    // A query named by hash must be known, and parsed, before it can be
+    // told from a mutation; the parsed document is the one that runs.
+    let prepared = match state.gateway.prepare(request) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            let response = state.gateway.refused(error);
+            return graphql_response(&headers, &response);
+        }
+    };
+    if prepared.is_mutation() {
         let mut response = refuse(
             StatusCode::METHOD_NOT_ALLOWED,
             "mutations must be sent with POST",
@@ -131,7 +137,8 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, peer, &headers, request).await
+    let response = state.gateway.run(prepared).await;
+    graphql_response(&headers, &response)
 }
 
 async fn execute(
@@ -140,9 +147,27 @@ async fn execute(
     headers: &HeaderMap,
     request: Request,
 ) -> axum::response::Response {
-    if request.query.trim().is_empty() && !request.extensions.0.contains_key("persistedQuery") {
+    if is_empty(&request) {
         return refuse(StatusCode::BAD_REQUEST, "the request has no query");
     }
+    let request = with_caller(state, peer, headers, request);
+    let response = state.gateway.execute(request).await;
+    graphql_response(headers, &response)
+}
+
+/// Whether the request has neither a query nor the hash of one.
+fn is_empty(request: &Request) -> bool {
+    request.query.trim().is_empty() && !request.extensions.0.contains_key("persistedQuery")
+}
+
+/// `request` with what the transport knows of its caller: the bearer
+/// token, the client's address and the request's id.
+fn with_caller(
+    state: &GraphqlState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    request: Request,
+) -> Request {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
@@ -154,12 +179,10 @@ async fn execute(
         .get("x-forwarded-for")
         .and_then(|value| value.to_str().ok());
     let client = client_ip(peer.ip(), forwarded_for, &state.trusted_proxies);
-    let request = request
+    request
         .data(Authorization::from_header(authorization))
         .data(ClientIp(client))
-        .data(RequestId(request_id.to_owned()));
-    let response = state.gateway.execute(request).await;
-    graphql_response(headers, &response)
+        .data(RequestId(request_id.to_owned()))
 }
 
 /// The answer to a GraphQL request, in the form the client accepts.
@@ -170,7 +193,7 @@ fn graphql_response(headers: &HeaderMap, response: &Response) -> axum::response:
         return (content_type, json(response)).into_response();
     }
     let content_type = [(header::CONTENT_TYPE, GRAPHQL_RESPONSE)];
-    if ran(response) {
+    if !never_ran(response) {
         (content_type, json(response)).into_response()
     } else {
         // GraphQL over HTTP: a request that could not run (it does not
@@ -179,29 +202,6 @@ fn graphql_response(headers: &HeaderMap, response: &Response) -> axum::response:
         let body = json!({ "errors": response.errors });
         (StatusCode::BAD_REQUEST, content_type, json(&body)).into_response()
     }
-}
-
-/// Whether the operation ran: errors from resolvers carry the path of their
-/// field, while a request refused before execution has no data and errors
-/// without a path.
-fn ran(response: &Response) -> bool {
-    response.data != Value::Null || response.errors.iter().any(|error| !error.path.is_empty())
-}
-
-/// Whether the operation the request would run is a mutation. A document
-/// that does not parse is left for the executor to report.
-fn is_mutation(request: &Request) -> bool {
-    let Ok(document) = parse_query(&request.query) else {
-        return false;
-    };
-    document.operations.iter().any(|(name, operation)| {
-        let selected = match (&request.operation_name, name) {
-            (Some(wanted), Some(name)) => wanted == name.as_str(),
-            (None, _) => true,
-            (Some(_), None) => false,
-        };
-        selected && operation.node.ty == OperationType::Mutation
-    })
 }
 
 /// Whether the request carries a header that no cross-site form or link can
@@ -221,18 +221,34 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// Whether the `Accept` headers name `mime` with a quality above zero
+/// (`q=0` means "not acceptable", RFC 9110 §12.4.2).
 fn accepts(headers: &HeaderMap, mime: &str) -> bool {
     headers
         .get_all(header::ACCEPT)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .any(|value| value.to_ascii_lowercase().contains(mime))
+        .flat_map(|value| value.split(','))
+        .any(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            let named = parts
+                .next()
+                .is_some_and(|name| name.eq_ignore_ascii_case(mime));
+            let refused = parts.any(|parameter| {
+                parameter
+                    .split_once('=')
+                    .filter(|(name, _)| name.trim().eq_ignore_ascii_case("q"))
+                    .and_then(|(_, quality)| quality.trim().parse::<f32>().ok())
+                    .is_some_and(|quality| quality <= 0.0)
+            });
+            named && !refused
+        })
 }
 
 /// A request refused before execution: a GraphQL response with errors and,
 /// as nothing ran, no `data`.
 fn refuse(status: StatusCode, message: impl Into<Cow<'static, str>>) -> axum::response::Response {
-    let error = AppError::bad_request(message).into_server_error(None);
+    let error = errors::refusal(AppError::bad_request(message));
     (status, axum::Json(json!({ "errors": [error] }))).into_response()
 }
 
@@ -256,6 +272,21 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().expect("an IP")
+    }
+
+    #[test]
+    fn a_type_is_accepted_when_named_with_a_quality_above_zero() {
+        let accept = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT, HeaderValue::from_static(value));
+            accepts(&headers, "text/html")
+        };
+        assert!(accept("text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"));
+        assert!(accept("application/json, TEXT/HTML ; q=0.5"));
+        assert!(!accept("text/html;q=0"), "q=0 refuses it");
+        assert!(!accept("text/html; q=0.000, application/json"));
+        assert!(!accept("application/json"));
+        assert!(!accept("text/htmlx"));
     }
 
     #[test]

@@ -19,6 +19,7 @@ use async_graphql::{
     },
 };
 
+use super::errors::server_error;
 use crate::error::AppError;
 
 /// Deepest nesting of fields in an operation.
@@ -219,5 +220,5 @@ impl<'a> Measure<'a> {
 }
 
 fn over_limit(pos: Pos, message: String) -> ServerError {
-    AppError::bad_request(message).into_server_error(Some(pos))
+    server_error(AppError::bad_request(message), Some(pos))
 }

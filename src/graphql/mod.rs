@@ -3,6 +3,7 @@
 //! through, the viewer guard, and the transports themselves.
 
 mod account;
+pub mod errors;
 mod events;
 pub mod gateway;
 pub mod graphiql;

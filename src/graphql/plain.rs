@@ -24,6 +24,7 @@ use async_graphql::{
     resolver_utils::ContainerType,
 };
 
+use super::errors::server_error;
 use crate::error::AppError;
 
 /// An object whose fields are answered without a future each.
@@ -52,7 +53,7 @@ pub fn object<T: PlainObject>(object: &T, ctx: &Context<'_>) -> Value {
 pub fn unknown(ctx: &Context<'_>) -> ServerResult<Value> {
     let name = &ctx.item.node.name.node;
     let error = AppError::internal(format!("a plain object has no value for its field {name}"));
-    Err(error.into_server_error(Some(ctx.item.pos)))
+    Err(server_error(error, Some(ctx.item.pos)))
 }
 
 impl<T: PlainObject> OutputType for Plain<T> {

@@ -10,6 +10,7 @@ use entity::task;
 use uuid::Uuid;
 
 use super::{
+    errors::server_error,
     plain::{self, Plain, PlainList, PlainObject},
     scalars::DateTime,
     viewer::Viewer,
@@ -82,7 +83,7 @@ impl PlainObject for Task {
             "updatedAt" => read(task.updated_at).map(time),
             _ => return plain::unknown(ctx),
         };
-        value.map_err(|error| error.into_server_error(Some(ctx.item.pos)))
+        value.map_err(|error| server_error(error, Some(ctx.item.pos)))
     }
 }
 
@@ -222,7 +223,7 @@ impl PlainObject for PageInfo {
         let cursor = |at: Option<&Position>| {
             self.cursor(at)
                 .map(|cursor| cursor.map_or(Value::Null, Value::String))
-                .map_err(|error| error.into_server_error(Some(ctx.item.pos)))
+                .map_err(|error| server_error(error, Some(ctx.item.pos)))
         };
         match ctx.item.node.name.node.as_str() {
             "hasNextPage" => Ok(Value::Boolean(self.has_next_page)),
@@ -266,7 +267,7 @@ impl PlainObject for TaskEdge {
             "cursor" => self
                 .cursor_text()
                 .map(Value::String)
-                .map_err(|error| error.into_server_error(Some(ctx.item.pos))),
+                .map_err(|error| server_error(error, Some(ctx.item.pos))),
             "node" => Ok(plain::object(&self.node, ctx)),
             _ => plain::unknown(ctx),
         }

@@ -61,10 +61,9 @@ pub(super) fn admit(bytes: &[u8], active: &Active, outbound: &mpsc::Sender<Outbo
             false
         }
         "subscribe" if active.len() >= MAX_SUBSCRIPTIONS => {
-            let error = AppError::bad_request(format!(
+            let error = crate::graphql::errors::refusal(AppError::bad_request(format!(
                 "at most {MAX_SUBSCRIPTIONS} subscriptions may run on one connection"
-            ))
-            .into_server_error(None);
+            )));
             let message = json!({ "type": "error", "id": id, "payload": [error] });
             let _ = outbound.try_send(Outbound::Text(message.to_string()));
             false
