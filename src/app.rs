@@ -73,7 +73,7 @@ impl Application {
     /// As [`Application::build`], on a listener bound by the caller (tests
     /// bind port 0 and run many side by side).
     pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
-        let db = db::connect(config.database.database_url.expose()).await?;
+        let db = db::connect(config.database.url.expose()).await?;
         db::migrate(&db).await?;
         let services = Services::build(&config, &db).await?;
         let schema = SchemaSettings {
@@ -190,10 +190,7 @@ struct Services {
 impl Services {
     async fn build(config: &Config, db: &DatabaseConnection) -> anyhow::Result<Self> {
         let passwords = &config.passwords;
-        let params = passwords
-            .argon2_params()
-            .map_err(|error| anyhow::anyhow!("invalid Argon2 cost: {error}"))?;
-        let hasher = PasswordHasher::new(params, passwords.hash_workers().get())?;
+        let hasher = PasswordHasher::new(passwords.argon2.clone(), passwords.hash_workers.get())?;
         let secret = token::signing_secret(&config.tokens)
             .map_err(|_| anyhow::anyhow!("cannot draw a random signing key"))?;
         let events = Events::new(db.get_database_backend());
@@ -205,7 +202,7 @@ impl Services {
         } else {
             None
         };
-        let mailer = Mailer::new(&config.mail, config.is_production())?;
+        let mailer = Mailer::new(&config.mail, config.is_production());
         let outbox = Outbox::new(db.clone());
         let accounts = Accounts::new(
             db.clone(),
@@ -214,14 +211,14 @@ impl Services {
             events.clone(),
             outbox.clone(),
             AccountSettings {
-                password_min_length: passwords.password_min_length,
+                password_min_length: passwords.min_length,
                 refresh_token_ttl: config.tokens.refresh_token_ttl,
                 limits: config.limits.clone(),
-                password_reset_ttl: config.mail.password_reset_ttl,
-                password_reset_url: config.mail.password_reset_url.clone(),
+                reset_ttl: config.mail.reset_ttl,
+                reset_link: config.mail.reset_link.clone(),
             },
         );
-        let reads = SqliteReads::open(config.database.database_url.expose())?;
+        let reads = SqliteReads::open(config.database.url.expose())?;
         let tasks = Tasks::new(db.clone(), reads, CursorKey::new(&secret), events.clone());
         Ok(Self {
             accounts,

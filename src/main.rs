@@ -17,7 +17,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let config = Config::load()?;
-    telemetry::init(&config.log.log, config.log.log_format);
+    telemetry::init(&config.log);
     match command {
         Command::Serve => serve(config).await,
         Command::Migrate { action } => migrate(&config, action).await,
@@ -38,7 +38,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn migrate(config: &Config, action: MigrateAction) -> anyhow::Result<()> {
-    let db = db::connect(config.database.database_url.expose()).await?;
+    let db = db::connect(config.database.url.expose()).await?;
     match action {
         MigrateAction::Up { num } => {
             db::exclusively(&db, async |db| Migrator::up(db, num).await).await?;

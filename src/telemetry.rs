@@ -4,14 +4,16 @@
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-use crate::config::LogFormat;
+use crate::config::{LogFormat, LogSettings};
 
-pub fn init(filter: &str, format: LogFormat) {
-    // Validated with the configuration; the fallback only guards the type.
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+pub fn init(settings: &LogSettings) {
+    let filter = settings
+        .filter
+        .directives()
+        .fold(EnvFilter::default(), EnvFilter::add_directive);
     let layer = fmt::layer().with_writer(std::io::stderr);
     let registry = tracing_subscriber::registry().with(filter);
-    match format {
+    match settings.format {
         LogFormat::Pretty => registry.with(layer).init(),
         LogFormat::Json => registry.with(layer.json().flatten_event(true)).init(),
     }

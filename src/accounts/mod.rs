@@ -25,7 +25,7 @@ use crate::{
         counter::{self, Scope},
         refresh,
     },
-    config::{LimitSettings, RateLimit},
+    config::{LimitSettings, LinkTemplate, RateLimit},
     db,
     error::{AppError, AppResult},
     events::{Events, Notice},
@@ -39,9 +39,9 @@ pub struct AccountSettings {
     pub refresh_token_ttl: Duration,
     pub limits: LimitSettings,
     /// How long a reset token works once its mail is sent.
-    pub password_reset_ttl: Duration,
-    /// Link template of reset mail (`{token}` is replaced), if any.
-    pub password_reset_url: Option<String>,
+    pub reset_ttl: Duration,
+    /// Makes the link of a reset mail, if the mail has one.
+    pub reset_link: Option<LinkTemplate>,
 }
 
 /// Everything account operations need; cheap to clone.

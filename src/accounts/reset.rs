@@ -22,7 +22,6 @@ use crate::{
         counter::{self, Scope},
         random, refresh,
     },
-    config::TOKEN_PLACEHOLDER,
     db,
     error::{AppError, AppResult},
     mail::{Mail, outbox::Kind, sender::Compose},
@@ -155,7 +154,7 @@ impl Accounts {
             user_id: Set(user.id),
             token_hash: Set(random::digest(&token)),
             password_version: Set(user.password_version),
-            expires_at: Set(now + db::span(settings.password_reset_ttl)?),
+            expires_at: Set(now + db::span(settings.reset_ttl)?),
             created_at: Set(now),
         })
         .on_conflict(
@@ -170,15 +169,12 @@ impl Accounts {
         )
         .exec(self.db())
         .await?;
-        let link = settings
-            .password_reset_url
-            .as_deref()
-            .map(|template| template.replace(TOKEN_PLACEHOLDER, &token));
+        let link = settings.reset_link.as_ref().map(|link| link.link(&token));
         Ok(Some(reset_mail(
             user.email,
             &token,
             link.as_deref(),
-            settings.password_reset_ttl,
+            settings.reset_ttl,
         )))
     }
 }

@@ -46,7 +46,7 @@ impl Accounts {
             limits.login_lockout,
         )
         .await?;
-        if attempts > limits.login_max_failures {
+        if attempts > limits.login_max_failures.get() {
             tracing::warn!("login locked after repeated failures");
             return Err(AppError::RateLimited);
         }

@@ -82,8 +82,8 @@ impl Claimed {
 /// The configured secret or, in development without one, a random key that
 /// lives as long as the process.
 pub fn signing_secret(config: &TokenSettings) -> AppResult<Vec<u8>> {
-    if let Some(secret) = &config.jwt_secret {
-        return Ok(secret.expose().as_bytes().to_vec());
+    if let Some(secret) = &config.secret {
+        return Ok(secret.expose().to_vec());
     }
     tracing::warn!(
         "TASKQL_JWT_SECRET is not set: using a random key for this process only. \
@@ -116,16 +116,16 @@ impl TokenKeys {
     pub fn new(secret: &[u8], config: &TokenSettings) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
-        validation.set_issuer(&[&config.jwt_issuer]);
-        validation.set_audience(&[&config.jwt_audience]);
+        validation.set_issuer(&[&config.issuer]);
+        validation.set_audience(&[&config.audience]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECONDS;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
-            issuer: config.jwt_issuer.clone(),
-            audience: config.jwt_audience.clone(),
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
             ttl: config.access_token_ttl,
             verified: BoundedCache::new(VERIFIED_BUDGET_BYTES),
         }

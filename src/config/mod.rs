@@ -7,16 +7,22 @@
 mod sections;
 mod values;
 
-use std::{collections::BTreeMap, time::Duration};
+use std::collections::BTreeMap;
 
 use figment::{Figment, providers::Serialized};
-use serde::de::DeserializeOwned;
+use serde::{
+    Deserializer,
+    de::{DeserializeOwned, Error as _, Visitor, value::Error as FieldsOnly},
+};
 
 pub use sections::{
     DatabaseSettings, HttpSettings, LimitSettings, LogSettings, MailSettings, PasswordSettings,
-    SmtpTransport, TOKEN_PLACEHOLDER, TokenSettings,
+    TokenSettings,
 };
-pub use values::{Environment, LogFormat, Origin, RateLimit};
+pub use values::{
+    Environment, JwtSecret, LinkTemplate, LogFilter, LogFormat, Origin, RateLimit, Smtp,
+    SmtpTransport,
+};
 
 const PREFIX: &str = "TASKQL_";
 
@@ -25,7 +31,7 @@ pub const PASSWORD_MAX_LENGTH: usize = 128;
 /// The shortest HS256 key accepted, in bytes.
 pub const JWT_SECRET_MIN_BYTES: usize = 32;
 
-/// The whole configuration, validated: holding one means the server can start.
+/// The whole configuration, parsed: holding one means the server can start.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// `development` or `production`; production turns the developer aids off.
@@ -91,69 +97,40 @@ impl Config {
                 Some((field, value.into()))
             })
             .collect();
-        let figment = Figment::from(Serialized::globals(fields));
-        let config = Self {
-            env: section::<EnvironmentVariable>(&figment)?.env,
-            database: section(&figment)?,
-            http: section(&figment)?,
-            tokens: section(&figment)?,
-            passwords: section(&figment)?,
-            limits: section(&figment)?,
-            mail: section(&figment)?,
-            log: section(&figment)?,
-        };
-        config.validate()?;
-        Ok(config)
+        Self::read(&mut Sections::new(Figment::from(Serialized::globals(
+            fields,
+        ))))
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
-        let tokens = &self.tokens;
-        if let Some(secret) = &tokens.jwt_secret
-            && secret.expose().len() < JWT_SECRET_MIN_BYTES
-        {
-            return Err(ConfigError::new(
-                "jwt_secret",
-                format!("must be at least {JWT_SECRET_MIN_BYTES} bytes long"),
-            ));
-        }
-        if tokens.jwt_secret.is_none() && self.is_production() {
+    /// Every variable the configuration reads, as `.env.example` lists them.
+    pub fn variables() -> Result<Vec<String>, ConfigError> {
+        let mut sections = Sections::new(Figment::new());
+        Self::read(&mut sections)?;
+        Ok(sections
+            .read
+            .iter()
+            .map(|field| format!("{PREFIX}{}", field.to_ascii_uppercase()))
+            .collect())
+    }
+
+    fn read(sections: &mut Sections) -> Result<Self, ConfigError> {
+        let config = Self {
+            env: sections.read::<EnvironmentVariable>()?.env,
+            database: sections.read()?,
+            http: sections.read()?,
+            tokens: sections.read()?,
+            passwords: sections.read::<sections::PasswordVariables>()?.parse()?,
+            limits: sections.read()?,
+            mail: sections.read()?,
+            log: sections.read()?,
+        };
+        if config.tokens.secret.is_none() && config.is_production() {
             return Err(ConfigError::new(
                 "jwt_secret",
                 "must be set in production (at least 32 random bytes)",
             ));
         }
-        self.passwords.argon2_params().map_err(|error| {
-            ConfigError::new("argon2_m_kib", format!("invalid Argon2 cost: {error}"))
-        })?;
-        if !(1..=PASSWORD_MAX_LENGTH).contains(&self.passwords.password_min_length) {
-            return Err(ConfigError::new(
-                "password_min_length",
-                format!("must be between 1 and {PASSWORD_MAX_LENGTH}"),
-            ));
-        }
-        if self.limits.login_max_failures == 0 {
-            return Err(ConfigError::new("login_max_failures", "must be at least 1"));
-        }
-        if self.http.request_timeout.is_zero() {
-            return Err(ConfigError::new(
-                "request_timeout",
-                "must be longer than zero",
-            ));
-        }
-        for (field, ttl) in [
-            ("access_token_ttl", tokens.access_token_ttl),
-            ("refresh_token_ttl", tokens.refresh_token_ttl),
-            ("login_lockout", self.limits.login_lockout),
-            ("password_reset_ttl", self.mail.password_reset_ttl),
-        ] {
-            if ttl < Duration::from_secs(1) {
-                return Err(ConfigError::new(field, "must be at least one second"));
-            }
-        }
-        self.mail.validate()?;
-        tracing_subscriber::EnvFilter::try_new(&self.log.log)
-            .map_err(|error| ConfigError::new("log", error.to_string()))?;
-        Ok(())
+        Ok(config)
     }
 
     pub fn is_production(&self) -> bool {
@@ -169,16 +146,68 @@ impl Config {
     }
 }
 
-/// One section, read from all the variables; a bad value names its variable.
-fn section<T: DeserializeOwned>(figment: &Figment) -> Result<T, ConfigError> {
-    figment.extract_lossy().map_err(|error| {
-        let field = error.path.first().cloned().unwrap_or_default();
-        ConfigError::new(&field, error.kind.to_string())
-    })
+/// Reads sections from the variables, noting which variables each reads.
+struct Sections {
+    figment: Figment,
+    read: Vec<&'static str>,
+}
+
+impl Sections {
+    fn new(figment: Figment) -> Self {
+        Self {
+            figment,
+            read: Vec::new(),
+        }
+    }
+
+    /// One section; a bad value names its variable.
+    fn read<T: DeserializeOwned>(&mut self) -> Result<T, ConfigError> {
+        self.read.extend_from_slice(fields_of::<T>());
+        self.figment.extract_lossy().map_err(|error| {
+            let field = error.path.first().cloned().unwrap_or_default();
+            ConfigError::new(&field, error.kind.to_string())
+        })
+    }
+}
+
+/// The fields a derived `Deserialize` of a struct asks for: a deserializer
+/// that notes them and reads nothing.
+fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
+    struct Fields<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> Deserializer<'de> for Fields<'_> {
+        type Error = FieldsOnly;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, FieldsOnly> {
+            Err(FieldsOnly::custom("a struct's fields only"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, FieldsOnly> {
+            *self.0 = fields;
+            Err(FieldsOnly::custom("a struct's fields only"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Fields(&mut fields));
+    fields
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -188,25 +217,19 @@ mod tests {
     #[test]
     fn defaults_match_the_specification() {
         let config = load(&[]).expect("defaults are valid");
-        assert_eq!(
-            config.database.database_url.expose(),
-            "sqlite://taskql.db?mode=rwc"
-        );
+        assert_eq!(config.database.url.expose(), "sqlite://taskql.db?mode=rwc");
         assert_eq!(config.http.listen.to_string(), "127.0.0.1:8000");
         assert_eq!(config.tokens.access_token_ttl, Duration::from_secs(1800));
         assert_eq!(
             config.tokens.refresh_token_ttl,
             Duration::from_secs(30 * 86_400)
         );
+        let argon2 = &config.passwords.argon2;
         assert_eq!(
-            (
-                config.passwords.argon2_m_kib,
-                config.passwords.argon2_t,
-                config.passwords.argon2_p
-            ),
+            (argon2.m_cost(), argon2.t_cost(), argon2.p_cost()),
             (19_456, 2, 1)
         );
-        assert_eq!(config.passwords.password_min_length, 8);
+        assert_eq!(config.passwords.min_length, 8);
         assert_eq!(
             config.limits.auth_rate_limit,
             "30/min".parse().expect("a rate"),
@@ -214,7 +237,7 @@ mod tests {
         );
         assert_eq!(
             (
-                config.limits.login_max_failures,
+                config.limits.login_max_failures.get(),
                 config.limits.login_lockout
             ),
             (10, Duration::from_secs(900))
@@ -222,12 +245,10 @@ mod tests {
         assert_eq!(config.http.request_timeout, Duration::from_secs(10));
         assert!(config.http.trusted_proxies.is_empty() && config.http.cors_origins.is_empty());
         assert!(config.introspection_enabled() && config.graphiql_enabled());
-        assert!(config.mail.smtp_url.is_none() && config.mail.password_reset_url.is_none());
-        assert_eq!(
-            config.mail.mail_from.to_string(),
-            "taskql <no-reply@localhost>"
-        );
-        assert_eq!(config.mail.password_reset_ttl, Duration::from_secs(1800));
+        assert!(config.mail.smtp.is_none() && config.mail.reset_link.is_none());
+        assert_eq!(config.mail.from.to_string(), "taskql <no-reply@localhost>");
+        assert_eq!(config.mail.reset_ttl, Duration::from_secs(1800));
+        assert_eq!(config.log.filter.directives().count(), 1);
     }
 
     #[test]
@@ -238,8 +259,7 @@ mod tests {
             "smtp://localhost:25",
         ] {
             let config = load(&[("TASKQL_SMTP_URL", url)]).expect(url);
-            let transport = config.mail.smtp_transport().expect(url);
-            assert!(transport.is_some(), "{url}");
+            assert!(config.mail.smtp.is_some(), "{url}");
         }
     }
 
@@ -249,6 +269,11 @@ mod tests {
             ("TASKQL_ARGON2_T", "3"),
             ("TASKQL_ACCESS_TOKEN_TTL", "90s"),
             ("TASKQL_GRAPHIQL", "false"),
+            ("TASKQL_LOG", "warn, taskql=debug,"),
+            (
+                "TASKQL_PASSWORD_RESET_URL",
+                "https://app.example.com/reset?token={token}",
+            ),
             ("TASKQL_AUTH_RATE_LIMIT", "off"),
             (
                 "TASKQL_CORS_ORIGINS",
@@ -259,7 +284,7 @@ mod tests {
             ("UNRELATED", "ignored"),
         ])
         .expect("valid");
-        assert_eq!(config.passwords.argon2_t, 3);
+        assert_eq!(config.passwords.argon2.t_cost(), 3);
         assert_eq!(config.tokens.access_token_ttl, Duration::from_secs(90));
         assert!(!config.graphiql_enabled());
         assert_eq!(config.limits.auth_rate_limit, RateLimit::Off);
@@ -268,9 +293,12 @@ mod tests {
             ["https://a.example", "http://localhost:3000"].map(|o| o.parse().expect("origin"))
         );
         assert_eq!(config.http.trusted_proxies.len(), 2);
+        assert_eq!(config.log.filter.directives().count(), 2);
+        let link = config.mail.reset_link.as_ref().expect("a template");
+        assert_eq!(link.link("abc"), "https://app.example.com/reset?token=abc");
         assert_eq!(
-            config.tokens.jwt_secret.expect("set").expose(),
-            "12345678901234567890123456789012"
+            config.tokens.secret.expect("set").expose(),
+            b"12345678901234567890123456789012"
         );
     }
 
@@ -337,6 +365,17 @@ mod tests {
                 "TASKQL_PASSWORD_RESET_URL",
                 "no {token}",
             ),
+            (("TASKQL_LOG", "taskql=loud"), "TASKQL_LOG", "bad filter"),
+            (
+                ("TASKQL_LOGIN_MAX_FAILURES", "0"),
+                "TASKQL_LOGIN_MAX_FAILURES",
+                "no failures",
+            ),
+            (
+                ("TASKQL_REQUEST_TIMEOUT", "0s"),
+                "TASKQL_REQUEST_TIMEOUT",
+                "zero timeout",
+            ),
             (
                 ("TASKQL_PASSWORD_RESET_TTL", "0s"),
                 "TASKQL_PASSWORD_RESET_TTL",
@@ -380,35 +419,32 @@ mod tests {
     }
 
     #[test]
-    fn env_example_is_valid_and_lists_every_variable() {
+    fn env_example_is_valid_and_lists_exactly_the_variables_read() {
         let example = include_str!("../../.env.example");
+        let listed: Vec<(&str, &str)> = example
+            .lines()
+            .map(|line| line.trim_start_matches("# "))
+            .filter(|line| line.starts_with(PREFIX))
+            .filter_map(|line| line.split_once('='))
+            .collect();
         let set = example
             .lines()
             .filter(|line| line.starts_with(PREFIX))
             .filter_map(|line| line.split_once('='));
-        let config = Config::from_vars(set).expect(".env.example is valid");
-        let debug = format!("{config:#?}");
-        // The fields of each section, and the top-level ones that are not
-        // sections: every one of them is a variable.
-        let indent = |line: &str| line.len() - line.trim_start().len();
-        let fields = debug
-            .lines()
-            .filter(|line| {
-                indent(line) == 8 || (indent(line) == 4 && !line.trim_end().ends_with('{'))
-            })
-            .filter_map(|line| line.trim().split_once(':'))
-            .map(|(field, _)| field.to_owned())
-            .filter(|field| {
-                field
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-            });
-        let mut checked = 0;
-        for field in fields {
-            let variable = format!("{PREFIX}{}", field.to_ascii_uppercase());
-            assert!(example.contains(&variable), ".env.example lacks {variable}");
-            checked += 1;
+        Config::from_vars(set).expect(".env.example is valid");
+        let read = Config::variables().expect("the defaults are valid");
+        for variable in &read {
+            assert!(
+                listed.iter().any(|(name, _)| name == variable),
+                ".env.example lacks {variable}"
+            );
         }
-        assert_eq!(checked, 27, "every field of every section: {debug}");
+        for (name, _) in &listed {
+            assert!(
+                read.iter().any(|variable| variable == name),
+                ".env.example lists {name}, which nothing reads"
+            );
+        }
+        assert!(read.len() >= 27, "{read:?}");
     }
 }

@@ -1,7 +1,9 @@
 //! One section of the configuration per subsystem, each read from the same
-//! flat `TASKQL_*` variables: a field is named after its variable, without
-//! the prefix, so an error names the variable it came from. Missing fields
-//! take the section's `Default`.
+//! flat `TASKQL_*` variables and parsed into the types its subsystem uses.
+//! A field is read from the variable it is renamed to (without the
+//! prefix), so an error names that variable. Missing fields take the
+//! section's `Default`. A section whose values only make sense together
+//! (Argon2's three costs) is read as it is written, then parsed once.
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -9,37 +11,32 @@ use std::{
     time::Duration,
 };
 
-use lettre::{Address, AsyncSmtpTransport, Tokio1Executor, message::Mailbox};
+use lettre::{Address, message::Mailbox};
 use serde::Deserialize;
 use serde_with::{DisplayFromStr, serde_as};
 
 use super::{
-    ConfigError,
-    values::{CommaList, LogFormat, Origin, RateLimit},
+    ConfigError, PASSWORD_MAX_LENGTH,
+    values::{
+        CommaList, JwtSecret, LinkTemplate, LogFilter, LogFormat, Origin, RateLimit, Smtp,
+        at_least_a_second, longer_than_zero,
+    },
 };
 use crate::secret::Secret;
-
-/// The SMTP client, as lettre runs it on tokio.
-pub type SmtpTransport = AsyncSmtpTransport<Tokio1Executor>;
-
-/// What `TASKQL_PASSWORD_RESET_URL` holds where the token goes.
-pub const TOKEN_PLACEHOLDER: &str = "{token}";
-
-/// Longest wait for the SMTP server at each step of sending a mail.
-const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Where the data lives.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct DatabaseSettings {
     /// `sqlite://…` or `postgres://…`; a secret because it may hold a password.
-    pub database_url: Secret,
+    #[serde(rename = "database_url")]
+    pub url: Secret,
 }
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
         Self {
-            database_url: Secret::new("sqlite://taskql.db?mode=rwc"),
+            url: Secret::new("sqlite://taskql.db?mode=rwc"),
         }
     }
 }
@@ -52,7 +49,7 @@ pub struct HttpSettings {
     /// Address the HTTP server binds.
     pub listen: SocketAddr,
     /// Longest a request may run before it is answered with 503.
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "longer_than_zero")]
     pub request_timeout: Duration,
     /// Browser origins allowed to call the API (CORS); comma-separated.
     #[serde_as(as = "CommaList<DisplayFromStr>")]
@@ -81,29 +78,34 @@ impl Default for HttpSettings {
 }
 
 /// Access and refresh tokens.
+#[serde_as]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct TokenSettings {
     /// HS256 key for access tokens, at least 32 bytes.
-    pub jwt_secret: Option<Secret>,
+    #[serde_as(as = "Option<DisplayFromStr>")]
+    #[serde(rename = "jwt_secret")]
+    pub secret: Option<JwtSecret>,
     /// `iss` claim written into and required of every access token.
-    pub jwt_issuer: String,
+    #[serde(rename = "jwt_issuer")]
+    pub issuer: String,
     /// `aud` claim written into and required of every access token.
-    pub jwt_audience: String,
+    #[serde(rename = "jwt_audience")]
+    pub audience: String,
     /// Lifetime of an access token.
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "at_least_a_second")]
     pub access_token_ttl: Duration,
     /// Lifetime of a refresh token.
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "at_least_a_second")]
     pub refresh_token_ttl: Duration,
 }
 
 impl Default for TokenSettings {
     fn default() -> Self {
         Self {
-            jwt_secret: None,
-            jwt_issuer: "taskql".into(),
-            jwt_audience: "taskql".into(),
+            secret: None,
+            issuer: "taskql".into(),
+            audience: "taskql".into(),
             access_token_ttl: Duration::from_secs(30 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 60 * 60),
         }
@@ -111,22 +113,33 @@ impl Default for TokenSettings {
 }
 
 /// Password rules and the cost of hashing them.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Debug)]
 pub struct PasswordSettings {
-    /// Argon2id memory cost in KiB (OWASP: 19456).
-    pub argon2_m_kib: u32,
-    /// Argon2id iterations (OWASP: 2).
-    pub argon2_t: u32,
-    /// Argon2id parallelism (OWASP: 1).
-    pub argon2_p: u32,
-    /// How many Argon2 computations may run at once; the number of cores when unset.
-    pub hash_workers: Option<NonZeroUsize>,
-    /// Minimum password length in characters (the maximum is 128).
-    pub password_min_length: usize,
+    /// The Argon2id cost.
+    pub argon2: argon2::Params,
+    /// How many Argon2 computations may run at once.
+    pub hash_workers: NonZeroUsize,
+    /// Minimum password length in characters.
+    pub min_length: usize,
 }
 
-impl Default for PasswordSettings {
+/// [`PasswordSettings`] as the variables write them.
+#[derive(Deserialize)]
+#[serde(default)]
+pub(super) struct PasswordVariables {
+    /// Argon2id memory cost in KiB (OWASP: 19456).
+    argon2_m_kib: u32,
+    /// Argon2id iterations (OWASP: 2).
+    argon2_t: u32,
+    /// Argon2id parallelism (OWASP: 1).
+    argon2_p: u32,
+    /// The number of cores when unset.
+    hash_workers: Option<NonZeroUsize>,
+    /// At least 1 and at most the maximum, 128.
+    password_min_length: usize,
+}
+
+impl Default for PasswordVariables {
     fn default() -> Self {
         Self {
             argon2_m_kib: 19_456,
@@ -138,15 +151,24 @@ impl Default for PasswordSettings {
     }
 }
 
-impl PasswordSettings {
-    /// The Argon2id cost; always `Ok` once the configuration has loaded.
-    pub fn argon2_params(&self) -> Result<argon2::Params, argon2::Error> {
-        argon2::Params::new(self.argon2_m_kib, self.argon2_t, self.argon2_p, None)
-    }
-
-    pub fn hash_workers(&self) -> NonZeroUsize {
-        self.hash_workers
-            .unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN))
+impl PasswordVariables {
+    pub(super) fn parse(self) -> Result<PasswordSettings, ConfigError> {
+        let argon2 = argon2::Params::new(self.argon2_m_kib, self.argon2_t, self.argon2_p, None)
+            .map_err(|error| {
+                ConfigError::new("argon2_m_kib", format!("invalid Argon2 cost: {error}"))
+            })?;
+        if !(1..=PASSWORD_MAX_LENGTH).contains(&self.password_min_length) {
+            return Err(ConfigError::new(
+                "password_min_length",
+                format!("must be between 1 and {PASSWORD_MAX_LENGTH}"),
+            ));
+        }
+        let cores = || std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+        Ok(PasswordSettings {
+            argon2,
+            hash_workers: self.hash_workers.unwrap_or_else(cores),
+            min_length: self.password_min_length,
+        })
     }
 }
 
@@ -155,15 +177,14 @@ impl PasswordSettings {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct LimitSettings {
-    /// Signup, login, refreshToken, requestPasswordReset and resetPassword
-    /// requests allowed per client IP, as
-    /// `30/min` (also `/s`, `/h`); `off` disables the limit.
+    /// Authentication requests allowed per client IP, as `30/min` (also
+    /// `/s`, `/h`); `off` disables the limit.
     #[serde_as(as = "DisplayFromStr")]
     pub auth_rate_limit: RateLimit,
     /// Failed logins for one email within `login_lockout` before that email
     /// is locked for the rest of the window.
-    pub login_max_failures: u32,
-    #[serde(with = "humantime_serde")]
+    pub login_max_failures: NonZeroU32,
+    #[serde(deserialize_with = "at_least_a_second")]
     pub login_lockout: Duration,
 }
 
@@ -171,10 +192,10 @@ impl Default for LimitSettings {
     fn default() -> Self {
         Self {
             auth_rate_limit: RateLimit::Allow {
-                count: NonZeroU32::new(30).expect("30 is not zero"),
+                count: NonZeroU32::new(30).unwrap_or(NonZeroU32::MIN),
                 per: Duration::from_secs(60),
             },
-            login_max_failures: 10,
+            login_max_failures: NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN),
             login_lockout: Duration::from_secs(15 * 60),
         }
     }
@@ -185,82 +206,49 @@ impl Default for LimitSettings {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct MailSettings {
-    /// SMTP server the mail goes through (`smtps://…`, `smtp://…?tls=required`
-    /// or `smtp://…`); a secret because it may hold a password. Without it,
-    /// development writes mail to the log and production sends none.
-    pub smtp_url: Option<Secret>,
+    /// The SMTP server mail goes through, built from `smtps://…`,
+    /// `smtp://…?tls=required` or `smtp://…`. Without it, development
+    /// writes mail to the log and production sends none.
+    #[serde_as(as = "Option<DisplayFromStr>")]
+    #[serde(rename = "smtp_url")]
+    pub smtp: Option<Smtp>,
     /// Sender of the mail, as `Name <address>` or a bare address.
     #[serde_as(as = "DisplayFromStr")]
-    pub mail_from: Mailbox,
-    /// Link template for reset mail: `{token}` is replaced by the token.
-    pub password_reset_url: Option<String>,
+    #[serde(rename = "mail_from")]
+    pub from: Mailbox,
+    /// Makes the link of a reset mail from its token.
+    #[serde_as(as = "Option<DisplayFromStr>")]
+    #[serde(rename = "password_reset_url")]
+    pub reset_link: Option<LinkTemplate>,
     /// How long a reset token works once its mail is sent.
-    #[serde(with = "humantime_serde")]
-    pub password_reset_ttl: Duration,
+    #[serde(rename = "password_reset_ttl", deserialize_with = "at_least_a_second")]
+    pub reset_ttl: Duration,
 }
 
 impl Default for MailSettings {
     fn default() -> Self {
         Self {
-            smtp_url: None,
-            mail_from: Mailbox::new(
+            smtp: None,
+            from: Mailbox::new(
                 Some("taskql".into()),
                 Address::new("no-reply", "localhost").expect("a valid address"),
             ),
-            password_reset_url: None,
-            password_reset_ttl: Duration::from_secs(30 * 60),
+            reset_link: None,
+            reset_ttl: Duration::from_secs(30 * 60),
         }
-    }
-}
-
-impl MailSettings {
-    /// The SMTP transport `smtp_url` describes, when it is set; the one place
-    /// the URL is read, so a bad one stops the start.
-    pub fn smtp_transport(&self) -> Result<Option<SmtpTransport>, ConfigError> {
-        let Some(url) = &self.smtp_url else {
-            return Ok(None);
-        };
-        // lettre's own error may quote the URL, which can hold a password.
-        let transport = SmtpTransport::from_url(url.expose()).map_err(|_| {
-            ConfigError::new(
-                "smtp_url",
-                "must be smtps://user:pass@host:465, smtp://user:pass@host:587?tls=required \
-                 or smtp://host:25",
-            )
-        })?;
-        Ok(Some(transport.timeout(Some(SMTP_TIMEOUT)).build()))
-    }
-
-    pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        self.smtp_transport()?;
-        if let Some(template) = &self.password_reset_url
-            && !((template.starts_with("https://") || template.starts_with("http://"))
-                && template.contains(TOKEN_PLACEHOLDER))
-        {
-            return Err(ConfigError::new(
-                "password_reset_url",
-                format!("must be an http(s) link holding {TOKEN_PLACEHOLDER}"),
-            ));
-        }
-        Ok(())
     }
 }
 
 /// What the log shows, and how.
-#[derive(Clone, Debug, Deserialize)]
+#[serde_as]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct LogSettings {
-    /// Tracing filter, in `RUST_LOG` syntax.
-    pub log: String,
+    /// Which events are written, in `RUST_LOG` syntax.
+    #[serde_as(as = "DisplayFromStr")]
+    #[serde(rename = "log")]
+    pub filter: LogFilter,
     /// `pretty` for people, `json` for machines.
-    pub log_format: LogFormat,
-}
-
-impl Default for LogSettings {
-    fn default() -> Self {
-        Self {
-            log: "info".into(),
-            log_format: LogFormat::default(),
-        }
-    }
+    #[serde(rename = "log_format")]
+    pub format: LogFormat,
 }

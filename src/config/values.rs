@@ -3,8 +3,19 @@
 
 use std::{fmt, marker::PhantomData, num::NonZeroU32, str::FromStr, time::Duration};
 
-use serde::{Deserialize, Deserializer};
+use lettre::{AsyncSmtpTransport, Tokio1Executor};
+use serde::{Deserialize, Deserializer, de::Error as _};
 use serde_with::DeserializeAs;
+use tracing_subscriber::filter::Directive;
+
+use super::JWT_SECRET_MIN_BYTES;
+use crate::secret::Secret;
+
+/// The SMTP client, as lettre runs it on tokio.
+pub type SmtpTransport = AsyncSmtpTransport<Tokio1Executor>;
+
+/// Longest wait for the SMTP server at each step of sending a mail.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -85,6 +96,137 @@ impl fmt::Display for Origin {
     }
 }
 
+/// The HS256 key of access tokens: at least 32 bytes, never printed.
+#[derive(Clone, Debug)]
+pub struct JwtSecret(Secret);
+
+impl JwtSecret {
+    pub fn expose(&self) -> &[u8] {
+        self.0.expose().as_bytes()
+    }
+}
+
+impl FromStr for JwtSecret {
+    type Err = String;
+
+    fn from_str(secret: &str) -> Result<Self, String> {
+        if secret.len() < JWT_SECRET_MIN_BYTES {
+            return Err(format!(
+                "must be at least {JWT_SECRET_MIN_BYTES} bytes long"
+            ));
+        }
+        Ok(Self(Secret::new(secret)))
+    }
+}
+
+/// The SMTP transport a `TASKQL_SMTP_URL` describes, built once; its URL
+/// may hold a password, so it never prints.
+#[derive(Clone)]
+pub struct Smtp(pub SmtpTransport);
+
+impl FromStr for Smtp {
+    type Err = &'static str;
+
+    fn from_str(url: &str) -> Result<Self, &'static str> {
+        // lettre's own error may quote the URL, which can hold a password.
+        let transport = SmtpTransport::from_url(url).map_err(|_| {
+            "must be smtps://user:pass@host:465, smtp://user:pass@host:587?tls=required \
+             or smtp://host:25"
+        })?;
+        Ok(Self(transport.timeout(Some(SMTP_TIMEOUT)).build()))
+    }
+}
+
+impl fmt::Debug for Smtp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Smtp([redacted])")
+    }
+}
+
+/// A link template such as `https://app.example.com/reset?token={token}`:
+/// an http(s) URL with the place the token goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkTemplate(String);
+
+impl LinkTemplate {
+    /// What a template holds where the token goes.
+    pub const PLACEHOLDER: &str = "{token}";
+
+    /// The link for `token`.
+    pub fn link(&self, token: &str) -> String {
+        self.0.replace(Self::PLACEHOLDER, token)
+    }
+}
+
+impl FromStr for LinkTemplate {
+    type Err = String;
+
+    fn from_str(template: &str) -> Result<Self, String> {
+        let web = template.starts_with("https://") || template.starts_with("http://");
+        if web && template.contains(Self::PLACEHOLDER) {
+            Ok(Self(template.to_owned()))
+        } else {
+            Err(format!(
+                "must be an http(s) link holding {}",
+                Self::PLACEHOLDER
+            ))
+        }
+    }
+}
+
+/// A tracing filter in `RUST_LOG` syntax (`info,taskql=debug`), read into
+/// its directives once.
+#[derive(Clone, Debug)]
+pub struct LogFilter(Vec<Directive>);
+
+impl LogFilter {
+    pub fn directives(&self) -> impl Iterator<Item = Directive> + '_ {
+        self.0.iter().cloned()
+    }
+}
+
+impl Default for LogFilter {
+    fn default() -> Self {
+        Self(vec![tracing::Level::INFO.into()])
+    }
+}
+
+impl FromStr for LogFilter {
+    type Err = String;
+
+    fn from_str(filter: &str) -> Result<Self, String> {
+        filter
+            .split(',')
+            .map(str::trim)
+            .filter(|directive| !directive.is_empty())
+            .map(|directive| {
+                directive
+                    .parse()
+                    .map_err(|error| format!("`{directive}`: {error}"))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
+
+/// A duration of at least a second, as in `90s`, `30m`, `12h`.
+pub fn at_least_a_second<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let duration: Duration = humantime_serde::deserialize(deserializer)?;
+    if duration < Duration::from_secs(1) {
+        return Err(D::Error::custom("must be at least one second"));
+    }
+    Ok(duration)
+}
+
+/// A duration longer than zero.
+pub fn longer_than_zero<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let duration: Duration = humantime_serde::deserialize(deserializer)?;
+    if duration.is_zero() {
+        return Err(D::Error::custom("must be longer than zero"));
+    }
+    Ok(duration)
+}
+
 /// A comma-separated list, each item trimmed and read as `As` reads it;
 /// empty items are skipped, so `a, b,` is `[a, b]`.
 pub struct CommaList<As>(PhantomData<As>);
@@ -94,7 +236,7 @@ where
     As: for<'a> DeserializeAs<'a, T>,
 {
     fn deserialize_as<D: Deserializer<'de>>(deserializer: D) -> Result<Vec<T>, D::Error> {
-        use serde::de::{Error, IntoDeserializer, value::StrDeserializer};
+        use serde::de::{IntoDeserializer, value::StrDeserializer};
         let text = String::deserialize(deserializer)?;
         text.split(',')
             .map(str::trim)

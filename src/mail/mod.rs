@@ -17,7 +17,7 @@ use lettre::{
     message::{Mailbox, MultiPart},
 };
 
-use crate::config::{MailSettings, SmtpTransport};
+use crate::config::{MailSettings, Smtp, SmtpTransport};
 
 /// A mail to one person, in plain text and HTML.
 #[derive(Debug)]
@@ -64,9 +64,9 @@ enum Transport {
 impl Mailer {
     /// The mailer the settings describe; says at start where mail goes when
     /// it cannot go to an SMTP server.
-    pub fn new(settings: &MailSettings, production: bool) -> anyhow::Result<Self> {
-        let transport = match settings.smtp_transport()? {
-            Some(smtp) => Transport::Smtp(smtp),
+    pub fn new(settings: &MailSettings, production: bool) -> Self {
+        let transport = match &settings.smtp {
+            Some(Smtp(smtp)) => Transport::Smtp(smtp.clone()),
             None if production => {
                 tracing::warn!(
                     "TASKQL_SMTP_URL is not set: no mail can be sent, so password reset does \
@@ -82,12 +82,12 @@ impl Mailer {
                 Transport::Log { production }
             }
         };
-        Ok(Self {
+        Self {
             inner: Arc::new(Inner {
-                from: settings.mail_from.clone(),
+                from: settings.from.clone(),
                 transport,
             }),
-        })
+        }
     }
 
     /// Whether mail can leave at all: without an SMTP server, production
