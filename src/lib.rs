@@ -4,7 +4,8 @@
 //!
 //! Dependencies point one way: `app`/`server` → `graphql` → `accounts`,
 //! `tasks` → `events`, `mail`, `auth`, `db`, the `entity` crate; `config`, `error`,
-//! `secret` and `cache` are shared by all.
+//! `secret` and `cache` are shared by all. `tasks::fields`, what a task is
+//! to its clients, sits below `events`, which carries tasks in that form.
 //!
 //! * [`cli`], [`config`], [`telemetry`]: starting up: the command line, the
 //!   `TASKQL_*` configuration (one section per subsystem) and logging.
@@ -13,11 +14,13 @@
 //! * [`server`]: the HTTP routes and middleware; [`http_policy`]: security
 //!   headers, CORS.
 //! * [`graphql`]: the schema, one module per feature; the gateway every
-//!   transport runs operations through (limits, error codes, request id);
-//!   the viewer guard; GraphQL over HTTP and over WebSocket.
+//!   transport runs operations through (limits, request id); the one place
+//!   errors get their `extensions.code` (`graphql::errors`); the viewer
+//!   guard; GraphQL over HTTP and over WebSocket.
 //! * [`accounts`]: the accounts service: signup, login, sessions, password
 //!   change and reset, deletion, the per-IP and per-email limits.
-//! * [`tasks`]: the tasks service: fields, listing orders, cursors, pages,
+//! * [`tasks`]: the tasks service: a task's fields, declared once
+//!   (`tasks::fields`), the input rules, listing orders, cursors, pages,
 //!   reads of only the fields a client shows, writes in transactions.
 //! * [`events`]: the event bus that carries task changes and ended sessions
 //!   to subscribers on every instance (PostgreSQL `LISTEN/NOTIFY`).
@@ -25,7 +28,7 @@
 //!   sends it over SMTP (or to the log in development), with retries.
 //! * [`auth`]: credentials, Argon2id hashing on a bounded pool, access and
 //!   refresh tokens, random tokens, windowed counters; no request types.
-//! * [`error`]: what can go wrong and the `extensions.code` clients see.
+//! * [`error`]: what can go wrong, in the domain's words.
 //! * [`db`]: connecting and migrating, short reads of SQLite on the
 //!   request's thread, rows of either database read by column position;
 //!   the tables are in the `entity` and `migration` crates.

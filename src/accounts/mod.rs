@@ -28,7 +28,7 @@ use crate::{
     config::{LimitSettings, LinkTemplate, RateLimit},
     db,
     error::{AppError, AppResult},
-    events::{Events, Notice},
+    events::{Events, Notice, Pending},
     mail::outbox::Outbox,
 };
 
@@ -198,7 +198,9 @@ impl Accounts {
     /// connections authenticated as the user, on every instance, to close.
     async fn commit_ending_sessions(&self, txn: DatabaseTransaction, user: Uuid) -> AppResult<()> {
         let events = &self.inner.events;
-        events.commit_with(txn, user, Notice::SessionsEnded).await
+        events
+            .commit(Pending::Transaction(txn), user, Notice::SessionsEnded)
+            .await
     }
 
     /// `user` when `password` is theirs, re-hashed first if the stored hash

@@ -102,6 +102,47 @@ impl Columns for QueryResult {
     }
 }
 
+/// A value of a column, read by position: a type that is never null
+/// (refused when the column holds null), or an `Option` of one.
+pub trait FromColumn: Sized {
+    fn read(row: &impl Columns, at: usize, column: &str) -> Result<Self, DbErr>;
+}
+
+/// What a column holds, when it holds something.
+pub trait ColumnValue: Sized {
+    fn read_nullable(row: &impl Columns, at: usize) -> Result<Option<Self>, DbErr>;
+}
+
+impl ColumnValue for String {
+    fn read_nullable(row: &impl Columns, at: usize) -> Result<Option<Self>, DbErr> {
+        row.text(at)
+    }
+}
+
+impl ColumnValue for bool {
+    fn read_nullable(row: &impl Columns, at: usize) -> Result<Option<Self>, DbErr> {
+        row.boolean(at)
+    }
+}
+
+impl ColumnValue for DateTime<Utc> {
+    fn read_nullable(row: &impl Columns, at: usize) -> Result<Option<Self>, DbErr> {
+        row.time(at)
+    }
+}
+
+impl<T: ColumnValue> FromColumn for T {
+    fn read(row: &impl Columns, at: usize, column: &str) -> Result<Self, DbErr> {
+        T::read_nullable(row, at)?.ok_or_else(|| DbErr::Type(format!("{column} is null")))
+    }
+}
+
+impl<T: ColumnValue> FromColumn for Option<T> {
+    fn read(row: &impl Columns, at: usize, _: &str) -> Result<Self, DbErr> {
+        T::read_nullable(row, at)
+    }
+}
+
 /// The current time at the precision the databases store; see [`truncate`].
 pub fn now() -> DateTime<Utc> {
     truncate(Utc::now())

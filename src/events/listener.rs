@@ -12,10 +12,8 @@ use sea_orm::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    Events, Notice,
-    wire::{self, Payload, WireNotice},
-};
+use super::{Events, Notice, wire::Payload};
+use crate::tasks::TaskRead;
 
 /// Longest wait between two attempts to connect again.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -85,47 +83,37 @@ pub async fn listen(db: &DatabaseConnection) -> Result<PgListener, sea_orm::sqlx
 }
 
 async fn handle(events: &Events, db: &DatabaseConnection, payload: &str) {
-    let Payload { user, notice } = match serde_json::from_str(payload) {
+    let Payload {
+        user,
+        mut notice,
+        fetch,
+    } = match serde_json::from_str(payload) {
         Ok(payload) => payload,
         Err(error) => {
             tracing::warn!(%error, "an event that does not parse");
             return;
         }
     };
-    let notice = match notice {
-        WireNotice::SessionsEnded => Notice::SessionsEnded,
-        WireNotice::Task {
-            kind,
-            task_id,
-            task,
-            fetch: false,
-        } => Notice::Task(wire::event(
-            kind,
-            task_id,
-            task.map(|task| task.into_model(task_id, user)),
-        )),
-        WireNotice::Task {
-            kind,
-            task_id,
-            fetch: true,
-            ..
-        } => match read(db, user, task_id).await {
-            Some(task) => Notice::Task(wire::event(kind, task_id, Some(task))),
+    if let (Notice::Task(event), true) = (&mut notice, fetch) {
+        match read(db, user, event.task_id).await {
+            Some(task) => event.task = Some(task),
             // Deleted since; its own notice follows.
             None => return,
-        },
-    };
+        }
+    }
     events.deliver(user, notice);
 }
 
 /// A task too large to travel in a notice, as it is now.
-async fn read(db: &DatabaseConnection, user: uuid::Uuid, id: uuid::Uuid) -> Option<task::Model> {
+async fn read(db: &DatabaseConnection, user: uuid::Uuid, id: uuid::Uuid) -> Option<TaskRead> {
     let found = task::Entity::find_by_id(id)
         .filter(task::Column::UserId.eq(user))
         .one(db)
         .await;
-    found.unwrap_or_else(|error| {
-        tracing::warn!(%error, "cannot read the task of an event");
-        None
-    })
+    found
+        .map(|task| task.map(TaskRead::from))
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "cannot read the task of an event");
+            None
+        })
 }

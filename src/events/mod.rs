@@ -16,44 +16,57 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use entity::task;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement};
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::error::AppResult;
+use crate::{error::AppResult, tasks::fields::TaskRead};
 
 /// Notices a subscriber may hold back before it is cut off.
 const CHANNEL_CAPACITY: usize = 64;
 /// The PostgreSQL channel notices travel on.
 pub const CHANNEL: &str = "taskql_events";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TaskEventKind {
     Created,
     Updated,
     Deleted,
 }
 
-/// A committed change to one of a user's tasks.
-#[derive(Clone, Debug)]
+/// A committed change to one of a user's tasks, in the one form it has in
+/// the process and between instances.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TaskEvent {
     pub kind: TaskEventKind,
     pub task_id: Uuid,
-    /// The task as the change left it; `None` when deleted.
-    pub task: Option<task::Model>,
+    /// The task as the change left it, every field read; `None` when
+    /// deleted (or, between instances, when too large to travel).
+    pub task: Option<TaskRead>,
 }
 
 /// What a user's subscribers are told.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "notice", rename_all = "snake_case")]
 pub enum Notice {
     Task(TaskEvent),
     /// The user's sessions ended (password changed, account deleted):
     /// connections authenticated as the user must close.
     SessionsEnded,
     /// Notices may have been lost (the PostgreSQL listener reconnected):
-    /// subscribers should refetch.
+    /// subscribers should refetch. Never leaves the instance.
+    #[serde(skip)]
     MaybeMissed,
+}
+
+/// A change being written, which tells subscribers when it commits.
+pub enum Pending<'a> {
+    /// A transaction, not yet committed.
+    Transaction(DatabaseTransaction),
+    /// Statements on a connection, each of which committed as it ran (a
+    /// single-statement write on SQLite).
+    Committed(&'a DatabaseConnection),
 }
 
 /// The bus; cheap to clone.
@@ -102,44 +115,40 @@ impl Events {
         }
     }
 
-    /// Announces `notice` to `user`'s subscribers on every instance. On
-    /// PostgreSQL `conn` must be the transaction of the change (the notice
-    /// leaves when it commits); on SQLite the change must have committed.
-    pub async fn publish(
+    /// Ends `change`, announcing `notice` to `user`'s subscribers on every
+    /// instance. This is where it is decided when a notice leaves: on
+    /// PostgreSQL as a `NOTIFY` inside the change's transaction, so that it
+    /// leaves only if the change commits and in commit order; on SQLite
+    /// (one server per file) right after the commit, in this process.
+    pub async fn commit(&self, change: Pending<'_>, user: Uuid, notice: Notice) -> AppResult<()> {
+        match change {
+            Pending::Transaction(txn) if self.is_shared() => {
+                self.notify(&txn, user, &notice).await?;
+                txn.commit().await?;
+            }
+            Pending::Transaction(txn) => {
+                txn.commit().await?;
+                self.deliver(user, notice);
+            }
+            Pending::Committed(db) if self.is_shared() => self.notify(db, user, &notice).await?,
+            Pending::Committed(_) => self.deliver(user, notice),
+        }
+        Ok(())
+    }
+
+    async fn notify(
         &self,
         conn: &impl ConnectionTrait,
         user: Uuid,
-        notice: Notice,
+        notice: &Notice,
     ) -> AppResult<()> {
-        if !self.is_shared() {
-            self.deliver(user, notice);
-            return Ok(());
-        }
-        let payload = wire::encode(user, &notice)?;
+        let payload = wire::encode(user, notice)?;
         conn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT pg_notify($1, $2)",
             [CHANNEL.into(), payload.into()],
         ))
         .await?;
-        Ok(())
-    }
-
-    /// Commits `txn`, a change of `user`'s, announcing `notice` with it:
-    /// inside the transaction on PostgreSQL, after the commit on SQLite.
-    pub async fn commit_with(
-        &self,
-        txn: DatabaseTransaction,
-        user: Uuid,
-        notice: Notice,
-    ) -> AppResult<()> {
-        if self.is_shared() {
-            self.publish(&txn, user, notice).await?;
-            txn.commit().await?;
-        } else {
-            txn.commit().await?;
-            self.deliver(user, notice);
-        }
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::order::OrderField;
+use super::order::{OrderField, Position, SortKey};
 use crate::error::{AppError, AppResult};
 
 const TAG_BYTES: usize = 16;
@@ -18,21 +18,6 @@ const TAG_BYTES: usize = 16;
 /// every instance with the same secret accepts the same cursors.
 #[derive(Clone)]
 pub struct CursorKey(Hmac<Sha256>);
-
-/// Where a page starts or ends: the sort key of a task and its id.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Position {
-    pub key: SortKey,
-    pub id: Uuid,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SortKey {
-    Time(DateTime<Utc>),
-    Text(String),
-    /// A task without a due date, ordering by due date.
-    Missing,
-}
 
 #[derive(Serialize, Deserialize)]
 struct Payload {

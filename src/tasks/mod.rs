@@ -6,9 +6,9 @@
 
 pub mod cursor;
 pub mod fields;
+pub mod input;
 pub mod order;
 mod page;
-mod read;
 mod write;
 
 use chrono::{DateTime, Utc};
@@ -24,10 +24,9 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use cursor::CursorKey;
-pub use fields::{Description, TaskTitle};
+pub use fields::{Shown, TaskRead};
+pub use input::{Description, TaskTitle};
 pub use page::{DEFAULT_PAGE, MAX_PAGE, Page, PageArgs, PageCursors, PageShows};
-pub use read::{Shown, TaskRead};
-pub use write::TaskChange;
 
 use crate::{db::sqlite_reads::SqliteReads, error::AppResult, events::Events};
 
@@ -62,7 +61,7 @@ pub struct TaskChanges {
 #[derive(Clone, Debug, Default)]
 pub struct TaskFilter {
     pub completed: Option<bool>,
-    /// A `LIKE` pattern from [`fields::search_pattern`].
+    /// A `LIKE` pattern from [`input::search_pattern`].
     pub search_pattern: Option<String>,
     pub due_before: Option<DateTime<Utc>>,
     pub due_after: Option<DateTime<Utc>>,

@@ -5,17 +5,16 @@
 //! a sequence of two runs: tasks with a due date by (due date, id), then tasks
 //! without by id.
 
+use chrono::{DateTime, Utc};
 use entity::task::{self, Column};
 use sea_orm::{
     ColumnTrait, Condition, Order,
     sea_query::{Expr, ExprTrait, NullOrdering, SelectStatement},
 };
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-use super::{
-    TaskRead,
-    cursor::{Position, SortKey},
-};
+use super::{Shown, TaskRead};
 
 /// What a listing is ordered by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +38,22 @@ pub enum Direction {
 pub struct TaskOrder {
     pub field: OrderField,
     pub direction: Direction,
+}
+
+/// Where a page starts or ends: the sort key of a task and its id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub key: SortKey,
+    pub id: Uuid,
+}
+
+/// A task's place in one order, but for the id that breaks ties.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    Time(DateTime<Utc>),
+    Text(String),
+    /// A task without a due date, ordering by due date.
+    Missing,
 }
 
 /// Which way a query walks the order.
@@ -68,6 +83,21 @@ impl OrderField {
             Self::DueAt => task.due_at?.map_or(SortKey::Missing, SortKey::Time),
             Self::Title => SortKey::Text(task.title.as_ref()?.clone()),
         })
+    }
+}
+
+impl Shown {
+    /// These fields and the one `field` orders by, which a task's place in
+    /// the listing (its cursor) is made of.
+    #[must_use]
+    pub fn with_key_of(mut self, field: OrderField) -> Self {
+        match field {
+            OrderField::CreatedAt => self.created_at = true,
+            OrderField::UpdatedAt => self.updated_at = true,
+            OrderField::DueAt => self.due_at = true,
+            OrderField::Title => self.title = true,
+        }
+        self
     }
 }
 

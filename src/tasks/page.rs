@@ -5,8 +5,8 @@ use uuid::Uuid;
 
 use super::{
     Shown, TaskFilter, TaskRead, Tasks,
-    cursor::{CursorKey, Position},
-    order::{OrderField, TaskOrder, Walk},
+    cursor::CursorKey,
+    order::{OrderField, Position, TaskOrder, Walk},
     owned,
 };
 use crate::{

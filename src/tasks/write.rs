@@ -1,6 +1,6 @@
 //! Creating, changing and deleting tasks. Each write is a [`Write`] that
-//! ends in [`Tasks::commit`], the one place where work that must follow a
-//! committed change happens: telling the owner's subscribers.
+//! ends in [`Tasks::commit`], which hands the change to the event bus to
+//! commit and tell the owner's subscribers of.
 //!
 //! On SQLite every write is a single statement, so it commits as its own
 //! transaction: an explicit `BEGIN … COMMIT` around it would add two round
@@ -20,23 +20,15 @@ use sea_orm::{
 use tokio::sync::MutexGuard;
 use uuid::Uuid;
 
-use super::{Description, NewTask, TaskChanges, Tasks, fields};
+use super::{Description, NewTask, TaskChanges, TaskRead, Tasks, input};
 use crate::{
     db,
     error::{AppError, AppResult},
-    events::{Notice, TaskEvent, TaskEventKind},
+    events::{Notice, Pending, TaskEvent, TaskEventKind},
 };
 
 /// How often an update retries when another update of the same task won.
 const UPDATE_ATTEMPTS: usize = 5;
-
-/// A committed change to one task.
-#[derive(Clone, Copy, Debug)]
-pub enum TaskChange<'a> {
-    Created(&'a task::Model),
-    Updated(&'a task::Model),
-    Deleted { owner: Uuid, id: Uuid },
-}
 
 /// A write in progress: on SQLite the pool and this process's turn, on
 /// PostgreSQL a transaction.
@@ -70,14 +62,14 @@ impl Write<'_> {
 
 impl Tasks {
     #[tracing::instrument(skip_all, fields(owner = %owner))]
-    pub async fn create(&self, owner: Uuid, new: NewTask) -> AppResult<task::Model> {
+    pub async fn create(&self, owner: Uuid, new: NewTask) -> AppResult<TaskRead> {
         let now = db::now();
         let title = new.title.into_inner();
         let description = new.description.map(Description::into_inner);
         let task = task::Model {
             id: Uuid::now_v7(),
             user_id: owner,
-            search_text: fields::search_text(&title, description.as_deref()),
+            search_text: input::search_text(&title, description.as_deref()),
             title,
             description,
             completed: false,
@@ -89,7 +81,9 @@ impl Tasks {
         write
             .execute(&TaskRows::insert(task::ActiveModel::from(task.clone())))
             .await?;
-        self.commit(write, TaskChange::Created(&task)).await?;
+        let task = TaskRead::from(task);
+        self.commit(write, owner, TaskEventKind::Created, task.id, Some(&task))
+            .await?;
         Ok(task)
     }
 
@@ -101,21 +95,15 @@ impl Tasks {
     /// outside the transaction: on SQLite, a transaction that reads before it
     /// writes cannot wait for another writer and fails instead.
     #[tracing::instrument(skip_all, fields(owner = %owner, task = %id))]
-    pub async fn update(
-        &self,
-        owner: Uuid,
-        id: Uuid,
-        changes: TaskChanges,
-    ) -> AppResult<task::Model> {
+    pub async fn update(&self, owner: Uuid, id: Uuid, changes: TaskChanges) -> AppResult<TaskRead> {
         for _ in 0..UPDATE_ATTEMPTS {
-            let current = self
-                .find(owner, id)
+            let current = TaskRows::find_by_id(id)
+                .filter(Column::UserId.eq(owner))
+                .one(&self.db)
                 .await?
-                .ok_or(AppError::NotFound)?
-                .into_model(owner)
-                .ok_or_else(|| AppError::internal("a task read without all its fields"))?;
+                .ok_or(AppError::NotFound)?;
             if changes.is_empty() {
-                return Ok(current);
+                return Ok(current.into());
             }
             let next = apply(&current, &changes);
             let statement = TaskRows::update_many()
@@ -133,7 +121,9 @@ impl Tasks {
                 .filter(Column::UpdatedAt.eq(current.updated_at));
             let write = self.begin().await?;
             if write.execute(&statement).await?.rows_affected() == 1 {
-                self.commit(write, TaskChange::Updated(&next)).await?;
+                let next = TaskRead::from(next);
+                self.commit(write, owner, TaskEventKind::Updated, id, Some(&next))
+                    .await?;
                 return Ok(next);
             }
             write.abandon().await?;
@@ -151,7 +141,8 @@ impl Tasks {
             write.abandon().await?;
             return Err(AppError::NotFound);
         }
-        self.commit(write, TaskChange::Deleted { owner, id }).await
+        self.commit(write, owner, TaskEventKind::Deleted, id, None)
+            .await
     }
 
     /// Starts a write: on SQLite once it is this process's turn, on
@@ -163,45 +154,29 @@ impl Tasks {
         })
     }
 
-    /// Ends a write whose statement succeeded: tells the owner's
-    /// subscribers, then commits (PostgreSQL: the notice leaves with the
-    /// commit) or gives up its turn (SQLite: the statement has committed).
-    async fn commit(&self, write: Write<'_>, change: TaskChange<'_>) -> AppResult<()> {
-        let (owner, event) = change.event();
-        let notice = Notice::Task(event);
-        match write {
-            Write::Turn(db, turn) => {
-                self.events.publish(db, owner, notice).await?;
-                drop(turn);
-            }
-            Write::Transaction(txn) => self.events.commit_with(txn, owner, notice).await?,
-        }
-        tracing::debug!(task = %change.task_id(), "task change committed");
-        Ok(())
-    }
-}
-
-impl TaskChange<'_> {
-    pub fn task_id(&self) -> Uuid {
-        match self {
-            Self::Created(task) | Self::Updated(task) => task.id,
-            Self::Deleted { id, .. } => *id,
-        }
-    }
-
-    /// The owner, and the event the owner's subscribers receive.
-    fn event(self) -> (Uuid, TaskEvent) {
-        let (owner, kind, task) = match self {
-            Self::Created(task) => (task.user_id, TaskEventKind::Created, Some(task.clone())),
-            Self::Updated(task) => (task.user_id, TaskEventKind::Updated, Some(task.clone())),
-            Self::Deleted { owner, .. } => (owner, TaskEventKind::Deleted, None),
-        };
-        let event = TaskEvent {
+    /// Ends a write whose statement succeeded: the event bus commits it and
+    /// tells the owner's subscribers; then the turn, if any, passes on.
+    async fn commit(
+        &self,
+        write: Write<'_>,
+        owner: Uuid,
+        kind: TaskEventKind,
+        task_id: Uuid,
+        task: Option<&TaskRead>,
+    ) -> AppResult<()> {
+        let notice = Notice::Task(TaskEvent {
             kind,
-            task_id: self.task_id(),
-            task,
+            task_id,
+            task: task.cloned(),
+        });
+        let (change, turn) = match write {
+            Write::Turn(db, turn) => (Pending::Committed(db), Some(turn)),
+            Write::Transaction(txn) => (Pending::Transaction(txn), None),
         };
-        (owner, event)
+        self.events.commit(change, owner, notice).await?;
+        drop(turn);
+        tracing::debug!(task = %task_id, "task change committed");
+        Ok(())
     }
 }
 
@@ -219,7 +194,7 @@ fn apply(current: &task::Model, changes: &TaskChanges) -> task::Model {
     if let Some(due_at) = changes.due_at {
         next.due_at = due_at.map(db::truncate);
     }
-    next.search_text = fields::search_text(&next.title, next.description.as_deref());
+    next.search_text = input::search_text(&next.title, next.description.as_deref());
     // Strictly later than before, even within one microsecond.
     next.updated_at = Ord::max(
         db::now(),

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use entity::task;
 use sea_orm::{EntityTrait, prelude::Uuid};
 use serde_json::{Value, json};
-use taskql::tasks::fields::search_text;
+use taskql::tasks::input::search_text;
 
 use crate::helpers::{TestApp, assert_bad_input, spawn_app};
 

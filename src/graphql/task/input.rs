@@ -1,0 +1,139 @@
+//! What clients send about tasks: the inputs of the task mutations and of
+//! the `tasks` listing, and how each is parsed into what `crate::tasks`
+//! takes, by the input rules of `tasks::input`.
+
+use async_graphql::{Enum, InputObject, MaybeUndefined};
+
+use super::super::scalars::DateTime;
+use crate::{
+    error::AppError,
+    tasks::{
+        self, Description, NewTask, TaskChanges, TaskTitle,
+        input::search_pattern,
+        order::{self, TaskOrder},
+    },
+};
+
+#[derive(InputObject)]
+pub struct CreateTaskInput {
+    /// 1–200 characters after trimming.
+    pub title: String,
+    /// At most 10,000 characters.
+    pub description: Option<String>,
+    pub due_at: Option<DateTime>,
+}
+
+/// Only the fields given change; `null` clears `description` or `dueAt`.
+#[derive(InputObject)]
+pub struct UpdateTaskInput {
+    #[graphql(default)]
+    pub title: MaybeUndefined<String>,
+    #[graphql(default)]
+    pub description: MaybeUndefined<String>,
+    #[graphql(default)]
+    pub completed: MaybeUndefined<bool>,
+    #[graphql(default)]
+    pub due_at: MaybeUndefined<DateTime>,
+}
+
+/// Narrows a listing; every condition given must hold.
+#[derive(InputObject, Default)]
+#[graphql(name = "TaskFilter")]
+pub struct TaskFilterInput {
+    pub completed: Option<bool>,
+    /// Case-insensitive text in the title or description, taken literally.
+    pub search: Option<String>,
+    /// Due strictly before this time.
+    pub due_before: Option<DateTime>,
+    /// Due strictly after this time.
+    pub due_after: Option<DateTime>,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "TaskOrderField", remote = "order::OrderField")]
+pub enum OrderField {
+    CreatedAt,
+    UpdatedAt,
+    DueAt,
+    Title,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "OrderDirection", remote = "order::Direction")]
+pub enum Direction {
+    Asc,
+    Desc,
+}
+
+/// The order of a listing, ties broken by id; tasks without a due date come
+/// last when ordering by it.
+#[derive(InputObject)]
+#[graphql(name = "TaskOrder")]
+pub struct TaskOrderInput {
+    pub field: OrderField,
+    #[graphql(default_with = "Direction::Desc")]
+    pub direction: Direction,
+}
+
+impl TaskFilterInput {
+    pub(super) fn parse(self) -> Result<tasks::TaskFilter, AppError> {
+        Ok(tasks::TaskFilter {
+            completed: self.completed,
+            search_pattern: self.search.as_deref().map(search_pattern).transpose()?,
+            due_before: self.due_before.map(|due| due.0),
+            due_after: self.due_after.map(|due| due.0),
+        })
+    }
+}
+
+impl UpdateTaskInput {
+    pub(super) fn parse(self) -> Result<TaskChanges, AppError> {
+        let required =
+            |field: &'static str| AppError::bad_input(field, format!("{field} cannot be null"));
+        Ok(TaskChanges {
+            title: match self.title {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => return Err(required("title")),
+                MaybeUndefined::Value(title) => Some(TaskTitle::parse(&title)?),
+            },
+            description: match self.description {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(text) => Some(Some(Description::parse(&text)?)),
+            },
+            completed: match self.completed {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => return Err(required("completed")),
+                MaybeUndefined::Value(completed) => Some(completed),
+            },
+            due_at: match self.due_at {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(due) => Some(Some(due.0)),
+            },
+        })
+    }
+}
+
+impl CreateTaskInput {
+    pub(super) fn parse(self) -> Result<NewTask, AppError> {
+        Ok(NewTask {
+            title: TaskTitle::parse(&self.title)?,
+            description: self
+                .description
+                .as_deref()
+                .map(Description::parse)
+                .transpose()?,
+            due_at: self.due_at.map(|due| due.0),
+        })
+    }
+}
+
+impl TaskOrderInput {
+    pub(super) fn parse(self) -> TaskOrder {
+        TaskOrder {
+            field: self.field.into(),
+            direction: self.direction.into(),
+        }
+    }
+}

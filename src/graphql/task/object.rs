@@ -1,0 +1,132 @@
+//! The `Task` object, made from the one declaration of a task's fields
+//! (`tasks::fields::task_fields!`): its schema (through `#[Object]`), the
+//! names the page's look-ahead looks for, and the value of each field,
+//! answered in one pass ([`PlainObject`]).
+
+use async_graphql::{
+    Context, ID, Lookahead, Object, OutputType, Result, ScalarType, ServerResult, Value,
+};
+
+use super::super::{
+    errors::server_error,
+    plain::{self, PlainObject},
+    scalars::DateTime,
+};
+use crate::{
+    error::AppError,
+    tasks::{Shown, TaskRead, fields::task_fields},
+};
+
+/// A task as it was read: on a page, only the fields the page shows.
+pub struct Task(pub TaskRead);
+
+/// A field of the task; the read that made it always reads the fields a
+/// client asks for (see [`shown`]).
+pub(super) fn read<T>(field: Option<T>) -> Result<T, AppError> {
+    field.ok_or_else(|| AppError::internal("a task field was asked for that was not read"))
+}
+
+/// How a field's Rust type answers in GraphQL.
+trait Answer {
+    /// Its type in the schema.
+    type Output: OutputType;
+    fn output(&self) -> Self::Output;
+    fn value(&self) -> Value;
+}
+
+impl Answer for String {
+    type Output = String;
+
+    fn output(&self) -> String {
+        self.clone()
+    }
+
+    fn value(&self) -> Value {
+        Value::String(self.clone())
+    }
+}
+
+impl Answer for bool {
+    type Output = bool;
+
+    fn output(&self) -> bool {
+        *self
+    }
+
+    fn value(&self) -> Value {
+        Value::Boolean(*self)
+    }
+}
+
+impl Answer for chrono::DateTime<chrono::Utc> {
+    type Output = DateTime;
+
+    fn output(&self) -> DateTime {
+        DateTime(*self)
+    }
+
+    fn value(&self) -> Value {
+        DateTime(*self).to_value()
+    }
+}
+
+impl<T: Answer> Answer for Option<T> {
+    type Output = Option<T::Output>;
+
+    fn output(&self) -> Self::Output {
+        self.as_ref().map(T::output)
+    }
+
+    fn value(&self) -> Value {
+        self.as_ref().map_or(Value::Null, T::value)
+    }
+}
+
+macro_rules! object {
+    ($($name:ident: $ty:ty = $column:ident as $graphql:tt),* $(,)?) => {
+        /// Something to do, visible only to the user who created it.
+        #[Object]
+        impl Task {
+            // The schema's view of the fields; their values come from
+            // `PlainObject`.
+            async fn id(&self) -> ID {
+                ID(self.0.id.to_string())
+            }
+
+            $(
+                #[graphql(name = $graphql)]
+                async fn $name(&self) -> Result<<$ty as Answer>::Output> {
+                    Ok(read(self.0.$name.as_ref())?.output())
+                }
+            )*
+        }
+
+        impl PlainObject for Task {
+            fn field(&self, ctx: &Context<'_>) -> ServerResult<Value> {
+                let task = &self.0;
+                let value = match ctx.item.node.name.node.as_str() {
+                    "id" => Ok(Value::String(task.id.to_string())),
+                    $($graphql => read(task.$name.as_ref()).map(Answer::value),)*
+                    _ => return plain::unknown(ctx),
+                };
+                value.map_err(|error| server_error(error, Some(ctx.item.pos)))
+            }
+        }
+
+        /// The fields a selection of a task (`node`) shows, looked for by
+        /// name through every fragment, which can only ask for more than is
+        /// shown, never less.
+        pub(super) fn shown(node: &Lookahead<'_>) -> Shown {
+            Shown {
+                $($name: node.field($graphql).exists(),)*
+            }
+        }
+    };
+}
+task_fields!(object);
+
+impl From<TaskRead> for Task {
+    fn from(task: TaskRead) -> Self {
+        Self(task)
+    }
+}
