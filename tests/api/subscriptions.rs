@@ -193,9 +193,15 @@ async fn over_deep_and_over_aliased_subscriptions_are_refused() {
         ("aliased", aliased.as_str(), "aliases"),
     ] {
         ws.subscribe(id, query).await;
+        // Refused before it starts: the protocol's `error`, with the
+        // GraphQL errors as its payload, and no `complete` after it.
         let message = ws.message().await;
-        let errors = &message["payload"]["errors"];
-        assert_eq!(message["id"], id, "{message}");
+        let errors = &message["payload"];
+        assert_eq!(
+            (message["type"].as_str(), message["id"].as_str()),
+            (Some("error"), Some(id)),
+            "{message}"
+        );
         assert_eq!(
             errors[0]["extensions"]["code"], "BAD_USER_INPUT",
             "{message}"
@@ -206,9 +212,24 @@ async fn over_deep_and_over_aliased_subscriptions_are_refused() {
                 .is_some_and(|m| m.contains(says)),
             "{message}"
         );
-        let complete = ws.message().await;
-        assert_eq!(complete, json!({ "type": "complete", "id": id }));
+        ws.settle().await;
     }
+    // So is one that does not validate; the id may then be used again.
+    ws.subscribe("unknown", "subscription { noSuchField }")
+        .await;
+    let message = ws.message().await;
+    assert_eq!(message["type"], "error", "{message}");
+    assert_eq!(
+        message["payload"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{message}"
+    );
+    ws.subscribe("unknown", TASK_EVENTS).await;
+    ws.settle().await;
+    app.task_id(&ada.access_token, "Heard").await;
+    assert_eq!(
+        ws.next_of("unknown").await["data"]["taskEvents"]["kind"],
+        "CREATED"
+    );
 }
 
 #[tokio::test]

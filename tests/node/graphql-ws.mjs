@@ -92,3 +92,28 @@ await check("a bad token is refused with 4403, which the client treats as final"
   assert.equal(await code, 4403);
   await client.dispose();
 });
+
+await check("a subscription refused before it starts reaches the error callback", async () => {
+  const token = await register(`grace-${Date.now()}@example.com`);
+  const { client } = connect(token);
+  const deep = "subscription { taskEvents { task { a { b { c { d { e { f { g { h { i } } } } } } } } } } }";
+  for (const [query, says] of [
+    ["subscription { noSuchField }", "noSuchField"],
+    [deep, "deep"],
+  ]) {
+    const errors = await new Promise((resolve, reject) => {
+      client.subscribe(
+        { query },
+        {
+          next: (value) => reject(new Error(`next instead of error: ${JSON.stringify(value)}`)),
+          error: resolve,
+          complete: () => reject(new Error("complete instead of error")),
+        },
+      );
+    });
+    assert.ok(Array.isArray(errors), JSON.stringify(errors));
+    assert.equal(errors[0].extensions.code, "BAD_USER_INPUT", JSON.stringify(errors));
+    assert.ok(errors[0].message.includes(says), JSON.stringify(errors));
+  }
+  await client.dispose();
+});

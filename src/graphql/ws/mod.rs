@@ -2,52 +2,42 @@
 //! protocol of the `graphql-ws` client library (Apollo Client, urql and
 //! GraphiQL use it), run through the same [`Gateway`] as HTTP.
 //!
-//! async-graphql's `WebSocket` stream speaks the protocol; this transport
-//! wraps it to give what that stream lacks: the access token checked in
-//! `connection_init` (`4403` when missing or invalid, where the stream would
-//! close with `1002`, which clients take for a protocol fault and retry),
-//! `4408` when no `connection_init` comes within 10 s, `4403` as soon as the
-//! token expires or the user's sessions end, `1001` when the server shuts
-//! down, keep-alive pings, at most 20 subscriptions per connection, and a
-//! client that does not read its messages is dropped rather than buffered.
+//! The transport speaks the protocol itself ([`connection`]) rather than
+//! through async-graphql's `WebSocket` stream, which closes a refused
+//! `connection_init` with `1002` (clients take it for a protocol fault and
+//! retry), has no init timeout and answers an operation that cannot start
+//! with `next` instead of `error`. Here: the access token checked in
+//! `connection_init` (`4403` when missing or invalid), `4408` when no
+//! `connection_init` comes within 10 s, `4403` as soon as the token expires
+//! or the user's sessions end, `1001` when the server shuts down,
+//! keep-alive pings, at most 20 subscriptions per connection, `error` for
+//! an operation refused before it starts, and a client that does not read
+//! its messages is dropped rather than buffered.
 
-mod relay;
+mod connection;
+mod protocol;
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
-use async_graphql::{
-    Data,
-    futures_util::{StreamExt, future},
-    http::{WebSocket as GraphqlWebSocket, WebSocketProtocols},
-};
+use async_graphql::futures_util::StreamExt;
 use axum::{
-    extract::{
-        State, WebSocketUpgrade,
-        ws::{Message, WebSocket},
-    },
+    extract::{State, WebSocketUpgrade, ws::WebSocket},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{
     gateway::{Gateway, RequestId},
     http::REQUEST_ID_HEADER,
-    viewer::{Authorization, Viewer},
+    viewer::Viewer,
 };
 use crate::{
     accounts::Accounts, config::Origin, error::AppError, events::Events,
     http_policy::MAX_BODY_BYTES,
 };
-use relay::{Active, Connection, Outbound, admit};
+use connection::Connection;
 
 const PROTOCOL: &str = "graphql-transport-ws";
 /// Longest wait for `connection_init`.
@@ -62,14 +52,6 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_BUFFER_BYTES: usize = 1024;
 /// Most subscriptions one connection may hold at once.
 pub const MAX_SUBSCRIPTIONS: usize = 20;
-
-/// The protocol's close codes, and the one of the WebSocket standard used here.
-mod close {
-    pub const GOING_AWAY: u16 = 1001;
-    pub const FORBIDDEN: u16 = 4403;
-    pub const INIT_TIMEOUT: u16 = 4408;
-    pub const DUPLICATE_ID: u16 = 4409;
-}
 
 /// What the WebSocket route needs.
 #[derive(Clone)]
@@ -149,58 +131,8 @@ fn origin_allowed(headers: &HeaderMap, allowed: &[Origin]) -> bool {
 }
 
 async fn connection(socket: WebSocket, state: WsState, request_id: RequestId) {
-    let (sink, stream) = socket.split();
-    let active = Active::default();
-    let (outbound, mut injected) = mpsc::channel::<Outbound>(MAX_SUBSCRIPTIONS + 1);
-    let input = {
-        let active = Arc::clone(&active);
-        stream
-            .take_while(|message| future::ready(message.is_ok()))
-            .filter_map(move |message| {
-                let admitted = match message {
-                    Ok(Message::Text(text)) => {
-                        admit(text.as_bytes(), &active, &outbound).then(|| text.as_bytes().to_vec())
-                    }
-                    Ok(Message::Binary(bytes)) => {
-                        admit(&bytes, &active, &outbound).then(|| bytes.to_vec())
-                    }
-                    _ => None,
-                };
-                future::ready(admitted)
-            })
-    };
-    let refused = Arc::new(AtomicBool::new(false));
-    let (proven, mut proof) = oneshot::channel::<Viewer>();
-    let on_init = {
-        let accounts = state.accounts.clone();
-        let refused = Arc::clone(&refused);
-        move |payload: Value| async move {
-            let Ok(viewer) = authenticate(&accounts, &payload).await else {
-                refused.store(true, Ordering::Relaxed);
-                return Err(async_graphql::Error::new("Forbidden"));
-            };
-            let mut data = Data::default();
-            data.insert(request_id);
-            data.insert(Authorization::proven(viewer.clone()));
-            // The connection reads it once the acknowledgement goes out.
-            let _ = proven.send(viewer);
-            Ok(data)
-        }
-    };
-    let protocol =
-        GraphqlWebSocket::new(state.gateway.clone(), input, WebSocketProtocols::GraphQLWS)
-            .on_connection_init(on_init);
-    let mut connection = Connection {
-        sink,
-        active,
-        refused,
-    };
-    let ended = connection
-        .run(protocol, &mut injected, &mut proof, &state)
-        .await;
-    if let Some((code, reason)) = ended {
-        connection.close(code, reason).await;
-    }
+    let (sink, incoming) = socket.split();
+    Connection::new(sink, state, request_id).run(incoming).await;
 }
 
 /// The viewer the `connection_init` payload's token speaks for:
