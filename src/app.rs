@@ -18,7 +18,7 @@ use crate::{
     config::Config,
     db::{self, sqlite_reads::SqliteReads},
     events::{Events, listener},
-    graphql::{self, SchemaSettings, gateway::Gateway, http::GraphqlState, ws::WsState},
+    graphql::{self, SchemaSettings, http::GraphqlState, ws::WsState},
     mail::{Mailer, outbox::Outbox, sender},
     server,
     tasks::{Tasks, cursor::CursorKey},
@@ -33,7 +33,6 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     db: DatabaseConnection,
-    gateway: Gateway,
     /// What the background workers need of the services.
     services: Services,
     shutdown: Shutdown,
@@ -94,7 +93,7 @@ impl Application {
         };
         let shutdown = Shutdown::default();
         let subscriptions = WsState {
-            gateway: gateway.clone(),
+            gateway,
             accounts: services.accounts.clone(),
             events: services.events.clone(),
             origins: Arc::from(config.http.cors_origins.as_slice()),
@@ -106,7 +105,6 @@ impl Application {
             listener,
             router,
             db,
-            gateway,
             services,
             shutdown,
         })
@@ -114,16 +112,6 @@ impl Application {
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
-    }
-
-    /// The database the application uses.
-    pub fn db(&self) -> &DatabaseConnection {
-        &self.db
-    }
-
-    /// The gateway every transport runs operations through.
-    pub fn gateway(&self) -> &Gateway {
-        &self.gateway
     }
 
     /// A handle that stops the application once it runs.

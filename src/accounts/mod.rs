@@ -103,7 +103,7 @@ impl Accounts {
 
     /// Counts one authentication attempt from `client`; `RATE_LIMITED` past
     /// the per-IP limit. A request without a known client is not counted.
-    async fn admit(&self, client: Option<IpAddr>) -> AppResult<()> {
+    async fn limit_client(&self, client: Option<IpAddr>) -> AppResult<()> {
         let (RateLimit::Allow { count, per }, Some(client)) =
             (self.inner.settings.limits.auth_rate_limit, client)
         else {
@@ -124,7 +124,7 @@ impl Accounts {
         email: &str,
         password: &str,
     ) -> AppResult<user::Model> {
-        self.admit(client).await?;
+        self.limit_client(client).await?;
         let email = Email::parse(email)?;
         let min_length = self.inner.settings.password_min_length;
         let password = Password::parse_new(password, "password", min_length)?;

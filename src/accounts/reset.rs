@@ -24,7 +24,7 @@ use crate::{
     },
     db,
     error::{AppError, AppResult},
-    mail::{Mail, outbox::Kind, sender::Compose},
+    mail::{Mail, letters, outbox::Kind, sender::Compose},
 };
 
 /// Reset mails one email may be sent within [`RESET_MAIL_WINDOW`].
@@ -51,7 +51,7 @@ impl Accounts {
         client: Option<IpAddr>,
         email: &str,
     ) -> AppResult<()> {
-        self.admit(client).await?;
+        self.limit_client(client).await?;
         let email = Email::parse(email)?;
         let asked = counter::record(
             self.db(),
@@ -81,7 +81,7 @@ impl Accounts {
         token: &str,
         new_password: &str,
     ) -> AppResult<()> {
-        self.admit(client).await?;
+        self.limit_client(client).await?;
         let min_length = self.inner.settings.password_min_length;
         let new = Password::parse_new(new_password, "newPassword", min_length)?;
         let digest = random::digest(token);
@@ -170,12 +170,7 @@ impl Accounts {
         .exec(self.db())
         .await?;
         let link = settings.reset_link.as_ref().map(|link| link.link(&token));
-        Ok(Some(reset_mail(
-            user.email,
-            &token,
-            link.as_deref(),
-            settings.reset_ttl,
-        )))
+        letters::password_reset(user.email, &token, link.as_deref(), settings.reset_ttl).map(Some)
     }
 }
 
@@ -184,91 +179,5 @@ impl Compose for Accounts {
         match kind {
             Kind::PasswordReset => self.reset_mail(recipient).await,
         }
-    }
-}
-
-/// The words of a reset mail.
-fn reset_mail(to: String, token: &str, link: Option<&str>, ttl: Duration) -> Mail {
-    let minutes = ttl.as_secs().div_ceil(60);
-    let how = match link {
-        Some(link) => format!("Open this link to choose a new password:\n\n{link}\n\nor use"),
-        None => "Use".to_owned(),
-    };
-    let text = format!(
-        "Someone asked to reset the password of your taskql account.\n\n\
-         {how} this reset token:\n\n{token}\n\n\
-         It works once, within {minutes} minutes. Resetting ends every session of \
-         the account.\n\n\
-         If you did not ask for this, ignore this mail: your password stays as it is.\n"
-    );
-    let how = match link {
-        Some(link) => {
-            let link = html_escape(link);
-            format!(
-                "<p><a href=\"{link}\">Choose a new password</a></p>\
-                 <p>or use this reset token:</p>"
-            )
-        }
-        None => "<p>Use this reset token:</p>".to_owned(),
-    };
-    let html = format!(
-        "<!doctype html><html><body>\
-         <p>Someone asked to reset the password of your taskql account.</p>\
-         {how}<p><code>{token}</code></p>\
-         <p>It works once, within {minutes} minutes. Resetting ends every session of \
-         the account.</p>\
-         <p>If you did not ask for this, ignore this mail: your password stays as it is.</p>\
-         </body></html>",
-        token = html_escape(token),
-    );
-    Mail {
-        to,
-        subject: "Reset your taskql password".into(),
-        text,
-        html,
-    }
-}
-
-fn html_escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    escaped
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_mail_carries_the_token_and_the_escaped_link() {
-        let link = "https://app.example.com/reset?token=abc&from=mail";
-        let mail = reset_mail(
-            "ada@example.com".into(),
-            "abc",
-            Some(link),
-            Duration::from_secs(1800),
-        );
-        assert!(mail.text.contains(link) && mail.text.contains("\n\nabc\n\n"));
-        assert!(mail.text.contains("within 30 minutes"));
-        assert!(
-            mail.html
-                .contains("href=\"https://app.example.com/reset?token=abc&amp;from=mail\"")
-        );
-        let plain = reset_mail(
-            "ada@example.com".into(),
-            "abc",
-            None,
-            Duration::from_secs(60),
-        );
-        assert!(!plain.text.contains("http") && plain.html.contains("<code>abc</code>"));
     }
 }

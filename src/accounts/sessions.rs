@@ -35,7 +35,7 @@ impl Accounts {
         email: &str,
         password: &str,
     ) -> AppResult<Session> {
-        self.admit(client).await?;
+        self.limit_client(client).await?;
         let email = Email::parse(email)?;
         let password = Password::parse_given(password, "password")?;
         let limits = &self.inner.settings.limits;
@@ -62,7 +62,7 @@ impl Accounts {
     /// Exchanges a refresh token for a new pair.
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, client: Option<IpAddr>, presented: &str) -> AppResult<Session> {
-        self.admit(client).await?;
+        self.limit_client(client).await?;
         let ttl = self.inner.settings.refresh_token_ttl;
         let (user_id, refresh_token) = refresh::rotate(self.db(), presented, ttl).await?;
         let user = Users::find_by_id(user_id)

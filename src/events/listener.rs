@@ -13,7 +13,7 @@ use sea_orm::{
 use tokio_util::sync::CancellationToken;
 
 use super::{Events, Notice, wire::Payload};
-use crate::tasks::TaskRead;
+use crate::tasks::fields::TaskRead;
 
 /// Longest wait between two attempts to connect again.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);

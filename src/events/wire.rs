@@ -51,7 +51,7 @@ mod tests {
     use super::*;
     use crate::{
         events::{TaskEvent, TaskEventKind},
-        tasks::TaskRead,
+        tasks::fields::TaskRead,
     };
 
     fn task(description: usize) -> TaskRead {

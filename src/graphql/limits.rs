@@ -222,3 +222,58 @@ impl<'a> Measure<'a> {
 fn over_limit(pos: Pos, message: String) -> ServerError {
     server_error(AppError::bad_request(message), Some(pos))
 }
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{
+        OutputType,
+        registry::{MetaField, MetaInputValue, MetaType, Registry},
+    };
+
+    use super::AUTH_MUTATIONS;
+    use crate::graphql::MutationRoot;
+
+    /// Mutations that are not authentication mutations, each for a reason:
+    /// the task mutations guess at nothing, and `logout` of an unknown
+    /// refresh token answers as of a known one, so it tells nothing.
+    const OTHER_MUTATIONS: [&str; 4] = ["createTask", "updateTask", "deleteTask", "logout"];
+
+    fn takes_secret(registry: &Registry, arguments: &[&MetaInputValue]) -> bool {
+        arguments.iter().any(|argument| {
+            let named = argument.ty.trim_matches(|c| matches!(c, '[' | ']' | '!'));
+            argument.is_secret
+                || matches!(
+                    registry.types.get(named),
+                    Some(MetaType::InputObject { input_fields, .. })
+                        if takes_secret(registry, &input_fields.values().collect::<Vec<_>>())
+                )
+        })
+    }
+
+    #[test]
+    fn every_mutation_is_placed_and_every_one_taking_a_secret_counts_toward_the_rule() {
+        let mut registry = Registry::default();
+        <MutationRoot as OutputType>::create_type_info(&mut registry);
+        let Some(MetaType::Object { fields, .. }) = registry.types.get("Mutation") else {
+            panic!("the schema has mutations");
+        };
+        for (name, field) in fields {
+            let counted = AUTH_MUTATIONS.contains(&name.as_str());
+            assert!(
+                counted != OTHER_MUTATIONS.contains(&name.as_str()),
+                "{name}: put it in AUTH_MUTATIONS (one per request) or, with a reason, \
+                 in OTHER_MUTATIONS"
+            );
+            let MetaField { args, .. } = field;
+            if takes_secret(&registry, &args.values().collect::<Vec<_>>()) {
+                assert!(
+                    counted || name == "logout",
+                    "{name} takes a secret: one request must not guess at it many times"
+                );
+            }
+        }
+        for name in AUTH_MUTATIONS {
+            assert!(fields.contains_key(name), "{name} is not a mutation");
+        }
+    }
+}

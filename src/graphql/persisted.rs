@@ -73,12 +73,6 @@ fn digest_of(extension: &Value) -> AppResult<[u8; 32]> {
         return Err(invalid());
     };
     let mut digest = [0u8; 32];
-    if hex.len() != 64 {
-        return Err(invalid());
-    }
-    for (byte, pair) in digest.iter_mut().zip(hex.as_bytes().chunks(2)) {
-        let pair = std::str::from_utf8(pair).map_err(|_| invalid())?;
-        *byte = u8::from_str_radix(pair, 16).map_err(|_| invalid())?;
-    }
+    hex::decode_to_slice(hex, &mut digest).map_err(|_| invalid())?;
     Ok(digest)
 }

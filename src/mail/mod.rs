@@ -7,6 +7,7 @@
 //! mail survives an SMTP outage and a restart, and a request takes the same
 //! time whatever happens to its mail.
 
+pub mod letters;
 pub mod outbox;
 pub mod sender;
 

@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 use taskql::{
     app::{Application, Shutdown},
     config::Config,
-    graphql::gateway::Gateway,
 };
 use tempfile::TempDir;
 
@@ -69,9 +68,6 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
     pub database: Arc<TestDatabase>,
-    /// The gateway the server runs operations through, for transports'
-    /// common checks.
-    pub gateway: Gateway,
     pub shutdown: Shutdown,
 }
 
@@ -113,8 +109,8 @@ pub async fn spawn_app_on(database: Arc<TestDatabase>, vars: &[(&str, &str)]) ->
         .await
         .expect("the application starts");
     let address = format!("http://{}", application.local_addr().expect("address"));
-    let db = application.db().clone();
-    let gateway = application.gateway().clone();
+    // The test's own connection, to look at what the server stored.
+    let db = taskql::db::connect(&database.url).await.expect("connect");
     let shutdown = application.shutdown();
     tokio::spawn(application.run());
     TestApp {
@@ -122,7 +118,6 @@ pub async fn spawn_app_on(database: Arc<TestDatabase>, vars: &[(&str, &str)]) ->
         client: reqwest::Client::new(),
         db,
         database,
-        gateway,
         shutdown,
     }
 }

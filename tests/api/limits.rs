@@ -2,9 +2,7 @@
 //! abusive operation is refused with one clear error, runs no resolver, and
 //! leaves the server answering and the data unchanged.
 
-use async_graphql::{Executor, Request};
 use entity::user::Entity as Users;
-use futures_util::StreamExt;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 
@@ -71,28 +69,30 @@ async fn depth_beyond_ten_is_refused() {
 }
 
 /// The limits live in the gateway that every transport runs operations
-/// through, not in the HTTP handlers: a subscription stream, which is what
-/// the WebSocket transport runs, is refused the same way as a query.
+/// through, not in the HTTP handlers: a subscription over WebSocket is
+/// refused the same way as a query over HTTP.
 #[tokio::test]
 async fn the_gateway_refuses_over_deep_and_over_aliased_operations_for_every_transport() {
     let app = spawn_app().await;
     let query = nested(11);
-    let response = app.gateway.execute(Request::new(query.clone())).await;
-    let response = serde_json::to_value(&response).expect("JSON");
-    assert_refused(&response, "nested 11 deep");
+    assert_refused(&run(&app, &query, None).await, "nested 11 deep");
 
+    let ada = app.register("ada@example.com").await;
+    let mut ws = app.ws_session(&ada.access_token).await;
     let aliases: Vec<String> = (0..51).map(|i| format!("a{i}: __typename")).collect();
-    for (subscription, says) in [
-        (format!("subscription {query}"), "nested 11 deep"),
+    for (id, subscription, says) in [
+        ("deep", format!("subscription {query}"), "nested 11 deep"),
         (
+            "aliased",
             format!("subscription {{ {} }}", aliases.join(" ")),
             "51 aliases",
         ),
     ] {
-        let mut responses = app.gateway.execute_stream(Request::new(subscription), None);
-        let first = responses.next().await.expect("one response");
-        assert_refused(&serde_json::to_value(&first).expect("JSON"), says);
-        assert!(responses.next().await.is_none(), "and nothing more");
+        ws.subscribe(id, &subscription).await;
+        let refused = ws.message().await;
+        assert_eq!(refused["type"], "error", "{refused}");
+        assert_refused(&json!({ "errors": refused["payload"] }), says);
+        ws.settle().await;
     }
 }
 
