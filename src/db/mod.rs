@@ -81,6 +81,7 @@ pub trait Columns {
     fn uuid(&self, at: usize) -> Result<Uuid, DbErr>;
     fn text(&self, at: usize) -> Result<Option<String>, DbErr>;
     fn boolean(&self, at: usize) -> Result<Option<bool>, DbErr>;
+    fn integer(&self, at: usize) -> Result<Option<i32>, DbErr>;
     fn time(&self, at: usize) -> Result<Option<DateTime<Utc>>, DbErr>;
 }
 
@@ -94,6 +95,10 @@ impl Columns for QueryResult {
     }
 
     fn boolean(&self, at: usize) -> Result<Option<bool>, DbErr> {
+        self.try_get_by_index(at)
+    }
+
+    fn integer(&self, at: usize) -> Result<Option<i32>, DbErr> {
         self.try_get_by_index(at)
     }
 
@@ -122,6 +127,12 @@ impl ColumnValue for String {
 impl ColumnValue for bool {
     fn read_nullable(row: &impl Columns, at: usize) -> Result<Option<Self>, DbErr> {
         row.boolean(at)
+    }
+}
+
+impl ColumnValue for i32 {
+    fn read_nullable(row: &impl Columns, at: usize) -> Result<Option<Self>, DbErr> {
+        row.integer(at)
     }
 }
 

@@ -141,6 +141,10 @@ impl Columns for Row<'_> {
         self.get(at).or_failed()
     }
 
+    fn integer(&self, at: usize) -> Result<Option<i32>, DbErr> {
+        self.get(at).or_failed()
+    }
+
     fn time(&self, at: usize) -> Result<Option<DateTime<Utc>>, DbErr> {
         time(self, at).or_failed()
     }

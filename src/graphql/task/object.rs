@@ -58,6 +58,18 @@ impl Answer for bool {
     }
 }
 
+impl Answer for i32 {
+    type Output = i32;
+
+    fn output(&self) -> i32 {
+        *self
+    }
+
+    fn value(&self) -> Value {
+        Value::from(*self)
+    }
+}
+
 impl Answer for chrono::DateTime<chrono::Utc> {
     type Output = DateTime;
 
