@@ -202,8 +202,11 @@ impl Services {
                 password_min_length: passwords.min_length,
                 refresh_token_ttl: config.tokens.refresh_token_ttl,
                 limits: config.limits.clone(),
+                policy: config.accounts.clone(),
                 reset_ttl: config.mail.reset_ttl,
                 reset_link: config.mail.reset_link.clone(),
+                verification_ttl: config.mail.verification_ttl,
+                verification_link: config.mail.verification_link.clone(),
             },
         );
         let reads = SqliteReads::open(config.database.url.expose())?;

@@ -29,6 +29,10 @@ pub enum AppError {
     /// Unknown email or wrong password, indistinguishably.
     #[error("invalid email or password")]
     InvalidCredentials,
+    /// The password checked out, but the account's address is not verified
+    /// and the server asks that it be.
+    #[error("verify your email address first: a new verification mail is on its way")]
+    EmailNotVerified,
     /// The thing does not exist, or is not the viewer's.
     #[error("not found")]
     NotFound,

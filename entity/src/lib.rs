@@ -3,9 +3,12 @@
 //! The GraphQL types live in the server crate; keeping this crate free of them
 //! lets the migration crate and tools use the model without the web stack.
 
+pub mod email_token;
 pub mod mail_outbox;
 pub mod password_reset;
 pub mod rate_counter;
 pub mod refresh_token;
+pub mod security_event;
+pub mod session;
 pub mod task;
 pub mod user;

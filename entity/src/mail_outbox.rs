@@ -13,6 +13,8 @@ pub struct Model {
     pub kind: String,
     /// The address it goes to (a normalised email).
     pub recipient: String,
+    /// The account it is about, when it is about one.
+    pub user_id: Option<Uuid>,
     /// Delivery attempts so far.
     pub attempts: i32,
     /// Not sent before this time: the backoff after a failed attempt.

@@ -16,6 +16,8 @@ pub struct Model {
     /// were issued under, so older tokens stop working at once.
     pub password_version: i32,
     pub password_changed_at: DateTimeUtc,
+    /// Whether the person proved the address is theirs (a mailed token).
+    pub email_verified: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

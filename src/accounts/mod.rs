@@ -1,13 +1,18 @@
 //! The accounts service: signup, login, sessions, password change and
-//! reset, account deletion, and who an access token belongs to. The GraphQL layer only
-//! translates to and from these.
+//! reset, verified email and email change, account deletion, the record of
+//! security events, and who an access token belongs to. The GraphQL layer
+//! only translates to and from these.
 
+pub mod audit;
+mod email;
+mod mail;
 mod reset;
 mod sessions;
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use entity::{
+    email_token::{self, Entity as EmailTokens},
     password_reset::{self, Entity as PasswordResets},
     user::{self, Column, Entity as Users},
 };
@@ -17,7 +22,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-pub use sessions::Session;
+pub use audit::{Client, SecurityEvent, SecurityEventKind};
+pub use sessions::{ActiveSession, SignedIn};
 
 use crate::{
     auth::{
@@ -25,11 +31,11 @@ use crate::{
         counter::{self, Scope},
         refresh,
     },
-    config::{LimitSettings, LinkTemplate, RateLimit},
+    config::{AccountPolicy, LimitSettings, LinkTemplate, RateLimit},
     db,
     error::{AppError, AppResult},
     events::{Events, Notice, Pending},
-    mail::outbox::Outbox,
+    mail::outbox::{Kind, Outbox},
 };
 
 /// The rules accounts follow, from the configuration.
@@ -38,10 +44,15 @@ pub struct AccountSettings {
     pub password_min_length: usize,
     pub refresh_token_ttl: Duration,
     pub limits: LimitSettings,
+    pub policy: AccountPolicy,
     /// How long a reset token works once its mail is sent.
     pub reset_ttl: Duration,
     /// Makes the link of a reset mail, if the mail has one.
     pub reset_link: Option<LinkTemplate>,
+    /// How long a verification token works once its mail is sent.
+    pub verification_ttl: Duration,
+    /// Makes the link of a verification mail, if the mail has one.
+    pub verification_link: Option<LinkTemplate>,
 }
 
 /// Everything account operations need; cheap to clone.
@@ -91,27 +102,27 @@ impl Accounts {
     }
 
     /// The account a verified token speaks for, if it still does: the user
-    /// exists and has not changed the password since the token was issued.
+    /// exists, has not changed the password since the token was issued, and
+    /// the token's session has not ended.
     pub async fn holder(&self, claimed: Claimed) -> AppResult<user::Model> {
-        let user = Users::find_by_id(claimed.user_id)
+        Users::find()
+            .filter(claimed.holds())
             .one(self.db())
             .await?
-            .filter(|user| claimed.holds_for(user))
-            .ok_or(AppError::Unauthenticated)?;
-        Ok(user)
+            .ok_or(AppError::Unauthenticated)
     }
 
     /// Counts one authentication attempt from `client`; `RATE_LIMITED` past
     /// the per-IP limit. A request without a known client is not counted.
-    async fn limit_client(&self, client: Option<IpAddr>) -> AppResult<()> {
-        let (RateLimit::Allow { count, per }, Some(client)) =
-            (self.inner.settings.limits.auth_rate_limit, client)
+    async fn limit_client(&self, client: &Client) -> AppResult<()> {
+        let (RateLimit::Allow { count, per }, Some(ip)) =
+            (self.inner.settings.limits.auth_rate_limit, client.ip)
         else {
             return Ok(());
         };
-        let attempts = counter::record(self.db(), Scope::Client, &client.to_string(), per).await?;
+        let attempts = counter::record(self.db(), Scope::Client, &ip.to_string(), per).await?;
         if attempts > count.get() {
-            tracing::warn!(%client, "authentication rate limit reached");
+            tracing::warn!(client = %ip, "authentication rate limit reached");
             return Err(AppError::RateLimited);
         }
         Ok(())
@@ -120,7 +131,7 @@ impl Accounts {
     #[tracing::instrument(skip_all)]
     pub async fn signup(
         &self,
-        client: Option<IpAddr>,
+        client: &Client,
         email: &str,
         password: &str,
     ) -> AppResult<user::Model> {
@@ -141,16 +152,22 @@ impl Accounts {
             password_hash: Set(password_hash),
             password_version: Set(0),
             password_changed_at: Set(now),
+            email_verified: Set(false),
             created_at: Set(now),
             updated_at: Set(now),
         };
+        let txn = self.db().begin().await?;
         let user = user
-            .insert(self.db())
+            .insert(&txn)
             .await
             .map_err(|error| match error.sql_err() {
                 Some(SqlErr::UniqueConstraintViolation(_)) => AppError::EmailTaken,
                 _ => error.into(),
             })?;
+        audit::record(&txn, user.id, SecurityEventKind::SignedUp, client).await?;
+        self.queue_verification(&txn, &user).await?;
+        txn.commit().await?;
+        self.inner.outbox.wake();
         tracing::info!(user = %user.id, "account created");
         Ok(user)
     }
@@ -159,6 +176,7 @@ impl Accounts {
     pub async fn change_password(
         &self,
         user: &user::Model,
+        client: &Client,
         current: &str,
         new: &str,
     ) -> AppResult<()> {
@@ -176,7 +194,11 @@ impl Accounts {
         user.password_changed_at = Set(now);
         user.updated_at = Set(now);
         let user = user.update(&txn).await?;
-        refresh::revoke_all(&txn, user.id).await?;
+        audit::record(&txn, user.id, SecurityEventKind::PasswordChanged, client).await?;
+        self.inner
+            .outbox
+            .enqueue(&txn, Kind::PasswordChanged, &user.email, Some(user.id))
+            .await?;
         self.commit_ending_sessions(txn, user.id).await?;
         tracing::info!("password changed; all sessions ended");
         Ok(())
@@ -186,7 +208,8 @@ impl Accounts {
     pub async fn delete_account(&self, user: &user::Model, password: &str) -> AppResult<()> {
         let password = Password::parse_given(password, "password")?;
         let user = self.check_password(user.clone(), &password).await?;
-        // Tasks and refresh tokens go with the user (foreign keys cascade).
+        // Tasks, sessions, tokens and events go with the user (foreign keys
+        // cascade).
         let txn = self.db().begin().await?;
         Users::delete_by_id(user.id).exec(&txn).await?;
         self.commit_ending_sessions(txn, user.id).await?;
@@ -194,13 +217,19 @@ impl Accounts {
         Ok(())
     }
 
-    /// Commits a change that ends every session of `user`, and tells the
-    /// connections authenticated as the user, on every instance, to close.
+    /// Ends every session of `user` within `txn`, commits it, and tells the
+    /// connections authenticated as the user, on every instance, to close;
+    /// the mail queued within it is woken.
     async fn commit_ending_sessions(&self, txn: DatabaseTransaction, user: Uuid) -> AppResult<()> {
-        let events = &self.inner.events;
-        events
-            .commit(Pending::Transaction(txn), user, Notice::SessionsEnded)
-            .await
+        sessions::end(&txn, user, sessions::Ending::AllBut(None)).await?;
+        refresh::revoke_all(&txn, user).await?;
+        let notice = Notice::SessionsEnded { except: None };
+        self.inner
+            .events
+            .commit(Pending::Transaction(txn), user, notice)
+            .await?;
+        self.inner.outbox.wake();
+        Ok(())
     }
 
     /// `user` when `password` is theirs, re-hashed first if the stored hash
@@ -234,14 +263,32 @@ impl Accounts {
             .await?)
     }
 
-    /// Deletes what has run out: counters whose window has ended, reset
-    /// tokens past their time, mail given up on.
+    /// The events of `user`, newest first, after `after`; at most `limit`.
+    pub async fn security_events(
+        &self,
+        user: Uuid,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> AppResult<Vec<SecurityEvent>> {
+        audit::list(self.db(), user, after, limit).await
+    }
+
+    /// Deletes what has run out: counters whose window has ended, reset and
+    /// verification tokens past their time, ended sessions, security events
+    /// past their retention, mail given up on.
     pub async fn sweep(&self) -> AppResult<()> {
-        counter::sweep(self.db()).await?;
+        let db = self.db();
+        counter::sweep(db).await?;
         PasswordResets::delete_many()
             .filter(password_reset::Column::ExpiresAt.lte(db::now()))
-            .exec(self.db())
+            .exec(db)
             .await?;
+        EmailTokens::delete_many()
+            .filter(email_token::Column::ExpiresAt.lte(db::now()))
+            .exec(db)
+            .await?;
+        sessions::sweep(db).await?;
+        audit::sweep(db, self.inner.settings.policy.security_event_retention).await?;
         self.inner.outbox.sweep().await?;
         Ok(())
     }

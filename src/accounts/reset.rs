@@ -3,7 +3,7 @@
 //! per account. The token works once, for the reset TTL, and only while the
 //! password is the one it was issued under.
 
-use std::{net::IpAddr, time::Duration};
+use std::time::Duration;
 
 use entity::{
     password_reset::{self, Column, Entity as PasswordResets},
@@ -15,16 +15,19 @@ use sea_orm::{
     sea_query::{Expr, OnConflict},
 };
 
-use super::Accounts;
+use super::{
+    Accounts,
+    audit::{self, Client, SecurityEventKind},
+};
 use crate::{
     auth::{
         Email, Password,
         counter::{self, Scope},
-        random, refresh,
+        random,
     },
     db,
     error::{AppError, AppResult},
-    mail::{Mail, letters, outbox::Kind, sender::Compose},
+    mail::{Mail, letters, outbox::Kind},
 };
 
 /// Reset mails one email may be sent within [`RESET_MAIL_WINDOW`].
@@ -46,11 +49,7 @@ impl Accounts {
     /// The queued request voids the account's older token at once (see
     /// [`Accounts::reset_password`]); its mail will carry a new one.
     #[tracing::instrument(skip_all)]
-    pub async fn request_password_reset(
-        &self,
-        client: Option<IpAddr>,
-        email: &str,
-    ) -> AppResult<()> {
+    pub async fn request_password_reset(&self, client: &Client, email: &str) -> AppResult<()> {
         self.limit_client(client).await?;
         let email = Email::parse(email)?;
         let asked = counter::record(
@@ -66,8 +65,10 @@ impl Accounts {
         }
         let outbox = &self.inner.outbox;
         outbox
-            .enqueue(self.db(), Kind::PasswordReset, email.as_str())
+            .enqueue(self.db(), Kind::PasswordReset, email.as_str(), None)
             .await?;
+        let kind = SecurityEventKind::PasswordResetRequested;
+        audit::record_for_email(self.db(), email.as_str(), kind, client).await?;
         outbox.wake();
         Ok(())
     }
@@ -77,7 +78,7 @@ impl Accounts {
     #[tracing::instrument(skip_all)]
     pub async fn reset_password(
         &self,
-        client: Option<IpAddr>,
+        client: &Client,
         token: &str,
         new_password: &str,
     ) -> AppResult<()> {
@@ -133,9 +134,13 @@ impl Accounts {
             txn.rollback().await?;
             return Err(token_refused());
         };
-        refresh::revoke_all(&txn, user.id).await?;
         // Whoever reset the password may log in at once.
         counter::reset(&txn, Scope::Login, &user.email).await?;
+        audit::record(&txn, user.id, SecurityEventKind::PasswordReset, client).await?;
+        self.inner
+            .outbox
+            .enqueue(&txn, Kind::PasswordChanged, &user.email, Some(user.id))
+            .await?;
         self.commit_ending_sessions(txn, user.id).await?;
         tracing::info!(user = %user.id, "password reset; all sessions ended");
         Ok(())
@@ -143,7 +148,7 @@ impl Accounts {
 
     /// The reset mail for the account of `email`, with a new token that
     /// replaces any earlier one; `None` without such an account.
-    async fn reset_mail(&self, email: &str) -> AppResult<Option<Mail>> {
+    pub(super) async fn reset_mail(&self, email: &str) -> AppResult<Option<Mail>> {
         let Some(user) = self.find_by_email(&Email::parse(email)?).await? else {
             return Ok(None);
         };
@@ -170,14 +175,13 @@ impl Accounts {
         .exec(self.db())
         .await?;
         let link = settings.reset_link.as_ref().map(|link| link.link(&token));
-        letters::password_reset(user.email, &token, link.as_deref(), settings.reset_ttl).map(Some)
-    }
-}
-
-impl Compose for Accounts {
-    async fn compose(&self, kind: Kind, recipient: &str) -> AppResult<Option<Mail>> {
-        match kind {
-            Kind::PasswordReset => self.reset_mail(recipient).await,
-        }
+        letters::token(
+            &letters::PASSWORD_RESET,
+            user.email,
+            &token,
+            link.as_deref(),
+            settings.reset_ttl,
+        )
+        .map(Some)
     }
 }

@@ -25,6 +25,8 @@ pub enum Scope {
     Client,
     /// Password-reset mails asked for, per email.
     ResetMail,
+    /// Verification mails queued, per account.
+    VerifyMail,
 }
 
 impl Scope {
@@ -33,6 +35,7 @@ impl Scope {
             Self::Login => "login",
             Self::Client => "client",
             Self::ResetMail => "reset_mail",
+            Self::VerifyMail => "verify_mail",
         }
     }
 }

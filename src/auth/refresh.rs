@@ -13,17 +13,29 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::random::{self, digest};
-use crate::{
-    db,
-    error::{AppError, AppResult},
-};
+use crate::{db, error::AppResult};
 
-/// Stores a new refresh token for `user_id` and returns its value. A login
-/// starts a new family; an exchange passes the family on.
+/// What presenting a refresh token came to.
+pub enum Rotation {
+    /// Exchanged for `token`, in the same family (session).
+    Rotated {
+        user_id: Uuid,
+        session: Uuid,
+        token: String,
+    },
+    /// Presented again after it was used or revoked: it leaked, and its
+    /// whole family is revoked.
+    Reused { user_id: Uuid, session: Uuid },
+    /// Unknown or expired.
+    Refused,
+}
+
+/// Stores a new refresh token for `user_id` in the family (the session)
+/// `family_id` and returns its value.
 pub async fn issue(
     db: &impl ConnectionTrait,
     user_id: Uuid,
-    family_id: Option<Uuid>,
+    family_id: Uuid,
     ttl: Duration,
 ) -> AppResult<String> {
     let token = random::token()?;
@@ -32,7 +44,7 @@ pub async fn issue(
     RefreshTokens::insert(refresh_token::ActiveModel {
         id: Set(Uuid::now_v7()),
         user_id: Set(user_id),
-        family_id: Set(family_id.unwrap_or_else(Uuid::now_v7)),
+        family_id: Set(family_id),
         token_hash: Set(digest(&token)),
         expires_at: Set(now + ttl),
         created_at: Set(now),
@@ -44,23 +56,26 @@ pub async fn issue(
     Ok(token)
 }
 
-/// Exchanges `presented` for a new token of the same family and returns the
-/// user it belongs to with the new token.
+/// Exchanges `presented` for a new token of the same family.
 pub async fn rotate(
     db: &DatabaseConnection,
     presented: &str,
     ttl: Duration,
-) -> AppResult<(Uuid, String)> {
+) -> AppResult<Rotation> {
     let Some(stored) = find(db, presented).await? else {
-        return Err(AppError::Unauthenticated);
+        return Ok(Rotation::Refused);
+    };
+    let reused = Rotation::Reused {
+        user_id: stored.user_id,
+        session: stored.family_id,
     };
     if stored.used_at.is_some() || stored.revoked_at.is_some() {
         tracing::warn!(family = %stored.family_id, "refresh token reused: revoking its family");
         revoke_family(db, stored.family_id).await?;
-        return Err(AppError::Unauthenticated);
+        return Ok(reused);
     }
     if stored.expires_at <= db::now() {
-        return Err(AppError::Unauthenticated);
+        return Ok(Rotation::Refused);
     }
     let txn = db.begin().await?;
     // Compare-and-set: of two concurrent exchanges of one token, one wins.
@@ -74,20 +89,25 @@ pub async fn rotate(
     if claimed.rows_affected == 0 {
         txn.rollback().await?;
         revoke_family(db, stored.family_id).await?;
-        return Err(AppError::Unauthenticated);
+        return Ok(reused);
     }
-    let token = issue(&txn, stored.user_id, Some(stored.family_id), ttl).await?;
+    let token = issue(&txn, stored.user_id, stored.family_id, ttl).await?;
     txn.commit().await?;
-    Ok((stored.user_id, token))
+    Ok(Rotation::Rotated {
+        user_id: stored.user_id,
+        session: stored.family_id,
+        token,
+    })
 }
 
-/// Ends the session `presented` belongs to. Unknown tokens are ignored, so
-/// logging out twice is harmless.
-pub async fn revoke_session(db: &DatabaseConnection, presented: &str) -> AppResult<()> {
-    if let Some(stored) = find(db, presented).await? {
-        revoke_family(db, stored.family_id).await?;
-    }
-    Ok(())
+/// The session (family) `presented` belongs to, with its user, if known.
+pub async fn session_of(
+    db: &DatabaseConnection,
+    presented: &str,
+) -> AppResult<Option<(Uuid, Uuid)>> {
+    Ok(find(db, presented)
+        .await?
+        .map(|stored| (stored.user_id, stored.family_id)))
 }
 
 /// Ends every session of a user, as after a password change.
@@ -95,7 +115,8 @@ pub async fn revoke_all(db: &impl ConnectionTrait, user_id: Uuid) -> AppResult<(
     revoke_where(db, Column::UserId.eq(user_id)).await
 }
 
-async fn revoke_family(db: &impl ConnectionTrait, family_id: Uuid) -> AppResult<()> {
+/// Ends one session's refresh tokens.
+pub async fn revoke_family(db: &impl ConnectionTrait, family_id: Uuid) -> AppResult<()> {
     revoke_where(db, Column::FamilyId.eq(family_id)).await
 }
 

@@ -12,10 +12,13 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use entity::user::{self, Entity as Users};
+use entity::{
+    session::{self, Entity as Sessions},
+    user::{self, Entity as Users},
+};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use sea_orm::{
-    ColumnTrait,
+    ColumnTrait, Condition,
     sea_query::{Expr, Query},
 };
 use serde::{Deserialize, Serialize};
@@ -47,6 +50,10 @@ pub struct Claims {
     /// The user's password version when the token was issued; a password
     /// change bumps it, and tokens issued before stop working.
     pub pwv: i32,
+    /// The session the token belongs to; absent from tokens issued before
+    /// there were sessions, which belong to none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 /// What a verified access token claims, before the account is looked up.
@@ -54,28 +61,44 @@ pub struct Claims {
 pub struct Claimed {
     pub user_id: Uuid,
     pub password_version: i32,
+    /// The session, when the token belongs to one.
+    pub session: Option<Uuid>,
     /// When the token expires, in seconds since the Unix epoch.
     pub expires_at: i64,
 }
 
 impl Claimed {
-    /// True, in SQL, while the account exists and its password has not
-    /// changed since the token was issued: the whole test of a token's
-    /// account, for a query to apply in the same statement as its read.
+    /// True, in SQL, of the one row of `users` this token still speaks for:
+    /// the account exists, its password has not changed since the token was
+    /// issued, and the token's session has not ended.
+    pub fn holds(self) -> Condition {
+        let mut holds = Condition::all()
+            .add(user::Column::Id.eq(self.user_id))
+            .add(user::Column::PasswordVersion.eq(self.password_version));
+        if let Some(session) = self.session {
+            holds = holds.add(Expr::exists(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from(Sessions)
+                    .and_where(session::Column::Id.eq(session))
+                    .and_where(session::Column::RevokedAt.is_null())
+                    .to_owned(),
+            ));
+        }
+        holds
+    }
+
+    /// True, in SQL, while the token holds ([`Claimed::holds`]): the whole
+    /// test of a token's account, for a query to apply in the same
+    /// statement as its read.
     pub fn live(self) -> Expr {
         Expr::exists(
             Query::select()
                 .expr(Expr::val(1))
                 .from(Users)
-                .and_where(user::Column::Id.eq(self.user_id))
-                .and_where(user::Column::PasswordVersion.eq(self.password_version))
+                .cond_where(self.holds())
                 .to_owned(),
         )
-    }
-
-    /// Whether `user` is the account this token was issued to, as it is now.
-    pub fn holds_for(self, user: &user::Model) -> bool {
-        user.id == self.user_id && user.password_version == self.password_version
     }
 }
 
@@ -131,7 +154,13 @@ impl TokenKeys {
         }
     }
 
-    pub fn issue(&self, user_id: Uuid, password_version: i32) -> AppResult<AccessToken> {
+    /// A token for `user_id` under `password_version`, in `session`.
+    pub fn issue(
+        &self,
+        user_id: Uuid,
+        password_version: i32,
+        session: Uuid,
+    ) -> AppResult<AccessToken> {
         let now = chrono::Utc::now().timestamp();
         let ttl = i64::try_from(self.ttl.as_secs()).map_err(AppError::internal)?;
         let claims = Claims {
@@ -142,6 +171,7 @@ impl TokenKeys {
             aud: self.audience.clone(),
             jti: Uuid::now_v7(),
             pwv: password_version,
+            sid: Some(session),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(AppError::internal)?;
@@ -168,6 +198,7 @@ impl TokenKeys {
             .map(|data| Claimed {
                 user_id: data.claims.sub,
                 password_version: data.claims.pwv,
+                session: data.claims.sid,
                 expires_at: data.claims.exp,
             })
             .map_err(|error| {

@@ -16,8 +16,8 @@ use serde::{
 };
 
 pub use sections::{
-    DatabaseSettings, HttpSettings, LimitSettings, LogSettings, MailSettings, PasswordSettings,
-    TokenSettings,
+    AccountPolicy, DatabaseSettings, HttpSettings, LimitSettings, LogSettings, MailSettings,
+    PasswordSettings, TokenSettings,
 };
 pub use values::{
     Environment, JwtSecret, LinkTemplate, LogFilter, LogFormat, Origin, RateLimit, Smtp,
@@ -42,6 +42,7 @@ pub struct Config {
     pub passwords: PasswordSettings,
     pub limits: LimitSettings,
     pub mail: MailSettings,
+    pub accounts: AccountPolicy,
     pub log: LogSettings,
 }
 
@@ -122,6 +123,7 @@ impl Config {
             passwords: sections.read::<sections::PasswordVariables>()?.parse()?,
             limits: sections.read()?,
             mail: sections.read()?,
+            accounts: sections.read()?,
             log: sections.read()?,
         };
         if config.tokens.secret.is_none() && config.is_production() {

@@ -223,6 +223,16 @@ pub struct MailSettings {
     /// How long a reset token works once its mail is sent.
     #[serde(rename = "password_reset_ttl", deserialize_with = "at_least_a_second")]
     pub reset_ttl: Duration,
+    /// Makes the link of a verification (or email-change) mail from its token.
+    #[serde_as(as = "Option<DisplayFromStr>")]
+    #[serde(rename = "email_verification_url")]
+    pub verification_link: Option<LinkTemplate>,
+    /// How long a verification token works once its mail is sent.
+    #[serde(
+        rename = "email_verification_ttl",
+        deserialize_with = "at_least_a_second"
+    )]
+    pub verification_ttl: Duration,
 }
 
 impl Default for MailSettings {
@@ -235,6 +245,29 @@ impl Default for MailSettings {
             ),
             reset_link: None,
             reset_ttl: Duration::from_secs(30 * 60),
+            verification_link: None,
+            verification_ttl: Duration::from_secs(24 * 60 * 60),
+        }
+    }
+}
+
+/// What an account must do, and what is kept of it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct AccountPolicy {
+    /// Whether `login` of an account whose address is not verified answers
+    /// `EMAIL_NOT_VERIFIED` (once the password checked out).
+    pub require_verified_email: bool,
+    /// How long security events are kept.
+    #[serde(deserialize_with = "at_least_a_second")]
+    pub security_event_retention: Duration,
+}
+
+impl Default for AccountPolicy {
+    fn default() -> Self {
+        Self {
+            require_verified_email: false,
+            security_event_retention: Duration::from_secs(90 * 24 * 60 * 60),
         }
     }
 }

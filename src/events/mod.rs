@@ -51,9 +51,16 @@ pub struct TaskEvent {
 #[serde(tag = "notice", rename_all = "snake_case")]
 pub enum Notice {
     Task(TaskEvent),
-    /// The user's sessions ended (password changed, account deleted):
-    /// connections authenticated as the user must close.
-    SessionsEnded,
+    /// Every session of the user but `except` ended (password changed or
+    /// reset, account deleted, the other sessions revoked): connections
+    /// authenticated in them must close.
+    SessionsEnded {
+        except: Option<Uuid>,
+    },
+    /// One session ended (revoked, logged out, its refresh token reused).
+    SessionEnded {
+        session: Uuid,
+    },
     /// Notices may have been lost (the PostgreSQL listener reconnected):
     /// subscribers should refetch. Never leaves the instance.
     #[serde(skip)]
@@ -185,6 +192,18 @@ impl Drop for Subscription {
             .is_some_and(|sender| sender.receiver_count() <= 1)
         {
             users.remove(&self.user);
+        }
+    }
+}
+
+impl Notice {
+    /// Whether this notice ends the session `session` (`None`: a token
+    /// issued before there were sessions, which belongs to none).
+    pub fn ends(&self, session: Option<Uuid>) -> bool {
+        match self {
+            Self::SessionsEnded { except } => except.is_none() || *except != session,
+            Self::SessionEnded { session: ended } => session == Some(*ended),
+            Self::Task(_) | Self::MaybeMissed => false,
         }
     }
 }

@@ -1,20 +1,23 @@
 //! Accounts in GraphQL: `User`, `AuthPayload`, `me`, and the signup, login,
-//! session, password and reset mutations. The work is done in `crate::accounts`.
+//! token, password, reset and email mutations. The work is done in
+//! `crate::accounts`.
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use entity::user;
 
 use super::{
     scalars::DateTime,
-    viewer::{Viewer, client_ip},
+    viewer::{Viewer, client},
 };
-use crate::accounts::{Accounts, Session};
+use crate::accounts::{Accounts, SignedIn};
 
 /// A person with an account. Never carries a password or its hash.
 #[derive(SimpleObject)]
 pub struct User {
     pub id: ID,
     pub email: String,
+    /// Whether the person proved the address is theirs, with a mailed token.
+    pub email_verified: bool,
     pub created_at: DateTime,
 }
 
@@ -23,6 +26,7 @@ impl From<user::Model> for User {
         Self {
             id: ID(user.id.to_string()),
             email: user.email,
+            email_verified: user.email_verified,
             created_at: DateTime(user.created_at),
         }
     }
@@ -42,14 +46,14 @@ pub struct AuthPayload {
     pub user: User,
 }
 
-impl From<Session> for AuthPayload {
-    fn from(session: Session) -> Self {
+impl From<SignedIn> for AuthPayload {
+    fn from(signed_in: SignedIn) -> Self {
         Self {
-            access_token: session.access.token,
+            access_token: signed_in.access.token,
             token_type: "Bearer".into(),
-            expires_in: i32::try_from(session.access.expires_in.as_secs()).unwrap_or(i32::MAX),
-            refresh_token: session.refresh_token,
-            user: session.user.into(),
+            expires_in: i32::try_from(signed_in.access.expires_in.as_secs()).unwrap_or(i32::MAX),
+            refresh_token: signed_in.refresh_token,
+            user: signed_in.user.into(),
         }
     }
 }
@@ -85,6 +89,18 @@ pub struct ResetPasswordInput {
     pub new_password: String,
 }
 
+#[derive(InputObject)]
+pub struct ChangeEmailInput {
+    /// The address the account should have.
+    pub new_email: String,
+    /// The current password.
+    #[graphql(secret)]
+    pub password: String,
+    /// A current second-factor code, for an account that has a second factor.
+    #[graphql(secret)]
+    pub code: Option<String>,
+}
+
 #[derive(Default)]
 pub struct AccountQuery;
 
@@ -101,22 +117,24 @@ pub struct AccountMutation;
 
 #[Object]
 impl AccountMutation {
-    /// Creates an account. Log in afterwards to get tokens.
+    /// Creates an account and mails a token that verifies its address. Log
+    /// in afterwards to get tokens.
     async fn signup(&self, ctx: &Context<'_>, input: SignupInput) -> Result<User> {
         let accounts = ctx.data_unchecked::<Accounts>();
         let user = accounts
-            .signup(client_ip(ctx), &input.email, &input.password)
+            .signup(client(ctx), &input.email, &input.password)
             .await?;
         Ok(user.into())
     }
 
-    /// Exchanges an email and password for an access and a refresh token.
+    /// Exchanges an email and password for an access and a refresh token,
+    /// starting a session.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
         let accounts = ctx.data_unchecked::<Accounts>();
-        let session = accounts
-            .login(client_ip(ctx), &input.email, &input.password)
+        let signed_in = accounts
+            .login(client(ctx), &input.email, &input.password)
             .await?;
-        Ok(session.into())
+        Ok(signed_in.into())
     }
 
     /// Exchanges a refresh token for a new pair; the one given stops working,
@@ -127,8 +145,8 @@ impl AccountMutation {
         #[graphql(secret)] refresh_token: String,
     ) -> Result<AuthPayload> {
         let accounts = ctx.data_unchecked::<Accounts>();
-        let session = accounts.refresh(client_ip(ctx), &refresh_token).await?;
-        Ok(session.into())
+        let signed_in = accounts.refresh(client(ctx), &refresh_token).await?;
+        Ok(signed_in.into())
     }
 
     /// Ends the session the refresh token belongs to. Always `true`.
@@ -138,7 +156,7 @@ impl AccountMutation {
         #[graphql(secret)] refresh_token: String,
     ) -> Result<bool> {
         let accounts = ctx.data_unchecked::<Accounts>();
-        accounts.logout(&refresh_token).await?;
+        accounts.logout(client(ctx), &refresh_token).await?;
         Ok(true)
     }
 
@@ -147,7 +165,12 @@ impl AccountMutation {
         let viewer = Viewer::require(ctx).await?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .change_password(&viewer.user, &input.current_password, &input.new_password)
+            .change_password(
+                &viewer.user,
+                client(ctx),
+                &input.current_password,
+                &input.new_password,
+            )
             .await?;
         Ok(true)
     }
@@ -156,9 +179,7 @@ impl AccountMutation {
     /// `true`, in the same time either way; at most 3 mails an hour per email.
     async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
         let accounts = ctx.data_unchecked::<Accounts>();
-        accounts
-            .request_password_reset(client_ip(ctx), &email)
-            .await?;
+        accounts.request_password_reset(client(ctx), &email).await?;
         Ok(true)
     }
 
@@ -167,7 +188,7 @@ impl AccountMutation {
     async fn reset_password(&self, ctx: &Context<'_>, input: ResetPasswordInput) -> Result<bool> {
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .reset_password(client_ip(ctx), &input.token, &input.new_password)
+            .reset_password(client(ctx), &input.token, &input.new_password)
             .await?;
         Ok(true)
     }
@@ -181,6 +202,40 @@ impl AccountMutation {
         let viewer = Viewer::require(ctx).await?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts.delete_account(&viewer.user, &password).await?;
+        Ok(true)
+    }
+
+    /// Uses the token of a verification or email-change mail: the address
+    /// is verified, or the new address becomes the account's. No access
+    /// token needed: the mailed token is the proof. Works once.
+    async fn verify_email(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] token: String,
+    ) -> Result<bool> {
+        let accounts = ctx.data_unchecked::<Accounts>();
+        accounts.verify_email(client(ctx), &token).await?;
+        Ok(true)
+    }
+
+    /// Mails a new verification token, voiding older ones; `true` and no
+    /// mail when the address is verified already. At most 3 an hour.
+    async fn resend_verification_email(&self, ctx: &Context<'_>) -> Result<bool> {
+        let viewer = Viewer::require(ctx).await?;
+        let accounts = ctx.data_unchecked::<Accounts>();
+        accounts.resend_verification(&viewer.user).await?;
+        Ok(true)
+    }
+
+    /// Asks to change the viewer's address: mails a token to the new one
+    /// and a notice to the current one, and changes nothing until the token
+    /// is used with `verifyEmail`. A newer request voids the older.
+    async fn change_email(&self, ctx: &Context<'_>, input: ChangeEmailInput) -> Result<bool> {
+        let viewer = Viewer::require(ctx).await?;
+        let accounts = ctx.data_unchecked::<Accounts>();
+        accounts
+            .change_email(&viewer.user, client(ctx), &input.new_email, &input.password)
+            .await?;
         Ok(true)
     }
 }

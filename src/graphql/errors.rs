@@ -23,6 +23,7 @@ pub mod code {
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     pub const EMAIL_TAKEN: &str = "EMAIL_TAKEN";
     pub const INVALID_CREDENTIALS: &str = "INVALID_CREDENTIALS";
+    pub const EMAIL_NOT_VERIFIED: &str = "EMAIL_NOT_VERIFIED";
     pub const NOT_FOUND: &str = "NOT_FOUND";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
@@ -36,6 +37,7 @@ pub fn code_of(error: &AppError) -> &'static str {
         AppError::BadUserInput { .. } => code::BAD_USER_INPUT,
         AppError::EmailTaken => code::EMAIL_TAKEN,
         AppError::InvalidCredentials => code::INVALID_CREDENTIALS,
+        AppError::EmailNotVerified => code::EMAIL_NOT_VERIFIED,
         AppError::NotFound => code::NOT_FOUND,
         AppError::RateLimited | AppError::FellBehind => code::RATE_LIMITED,
         AppError::PersistedQueryNotFound => code::PERSISTED_QUERY_NOT_FOUND,

@@ -50,20 +50,26 @@ impl TaskSubscription {
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = Result<TaskEvent>>> {
         let viewer = Viewer::require(ctx).await?;
+        let session = viewer.claimed.session;
         let subscription = ctx.data_unchecked::<Events>().subscribe(viewer.user.id);
         Ok(async_graphql::futures_util::stream::unfold(
             Some(subscription),
-            |subscription| async move {
+            move |subscription| async move {
                 let mut subscription = subscription?;
-                let item = match subscription.receiver.recv().await {
-                    Ok(notice) => match &*notice {
-                        Notice::Task(event) => return Some((Ok(event.into()), Some(subscription))),
-                        // The transport closes the connection.
-                        Notice::SessionsEnded => return None,
-                        Notice::MaybeMissed => AppError::EventsMissed,
-                    },
-                    Err(RecvError::Lagged(_)) => AppError::FellBehind,
-                    Err(RecvError::Closed) => return None,
+                let item = loop {
+                    match subscription.receiver.recv().await {
+                        Ok(notice) => match &*notice {
+                            Notice::Task(event) => {
+                                return Some((Ok(event.into()), Some(subscription)));
+                            }
+                            // The transport closes the connection.
+                            ended if ended.ends(session) => return None,
+                            Notice::MaybeMissed => break AppError::EventsMissed,
+                            Notice::SessionsEnded { .. } | Notice::SessionEnded { .. } => {}
+                        },
+                        Err(RecvError::Lagged(_)) => break AppError::FellBehind,
+                        Err(RecvError::Closed) => return None,
+                    }
                 };
                 Some((Err(item.into()), None))
             },

@@ -24,9 +24,9 @@ use super::{
     errors,
     gateway::{Gateway, RequestId, never_ran},
     graphiql,
-    viewer::{Authorization, ClientIp},
+    viewer::Authorization,
 };
-use crate::error::AppError;
+use crate::{accounts::Client, error::AppError};
 
 /// The header that carries a request's id, in and out.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -178,10 +178,13 @@ fn with_caller(
     let forwarded_for = headers
         .get("x-forwarded-for")
         .and_then(|value| value.to_str().ok());
-    let client = client_ip(peer.ip(), forwarded_for, &state.trusted_proxies);
+    let ip = client_ip(peer.ip(), forwarded_for, &state.trusted_proxies);
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok());
     request
         .data(Authorization::from_header(authorization))
-        .data(ClientIp(client))
+        .data(Client::new(Some(ip), user_agent))
         .data(RequestId(request_id.to_owned()))
 }
 

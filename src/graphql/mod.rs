@@ -9,9 +9,12 @@ pub mod gateway;
 pub mod graphiql;
 pub mod http;
 pub mod limits;
+mod page_info;
 mod persisted;
 mod plain;
 mod scalars;
+mod security;
+mod sessions;
 mod task;
 pub mod viewer;
 pub mod ws;
@@ -22,11 +25,20 @@ use crate::{accounts::Accounts, events::Events, tasks::Tasks};
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(account::AccountQuery, task::TaskQuery);
+pub struct QueryRoot(
+    account::AccountQuery,
+    sessions::SessionQuery,
+    security::SecurityQuery,
+    task::TaskQuery,
+);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(account::AccountMutation, task::TaskMutation);
+pub struct MutationRoot(
+    account::AccountMutation,
+    sessions::SessionMutation,
+    task::TaskMutation,
+);
 
 #[derive(MergedSubscription, Default)]
 #[graphql(name = "Subscription")]

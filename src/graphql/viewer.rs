@@ -10,14 +10,12 @@
 //! ([`Viewer::read`]), which saves the lookup's round trip on the hottest
 //! queries.
 
-use std::net::IpAddr;
-
 use async_graphql::Context;
 use entity::user;
 use tokio::sync::OnceCell;
 
 use crate::{
-    accounts::Accounts,
+    accounts::{Accounts, Client},
     auth::Claimed,
     error::{AppError, AppResult},
 };
@@ -63,13 +61,14 @@ impl Authorization {
     }
 }
 
-/// The client's address, as the transport determined it.
-#[derive(Clone, Copy, Debug)]
-pub struct ClientIp(pub IpAddr);
-
-/// The client address of the request `ctx` belongs to, when known.
-pub fn client_ip(ctx: &Context<'_>) -> Option<IpAddr> {
-    ctx.data_opt::<ClientIp>().map(|client| client.0)
+/// Who made the request `ctx` belongs to, as far as its transport could
+/// tell (nothing, over WebSocket).
+pub fn client<'a>(ctx: &'a Context<'_>) -> &'a Client {
+    static UNKNOWN: Client = Client {
+        ip: None,
+        user_agent: None,
+    };
+    ctx.data_opt::<Client>().unwrap_or(&UNKNOWN)
 }
 
 /// A user proven by a valid access token.

@@ -34,18 +34,45 @@ const LONGEST_RETRY: Duration = Duration::from_secs(5 * 60);
 /// What a queued mail is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
+    /// A reset token, to the account's address.
     PasswordReset,
+    /// A token that proves the account's address.
+    VerifyEmail,
+    /// A token that proves a new address, to that address.
+    ChangeEmail,
+    /// To the old address: a change to another was asked for.
+    EmailChangeRequested,
+    /// To the old address: the account's address is now another.
+    EmailChanged,
+    /// The password was changed or reset.
+    PasswordChanged,
+    /// A refresh token was presented twice: its session was ended.
+    RefreshTokenReused,
 }
 
 impl Kind {
+    const ALL: [(Self, &'static str); 7] = [
+        (Self::PasswordReset, "password_reset"),
+        (Self::VerifyEmail, "verify_email"),
+        (Self::ChangeEmail, "change_email"),
+        (Self::EmailChangeRequested, "email_change_requested"),
+        (Self::EmailChanged, "email_changed"),
+        (Self::PasswordChanged, "password_changed"),
+        (Self::RefreshTokenReused, "refresh_token_reused"),
+    ];
+
     fn as_str(self) -> &'static str {
-        match self {
-            Self::PasswordReset => "password_reset",
-        }
+        Self::ALL
+            .iter()
+            .find(|(kind, _)| *kind == self)
+            .map_or("unknown", |(_, name)| name)
     }
 
-    fn parse(kind: &str) -> Option<Self> {
-        (kind == Self::PasswordReset.as_str()).then_some(Self::PasswordReset)
+    fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .find(|(_, stored)| *stored == name)
+            .map(|(kind, _)| *kind)
     }
 }
 
@@ -55,6 +82,10 @@ pub struct Queued {
     pub id: Uuid,
     pub kind: Option<Kind>,
     pub recipient: String,
+    /// The account it is about, when it is about one.
+    pub user: Option<Uuid>,
+    /// When it was asked for.
+    pub created_at: DateTime<Utc>,
     /// Attempts so far, this one included.
     pub attempts: u32,
 }
@@ -74,19 +105,22 @@ impl Outbox {
         }
     }
 
-    /// Queues a mail of `kind` to `recipient` on `conn` (a transaction of
-    /// the caller's); call [`Outbox::wake`] once it is committed.
+    /// Queues a mail of `kind` to `recipient`, about the account `user`
+    /// when it is about one, on `conn` (a transaction of the caller's);
+    /// call [`Outbox::wake`] once it is committed.
     pub async fn enqueue(
         &self,
         conn: &impl ConnectionTrait,
         kind: Kind,
         recipient: &str,
+        user: Option<Uuid>,
     ) -> AppResult<()> {
         let now = db::now();
         MailOutbox::insert(mail_outbox::ActiveModel {
             id: Set(Uuid::now_v7()),
             kind: Set(kind.as_str().to_owned()),
             recipient: Set(recipient.to_owned()),
+            user_id: Set(user),
             attempts: Set(0),
             send_after: Set(now),
             leased_until: Set(None),
@@ -109,6 +143,23 @@ impl Outbox {
         let queued = MailOutbox::find()
             .filter(Column::Kind.eq(kind.as_str()))
             .filter(Column::Recipient.eq(recipient))
+            .filter(Column::CreatedAt.gt(since))
+            .count(&self.db)
+            .await?;
+        Ok(queued > 0)
+    }
+
+    /// Whether a mail of `kind` about `user` was asked for after `since`
+    /// and is still queued.
+    pub async fn queued_for_since(
+        &self,
+        kind: Kind,
+        user: Uuid,
+        since: DateTime<Utc>,
+    ) -> AppResult<bool> {
+        let queued = MailOutbox::find()
+            .filter(Column::Kind.eq(kind.as_str()))
+            .filter(Column::UserId.eq(user))
             .filter(Column::CreatedAt.gt(since))
             .count(&self.db)
             .await?;
@@ -152,6 +203,8 @@ impl Outbox {
             id: row.id,
             kind: Kind::parse(&row.kind),
             recipient: row.recipient,
+            user: row.user_id,
+            created_at: row.created_at,
             attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
         }))
     }
@@ -217,7 +270,7 @@ mod tests {
         let (_dir, db) = db::scratch().await;
         let outbox = Outbox::new(db.clone());
         outbox
-            .enqueue(&db, Kind::PasswordReset, "ada@example.com")
+            .enqueue(&db, Kind::PasswordReset, "ada@example.com", None)
             .await
             .expect("queued");
         let taken = outbox.take().await.expect("read").expect("due");
@@ -232,6 +285,13 @@ mod tests {
             .expect("expire");
         assert_eq!(outbox.sweep().await.expect("swept"), 1);
         assert!(outbox.next_due_in().await.expect("read").is_none(), "empty");
+    }
+
+    #[test]
+    fn every_kind_is_stored_under_a_name_of_its_own() {
+        for (kind, name) in Kind::ALL {
+            assert_eq!((kind.as_str(), Kind::parse(name)), (name, Some(kind)));
+        }
     }
 
     #[test]

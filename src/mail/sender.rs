@@ -18,12 +18,13 @@ const POLL: Duration = Duration::from_secs(5);
 
 /// Makes the mail a queued row stands for.
 pub trait Compose: Send + Sync {
-    /// The mail of `kind` to `recipient`, made at the moment it is sent;
-    /// `None` when there is nothing to send (no account has that address).
+    /// The mail `queued` stands for (of `kind`), made at the moment it is
+    /// sent; `None` when there is nothing to send (no account has that
+    /// address, or a newer mail makes this one pointless).
     fn compose(
         &self,
         kind: Kind,
-        recipient: &str,
+        queued: &Queued,
     ) -> impl Future<Output = AppResult<Option<Mail>>> + Send;
 }
 
@@ -67,7 +68,7 @@ async fn deliver(outbox: &Outbox, mailer: &Mailer, compose: &impl Compose, queue
         tracing::error!(%mail, ?kind, %reason, "mail not sent");
         return finish(outbox, queued).await;
     }
-    let composed = match compose.compose(kind, &queued.recipient).await {
+    let composed = match compose.compose(kind, queued).await {
         Ok(Some(composed)) => composed,
         Ok(None) => {
             tracing::debug!(%mail, ?kind, "nothing to send (no such account)");

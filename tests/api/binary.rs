@@ -296,10 +296,12 @@ async fn reset_with(server: &Server, token: &str, new_password: &str) -> serde_j
 }
 
 /// With an SMTP server, the token goes into the mail and nowhere else, even
-/// at the most detailed log level.
-#[tokio::test]
+/// at the most detailed log level. (Two threads: stopping the server waits
+/// for it in a blocking call, while the SMTP server of the test still
+/// answers the notice mail the reset sends.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_token_sent_by_mail_never_reaches_the_log() {
-    let smtp = SmtpServer::start().await;
+    let smtp = SmtpServer::watching("Reset your taskql password").await;
     let database = TestDatabase::create().await;
     let url = smtp.url();
     let server = Server::start_with(

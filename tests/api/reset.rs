@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 
 use entity::mail_outbox::Entity as MailOutbox;
 use futures_util::future::join_all;
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::{
@@ -20,6 +20,8 @@ use crate::{
 const REQUEST: &str = "mutation($email: String!) { requestPasswordReset(email: $email) }";
 const RESET: &str = "mutation($input: ResetPasswordInput!) { resetPassword(input: $input) }";
 const NEW_PASSWORD: &str = "a brand new passphrase";
+/// The reset mail's subject; the tests here watch for it alone.
+const RESET_SUBJECT: &str = "Reset your taskql password";
 
 /// A server that sends its mail to `smtp`.
 async fn app_mailing(smtp: &SmtpServer, vars: &[(&str, &str)]) -> TestApp {
@@ -43,8 +45,13 @@ impl TestApp {
         self.graphql(RESET, json!({ "input": input }), None).await
     }
 
+    /// Reset mails in the queue.
     async fn queued_mails(&self) -> u64 {
-        MailOutbox::find().count(&self.db).await.expect("count")
+        MailOutbox::find()
+            .filter(entity::mail_outbox::Column::Kind.eq("password_reset"))
+            .count(&self.db)
+            .await
+            .expect("count")
     }
 }
 
@@ -55,7 +62,7 @@ fn assert_true(response: &Value, field: &str) {
 
 #[tokio::test]
 async fn a_reset_mail_lets_the_owner_choose_a_new_password_and_ends_every_session() {
-    let smtp = SmtpServer::start().await;
+    let smtp = SmtpServer::watching(RESET_SUBJECT).await;
     let app = app_mailing(
         &smtp,
         &[(
@@ -100,7 +107,7 @@ async fn a_reset_mail_lets_the_owner_choose_a_new_password_and_ends_every_sessio
 
 #[tokio::test]
 async fn an_unknown_email_gets_the_same_answer_and_no_mail() {
-    let smtp = SmtpServer::start().await;
+    let smtp = SmtpServer::watching(RESET_SUBJECT).await;
     let app = app_mailing(&smtp, &[]).await;
     app.register("ada@example.com").await;
     let unknown = app.request_reset("nobody@example.com").await;
@@ -119,7 +126,7 @@ async fn an_unknown_email_gets_the_same_answer_and_no_mail() {
 
 #[tokio::test]
 async fn a_token_works_once_and_not_after_its_time() {
-    let smtp = SmtpServer::start().await;
+    let smtp = SmtpServer::watching(RESET_SUBJECT).await;
     let app = app_mailing(&smtp, &[("TASKQL_PASSWORD_RESET_TTL", "1s")]).await;
     app.register("ada@example.com").await;
     app.request_reset("ada@example.com").await;
@@ -141,7 +148,7 @@ async fn a_token_works_once_and_not_after_its_time() {
 
 #[tokio::test]
 async fn a_newer_request_or_a_password_change_voids_a_token() {
-    let smtp = SmtpServer::start().await;
+    let smtp = SmtpServer::watching(RESET_SUBJECT).await;
     let app = app_mailing(&smtp, &[]).await;
     let ada = app.register("ada@example.com").await;
     app.request_reset("ada@example.com").await;
@@ -164,7 +171,7 @@ async fn a_newer_request_or_a_password_change_voids_a_token() {
 
 #[tokio::test]
 async fn a_newer_request_voids_a_token_before_its_own_mail_leaves() {
-    let mut smtp = SmtpServer::start().await;
+    let mut smtp = SmtpServer::watching(RESET_SUBJECT).await;
     let app = app_mailing(&smtp, &[]).await;
     app.register("ada@example.com").await;
     app.request_reset("ada@example.com").await;
@@ -180,7 +187,7 @@ async fn a_newer_request_voids_a_token_before_its_own_mail_leaves() {
 
 #[tokio::test]
 async fn two_concurrent_uses_of_one_token_give_one_success() {
-    let smtp = SmtpServer::start().await;
+    let smtp = SmtpServer::watching(RESET_SUBJECT).await;
     let app = app_mailing(&smtp, &[]).await;
     app.register("ada@example.com").await;
     app.request_reset("ada@example.com").await;
@@ -202,7 +209,7 @@ async fn two_concurrent_uses_of_one_token_give_one_success() {
 
 #[tokio::test]
 async fn a_refused_new_password_leaves_the_token_usable() {
-    let smtp = SmtpServer::start().await;
+    let smtp = SmtpServer::watching(RESET_SUBJECT).await;
     let app = app_mailing(&smtp, &[]).await;
     app.register("ada@example.com").await;
     app.request_reset("ada@example.com").await;
@@ -214,7 +221,7 @@ async fn a_refused_new_password_leaves_the_token_usable() {
 
 #[tokio::test]
 async fn one_email_gets_at_most_three_mails_an_hour_across_instances() {
-    let smtp = SmtpServer::start().await;
+    let smtp = SmtpServer::watching(RESET_SUBJECT).await;
     let first = app_mailing(&smtp, &[]).await;
     let second = app_on(Arc::clone(&first.database), &smtp, &[]).await;
     first.register("ada@example.com").await;
@@ -231,7 +238,7 @@ async fn one_email_gets_at_most_three_mails_an_hour_across_instances() {
 
 #[tokio::test]
 async fn reset_mutations_count_toward_the_per_ip_limit_and_come_one_per_request() {
-    let smtp = SmtpServer::start().await;
+    let smtp = SmtpServer::watching(RESET_SUBJECT).await;
     let app = app_mailing(&smtp, &[("TASKQL_AUTH_RATE_LIMIT", "2/min")]).await;
     let both = "mutation { a: requestPasswordReset(email: \"a@example.com\")
                            b: requestPasswordReset(email: \"b@example.com\") }";
@@ -257,7 +264,7 @@ async fn reset_mutations_count_toward_the_per_ip_limit_and_come_one_per_request(
 
 #[tokio::test]
 async fn mail_asked_for_while_the_smtp_server_is_down_arrives_once_it_is_up() {
-    let mut smtp = SmtpServer::down().await;
+    let mut smtp = SmtpServer::down_watching(RESET_SUBJECT).await;
     let app = app_mailing(&smtp, &[]).await;
     app.register("ada@example.com").await;
     assert_true(
@@ -276,7 +283,7 @@ async fn mail_asked_for_while_the_smtp_server_is_down_arrives_once_it_is_up() {
 
 #[tokio::test]
 async fn a_4xx_answer_is_tried_again_and_a_5xx_answer_is_given_up() {
-    let smtp = SmtpServer::start().await;
+    let smtp = SmtpServer::watching(RESET_SUBJECT).await;
     let app = app_mailing(&smtp, &[]).await;
     app.register("ada@example.com").await;
     app.register("bob@example.com").await;
@@ -296,7 +303,7 @@ async fn a_4xx_answer_is_tried_again_and_a_5xx_answer_is_given_up() {
 
 #[tokio::test]
 async fn a_queued_mail_survives_a_restart_and_arrives_once() {
-    let mut smtp = SmtpServer::down().await;
+    let mut smtp = SmtpServer::down_watching(RESET_SUBJECT).await;
     let database = Arc::new(TestDatabase::create().await);
     let first = app_on(Arc::clone(&database), &smtp, &[]).await;
     first.register("ada@example.com").await;
@@ -323,7 +330,7 @@ async fn a_queued_mail_survives_a_restart_and_arrives_once() {
 /// even when both retry the same backlog after an outage.
 #[tokio::test]
 async fn two_instances_send_each_mail_once() {
-    let mut smtp = SmtpServer::down().await;
+    let mut smtp = SmtpServer::down_watching(RESET_SUBJECT).await;
     let database = Arc::new(TestDatabase::create().await);
     if !database.is_postgres() {
         eprintln!("skipped: set TASKQL_TEST_POSTGRES_URL to run the suite against PostgreSQL");
@@ -364,7 +371,11 @@ async fn wait_until_sent(app: &TestApp) {
 /// Waits until the queued mail has been tried `attempts` times.
 async fn wait_for_attempts(app: &TestApp, attempts: i32) {
     for _ in 0..1000 {
-        let queued = MailOutbox::find().one(&app.db).await.expect("read");
+        let queued = MailOutbox::find()
+            .filter(entity::mail_outbox::Column::Kind.eq("password_reset"))
+            .one(&app.db)
+            .await
+            .expect("read");
         if queued.is_some_and(|mail| mail.attempts >= attempts && mail.leased_until.is_none()) {
             return;
         }

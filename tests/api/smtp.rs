@@ -57,6 +57,9 @@ struct State {
     offered: usize,
     /// Replies to the next messages, in place of `250`.
     refusals: VecDeque<&'static str>,
+    /// The subject of the mail a test watches; other mail is accepted and
+    /// forgotten (not received, offered or refused).
+    watched: Option<&'static str>,
 }
 
 pub struct SmtpServer {
@@ -66,23 +69,39 @@ pub struct SmtpServer {
 }
 
 impl SmtpServer {
+    /// A server that keeps every mail.
+    #[allow(dead_code)]
     pub async fn start() -> Self {
+        Self::start_with(State::default()).await
+    }
+
+    /// A server that keeps only mail with this subject, and takes other
+    /// mail (verification, notices) without a word.
+    pub async fn watching(subject: &'static str) -> Self {
+        Self::start_with(State {
+            watched: Some(subject),
+            ..State::default()
+        })
+        .await
+    }
+
+    /// A server that watches mail with this subject, and is down.
+    pub async fn down_watching(subject: &'static str) -> Self {
+        let mut server = Self::watching(subject).await;
+        server.stop();
+        server
+    }
+
+    async fn start_with(state: State) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("address").port();
-        let state = Arc::default();
+        let state = Arc::new(Mutex::new(state));
         let accepting = Some(tokio::spawn(accept(listener, Arc::clone(&state))));
         Self {
             port,
             state,
             accepting,
         }
-    }
-
-    /// A port that nothing listens on (yet): a server that is down.
-    pub async fn down() -> Self {
-        let mut server = Self::start().await;
-        server.stop();
-        server
     }
 
     /// `smtp://` URL of this server, for `TASKQL_SMTP_URL`.
@@ -237,13 +256,19 @@ async fn session(mut stream: TcpStream, state: Arc<Mutex<State>>) {
 /// reply to its end of data.
 fn deliver(state: &Mutex<State>, from: &str, to: &[String], message: &[u8]) -> String {
     let mut state = state.lock().expect("not poisoned");
+    let parsed = MessageParser::default()
+        .parse(message)
+        .expect("the mail is a parseable message");
+    if state
+        .watched
+        .is_some_and(|watched| parsed.subject() != Some(watched))
+    {
+        return "250 2.0.0 queued\r\n".into();
+    }
     state.offered += 1;
     if let Some(refusal) = state.refusals.pop_front() {
         return format!("{refusal}\r\n");
     }
-    let parsed = MessageParser::default()
-        .parse(message)
-        .expect("the mail is a parseable message");
     state.received.push(Received {
         from: from.to_owned(),
         to: to.to_vec(),

@@ -15,15 +15,16 @@ use uuid::Uuid;
 pub use object::Task;
 
 use super::{
+    page_info::{Cursor, PageInfo},
     plain::{Plain, PlainList},
     viewer::Viewer,
 };
 use crate::{
     error::AppError,
-    tasks::{PageArgs, Tasks, order::TaskOrder},
+    tasks::{self, PageArgs, Tasks, order::TaskOrder},
 };
 use input::{CreateTaskInput, TaskFilterInput, TaskOrderInput, UpdateTaskInput};
-use page::{PageInfo, TaskConnection, TaskEdge, page_cost, shows};
+use page::{TaskConnection, TaskEdge, page_cost, shows};
 
 fn parse_id(id: &ID) -> Result<Uuid, AppError> {
     Uuid::parse_str(id).map_err(|_| AppError::bad_input("id", "not a valid task id"))
@@ -80,12 +81,14 @@ impl TaskQuery {
         )
         .await?;
         let cursors = Arc::new(page.cursors);
+        let at = |position: Option<&tasks::order::Position>| {
+            position.map(|position| Cursor::Task(position.clone(), Arc::clone(&cursors)))
+        };
         let page_info = PageInfo {
             has_next_page: page.has_next_page,
             has_previous_page: page.has_previous_page,
-            start: page.edges.first().and_then(|edge| edge.position.clone()),
-            end: page.edges.last().and_then(|edge| edge.position.clone()),
-            cursors: Arc::clone(&cursors),
+            start: at(page.edges.first().and_then(|edge| edge.position.as_ref())),
+            end: at(page.edges.last().and_then(|edge| edge.position.as_ref())),
         };
         let edges = page
             .edges

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{
     super::{
         errors::server_error,
+        page_info::PageInfo,
         plain::{self, Plain, PlainList, PlainObject},
     },
     object::{Task, read, shown},
@@ -17,57 +18,6 @@ use crate::{
     error::AppError,
     tasks::{self, PageCursors, PageShows, Tasks, order::Position},
 };
-
-pub struct PageInfo {
-    pub(super) has_next_page: bool,
-    pub(super) has_previous_page: bool,
-    pub(super) start: Option<Position>,
-    pub(super) end: Option<Position>,
-    pub(super) cursors: Arc<PageCursors>,
-}
-
-impl PageInfo {
-    fn cursor(&self, at: Option<&Position>) -> Result<Option<String>, AppError> {
-        at.map(|at| self.cursors.cursor(at)).transpose()
-    }
-}
-
-// The schema's view of the fields; their values come from `PlainObject`.
-#[Object]
-impl PageInfo {
-    async fn has_next_page(&self) -> bool {
-        self.has_next_page
-    }
-
-    async fn has_previous_page(&self) -> bool {
-        self.has_previous_page
-    }
-
-    async fn start_cursor(&self) -> Result<Option<String>> {
-        Ok(self.cursor(self.start.as_ref())?)
-    }
-
-    async fn end_cursor(&self) -> Result<Option<String>> {
-        Ok(self.cursor(self.end.as_ref())?)
-    }
-}
-
-impl PlainObject for PageInfo {
-    fn field(&self, ctx: &Context<'_>) -> ServerResult<Value> {
-        let cursor = |at: Option<&Position>| {
-            self.cursor(at)
-                .map(|cursor| cursor.map_or(Value::Null, Value::String))
-                .map_err(|error| server_error(error, Some(ctx.item.pos)))
-        };
-        match ctx.item.node.name.node.as_str() {
-            "hasNextPage" => Ok(Value::Boolean(self.has_next_page)),
-            "hasPreviousPage" => Ok(Value::Boolean(self.has_previous_page)),
-            "startCursor" => cursor(self.start.as_ref()),
-            "endCursor" => cursor(self.end.as_ref()),
-            _ => plain::unknown(ctx),
-        }
-    }
-}
 
 pub struct TaskEdge {
     /// Present when the page shows cursors.

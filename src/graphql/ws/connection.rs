@@ -23,7 +23,7 @@ use super::{
 };
 use crate::{
     error::AppError,
-    events::{Notice, Subscription},
+    events::Subscription,
     graphql::{
         errors,
         gateway::{RequestId, never_ran},
@@ -46,6 +46,8 @@ struct Session {
     data: Arc<Data>,
     /// The user's notices, for the end of the user's sessions.
     notices: Subscription,
+    /// The session the token belongs to, if any.
+    sid: Option<uuid::Uuid>,
 }
 
 /// The operations running on a connection.
@@ -156,11 +158,13 @@ impl Connection {
                 let left = Duration::from_secs(u64::try_from(left).unwrap_or(0));
                 expiry.as_mut().reset(Instant::now() + left);
                 let notices = self.state.events.subscribe(viewer.user.id);
+                let sid = viewer.claimed.session;
                 let mut data = Data::default();
                 data.insert(Authorization::proven(viewer));
                 *session = Some(Session {
                     data: Arc::new(data),
                     notices,
+                    sid,
                 });
                 self.send(&ServerMessage::ConnectionAck).await
             }
@@ -275,7 +279,7 @@ async fn sessions_end(session: &mut Option<Session>) {
     };
     loop {
         match session.notices.receiver.recv().await {
-            Ok(notice) if matches!(*notice, Notice::SessionsEnded) => return,
+            Ok(notice) if notice.ends(session.sid) => return,
             Ok(_) | Err(RecvError::Lagged(_)) => {}
             Err(RecvError::Closed) => return future::pending().await,
         }

@@ -1,0 +1,238 @@
+//! The record of what happened to each account: a row per security event
+//! (what, when, from which address and user agent), newest first by its
+//! UUIDv7 id, kept `TASKQL_SECURITY_EVENT_RETENTION`, and the same event in
+//! the log under the target `taskql::audit`. Never a password, token or
+//! code, in either.
+
+use std::{net::IpAddr, time::Duration};
+
+use entity::{
+    security_event::{self, Column, Entity as SecurityEvents},
+    user,
+};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, Query},
+};
+use uuid::Uuid;
+
+use crate::{
+    db,
+    error::{AppError, AppResult},
+};
+
+/// Longest user agent kept; browsers send about 150 characters.
+const USER_AGENT_MAX_CHARS: usize = 512;
+
+/// Who made a request, as far as the transport could tell.
+#[derive(Clone, Debug, Default)]
+pub struct Client {
+    /// The client's address (see `TASKQL_TRUSTED_PROXIES`).
+    pub ip: Option<IpAddr>,
+    /// Its `User-Agent`, cut to 512 characters.
+    pub user_agent: Option<String>,
+}
+
+impl Client {
+    pub fn new(ip: Option<IpAddr>, user_agent: Option<&str>) -> Self {
+        Self {
+            ip,
+            user_agent: user_agent.map(|agent| agent.chars().take(USER_AGENT_MAX_CHARS).collect()),
+        }
+    }
+
+    fn ip_text(&self) -> Option<String> {
+        self.ip.map(|ip| ip.to_string())
+    }
+}
+
+/// What happened to an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecurityEventKind {
+    SignedUp,
+    LoggedIn,
+    LoginFailed,
+    LoggedOut,
+    PasswordChanged,
+    PasswordResetRequested,
+    PasswordReset,
+    EmailVerified,
+    EmailChangeRequested,
+    EmailChanged,
+    SessionRevoked,
+    RefreshTokenReused,
+}
+
+impl SecurityEventKind {
+    /// Every kind, as stored.
+    const ALL: [(Self, &'static str); 12] = [
+        (Self::SignedUp, "signed_up"),
+        (Self::LoggedIn, "logged_in"),
+        (Self::LoginFailed, "login_failed"),
+        (Self::LoggedOut, "logged_out"),
+        (Self::PasswordChanged, "password_changed"),
+        (Self::PasswordResetRequested, "password_reset_requested"),
+        (Self::PasswordReset, "password_reset"),
+        (Self::EmailVerified, "email_verified"),
+        (Self::EmailChangeRequested, "email_change_requested"),
+        (Self::EmailChanged, "email_changed"),
+        (Self::SessionRevoked, "session_revoked"),
+        (Self::RefreshTokenReused, "refresh_token_reused"),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(kind, _)| *kind == self)
+            .map_or("unknown", |(_, name)| name)
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .find(|(_, stored)| *stored == name)
+            .map(|(kind, _)| *kind)
+    }
+}
+
+/// A recorded event, as its account sees it.
+#[derive(Clone, Debug)]
+pub struct SecurityEvent {
+    pub id: Uuid,
+    pub kind: SecurityEventKind,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Records that `kind` happened to the account `user`, on `conn` (the
+/// change's transaction, when there is one).
+pub async fn record(
+    conn: &impl ConnectionTrait,
+    user: Uuid,
+    kind: SecurityEventKind,
+    client: &Client,
+) -> AppResult<()> {
+    SecurityEvents::insert(security_event::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user),
+        kind: Set(kind.as_str().to_owned()),
+        at: Set(db::now()),
+        ip: Set(client.ip_text()),
+        user_agent: Set(client.user_agent.clone()),
+    })
+    .exec(conn)
+    .await?;
+    log(user, kind, client);
+    Ok(())
+}
+
+/// Records `kind` for the account of `email`, if there is one, in one
+/// statement that runs the same whether or not there is: the answer to the
+/// request takes the same time either way.
+pub async fn record_for_email(
+    conn: &impl ConnectionTrait,
+    email: &str,
+    kind: SecurityEventKind,
+    client: &Client,
+) -> AppResult<()> {
+    let mut select = Query::select();
+    select
+        .expr(Expr::val(Uuid::now_v7()))
+        .column(user::Column::Id)
+        .expr(Expr::val(kind.as_str()))
+        .expr(Expr::val(db::now()))
+        .expr(Expr::val(client.ip_text()))
+        .expr(Expr::val(client.user_agent.clone()))
+        .from(user::Entity)
+        .and_where(user::Column::Email.eq(email));
+    let mut insert = Query::insert();
+    insert
+        .into_table(SecurityEvents)
+        .columns([
+            Column::Id,
+            Column::UserId,
+            Column::Kind,
+            Column::At,
+            Column::Ip,
+            Column::UserAgent,
+        ])
+        .select_from(select)
+        .map_err(AppError::internal)?
+        .returning_col(Column::UserId);
+    let backend = conn.get_database_backend();
+    for row in conn.query_all_raw(backend.build(&insert)).await? {
+        log(row.try_get_by_index(0)?, kind, client);
+    }
+    Ok(())
+}
+
+fn log(user: Uuid, kind: SecurityEventKind, client: &Client) {
+    tracing::info!(
+        target: "taskql::audit",
+        %user,
+        event = kind.as_str(),
+        ip = client.ip_text(),
+        user_agent = client.user_agent.as_deref(),
+        "security event"
+    );
+}
+
+/// `user`'s events, newest first, after the event `after` (exclusive);
+/// at most `limit`.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    user: Uuid,
+    after: Option<Uuid>,
+    limit: u64,
+) -> AppResult<Vec<SecurityEvent>> {
+    let mut select = SecurityEvents::find().filter(Column::UserId.eq(user));
+    if let Some(after) = after {
+        select = select.filter(Column::Id.lt(after));
+    }
+    let rows = select
+        .order_by_desc(Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            Some(SecurityEvent {
+                id: row.id,
+                kind: SecurityEventKind::parse(&row.kind)?,
+                at: row.at,
+                ip: row.ip,
+                user_agent: row.user_agent,
+            })
+        })
+        .collect())
+}
+
+/// Deletes the events older than `retention`.
+pub async fn sweep(conn: &impl ConnectionTrait, retention: Duration) -> AppResult<u64> {
+    let deleted = SecurityEvents::delete_many()
+        .filter(Column::At.lt(db::now() - db::span(retention)?))
+        .exec(conn)
+        .await?;
+    Ok(deleted.rows_affected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_stored_under_a_name_of_its_own() {
+        for (kind, name) in SecurityEventKind::ALL {
+            assert_eq!(kind.as_str(), name);
+            assert_eq!(SecurityEventKind::parse(name), Some(kind));
+        }
+        let names: std::collections::HashSet<_> = SecurityEventKind::ALL
+            .iter()
+            .map(|(_, name)| name)
+            .collect();
+        assert_eq!(names.len(), SecurityEventKind::ALL.len());
+    }
+}
