@@ -7,7 +7,8 @@
 # Starts the server on a fresh SQLite file on 127.0.0.1:18080 with the
 # per-IP rate limit and the login lockout relaxed (so that the fuzzer reaches
 # the resolvers instead of the brakes), signs up a user, and runs every
-# mutation and query with that user's token. A 5xx, an error without a client
+# mutation and query the schema lists (new ones join by themselves) with that
+# user's token. A 5xx, an error without a client
 # code (fuzz/hooks.py) or a crash fails the run. `positive_data_acceptance`
 # is off: it expects every type-valid value to be accepted, while our rules
 # refuse an empty title or a malformed email, id or cursor as BAD_USER_INPUT.

@@ -223,6 +223,48 @@ pub async fn sweep(conn: &impl ConnectionTrait, retention: Duration) -> AppResul
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn events_past_their_retention_are_swept_and_the_rest_kept() {
+        let (_dir, db) = db::scratch().await;
+        let user = Uuid::now_v7();
+        let now = db::now();
+        entity::user::Entity::insert(entity::user::ActiveModel {
+            id: Set(user),
+            email: Set("ada@example.com".into()),
+            password_hash: Set("x".into()),
+            password_version: Set(0),
+            password_changed_at: Set(now),
+            email_verified: Set(false),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .exec(&db)
+        .await
+        .expect("user");
+        let client = Client::new(None, Some("Test/1.0"));
+        record(&db, user, SecurityEventKind::SignedUp, &client)
+            .await
+            .expect("recorded");
+        record(&db, user, SecurityEventKind::LoggedIn, &client)
+            .await
+            .expect("recorded");
+        let old = now - chrono::Duration::days(91);
+        SecurityEvents::update_many()
+            .col_expr(Column::At, Expr::value(old))
+            .filter(Column::Kind.eq("signed_up"))
+            .exec(&db)
+            .await
+            .expect("aged");
+        let ninety_days = Duration::from_secs(90 * 24 * 60 * 60);
+        assert_eq!(sweep(&db, ninety_days).await.expect("swept"), 1);
+        let left = list(&db, user, None, 10).await.expect("listed");
+        assert_eq!(
+            left.iter().map(|event| event.kind).collect::<Vec<_>>(),
+            [SecurityEventKind::LoggedIn]
+        );
+        assert_eq!(left[0].user_agent.as_deref(), Some("Test/1.0"));
+    }
+
     #[test]
     fn every_kind_is_stored_under_a_name_of_its_own() {
         for (kind, name) in SecurityEventKind::ALL {

@@ -168,6 +168,25 @@ impl Server {
             .expect("json")
     }
 
+    /// Runs an operation with an access token.
+    async fn graphql_with(
+        &self,
+        query: &str,
+        variables: serde_json::Value,
+        token: &str,
+    ) -> serde_json::Value {
+        reqwest::Client::new()
+            .post(format!("http://{}/graphql", self.address))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json")
+    }
+
     /// Waits (at most 20 s) for a log line holding `text`, and returns it
     /// with the lines before it.
     fn log_until(&self, text: &str) -> Vec<String> {
@@ -374,4 +393,129 @@ async fn without_smtp_production_sends_nothing_and_logs_no_token() {
     let (_, logs) = server.stop();
     let all = logs.join("\n");
     assert!(all.contains("no mail can be sent"), "said at start: {all}");
+}
+
+/// A whole account's life at the most detailed log level: each security
+/// event is written under `taskql::audit`, and no password or token of any
+/// kind reaches the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accounts_life_is_audited_and_leaves_no_secret_in_the_log() {
+    let smtp = SmtpServer::start().await;
+    let database = TestDatabase::create().await;
+    let url = smtp.url();
+    let server = Server::start_with(
+        &database.url,
+        &[("TASKQL_SMTP_URL", &url), ("TASKQL_LOG", "trace")],
+    );
+    let mut secrets = vec![PASSWORD.to_owned()];
+    let mut seen = 0;
+    let mut next_token = async |secrets: &mut Vec<String>| {
+        let token = smtp.next_after(seen).await.token();
+        seen += 1;
+        secrets.push(token.clone());
+        token
+    };
+    sign_up_ada(&server).await;
+    let verify = "mutation($token: String!) { verifyEmail(token: $token) }";
+    let token = next_token(&mut secrets).await;
+    assert_eq!(
+        server.graphql(verify, json!({ "token": token })).await["data"]["verifyEmail"],
+        true
+    );
+    let login =
+        "mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken } }";
+    let signed_in = server
+        .graphql(
+            login,
+            json!({ "input": { "email": "ada@example.com", "password": PASSWORD } }),
+        )
+        .await;
+    let access = signed_in["data"]["login"]["accessToken"]
+        .as_str()
+        .expect("access")
+        .to_owned();
+    let refresh = signed_in["data"]["login"]["refreshToken"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let renewed = server
+        .graphql(
+            "mutation($t: String!) { refreshToken(refreshToken: $t) { refreshToken } }",
+            json!({ "t": refresh }),
+        )
+        .await;
+    let renewed = renewed["data"]["refreshToken"]["refreshToken"]
+        .as_str()
+        .expect("renewed")
+        .to_owned();
+    secrets.extend([access.clone(), refresh, renewed.clone()]);
+    let change = "mutation($input: ChangeEmailInput!) { changeEmail(input: $input) }";
+    let input = json!({ "input": { "newEmail": "ada@new.example", "password": PASSWORD } });
+    assert_eq!(
+        server.graphql_with(change, input, &access).await["data"]["changeEmail"],
+        true
+    );
+    // The notice to the old address and the token to the new one.
+    let mails = smtp.wait_for(seen + 2).await;
+    let token = mails[seen..]
+        .iter()
+        .find(|mail| mail.to == ["ada@new.example"])
+        .expect("the token mail")
+        .token();
+    seen += 2;
+    secrets.push(token.clone());
+    assert_eq!(
+        server.graphql(verify, json!({ "token": token })).await["data"]["verifyEmail"],
+        true
+    );
+    server
+        .graphql(REQUEST_RESET, json!({ "email": "ada@new.example" }))
+        .await;
+    let mails = smtp.wait_for(seen + 2).await;
+    let token = mails[seen..]
+        .iter()
+        .find(|mail| mail.subject == "Reset your taskql password")
+        .expect("the reset mail")
+        .token();
+    secrets.push(token.clone());
+    let new_password = "a-recognisable-new-passphrase";
+    secrets.push(new_password.to_owned());
+    assert_eq!(
+        reset_with(&server, &token, new_password).await["data"]["resetPassword"],
+        true
+    );
+    server
+        .graphql(
+            "mutation($t: String!) { logout(refreshToken: $t) }",
+            json!({ "t": renewed }),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, logs) = server.stop();
+    let all = logs.join("\n");
+    for secret in &secrets {
+        assert!(
+            !all.contains(secret.as_str()),
+            "a secret reached the log: {secret}"
+        );
+    }
+    let audited: Vec<String> = logs
+        .iter()
+        .filter(|line| line.contains(r#""target":"taskql::audit""#))
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|line| line["event"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        audited,
+        [
+            "signed_up",
+            "email_verified",
+            "logged_in",
+            "email_change_requested",
+            "email_changed",
+            "password_reset_requested",
+            "password_reset",
+        ],
+        "{all}"
+    );
 }

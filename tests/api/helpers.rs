@@ -161,6 +161,42 @@ impl TestApp {
         response.json().await.expect("JSON body")
     }
 
+    /// Runs an operation as a client whose `User-Agent` is `agent`.
+    pub async fn graphql_as(
+        &self,
+        agent: &str,
+        query: &str,
+        variables: Value,
+        token: Option<&str>,
+    ) -> Value {
+        let body = json!({ "query": query, "variables": variables });
+        let mut request = self
+            .client
+            .post(self.url("/graphql"))
+            .header("user-agent", agent)
+            .json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request sent");
+        assert_eq!(response.status(), 200, "GraphQL requests answer 200");
+        response.json().await.expect("JSON body")
+    }
+
+    /// Logs in `email` with [`PASSWORD`] from a client called `agent`.
+    pub async fn login_as(&self, agent: &str, email: &str) -> Session {
+        let login = self
+            .graphql_as(
+                agent,
+                "mutation($input: LoginInput!) { login(input: $input) {
+                    accessToken refreshToken user { id } } }",
+                json!({ "input": { "email": email, "password": PASSWORD } }),
+                None,
+            )
+            .await;
+        Session::from_login(&login["data"]["login"])
+    }
+
     pub async fn signup(&self, email: &str, password: &str) -> Value {
         self.graphql(
             "mutation($input: SignupInput!) { signup(input: $input) { id email createdAt } }",
@@ -200,18 +236,7 @@ impl TestApp {
         let signup = self.signup(email, PASSWORD).await;
         assert!(signup["errors"].is_null(), "signup failed: {signup}");
         let login = self.login(email, PASSWORD).await;
-        let payload = &login["data"]["login"];
-        Session {
-            access_token: payload["accessToken"]
-                .as_str()
-                .expect("access token")
-                .to_owned(),
-            refresh_token: payload["refreshToken"]
-                .as_str()
-                .expect("refresh token")
-                .to_owned(),
-            user_id: payload["user"]["id"].as_str().expect("id").to_owned(),
-        }
+        Session::from_login(&login["data"]["login"])
     }
 }
 
@@ -219,6 +244,24 @@ pub struct Session {
     pub access_token: String,
     pub refresh_token: String,
     pub user_id: String,
+}
+
+impl Session {
+    /// The session an `AuthPayload` (with `user { id }`) starts.
+    #[track_caller]
+    pub fn from_login(payload: &Value) -> Self {
+        let text = |field: &str| {
+            payload[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("{field} in {payload}"))
+                .to_owned()
+        };
+        Self {
+            access_token: text("accessToken"),
+            refresh_token: text("refreshToken"),
+            user_id: payload["user"]["id"].as_str().expect("id").to_owned(),
+        }
+    }
 }
 
 /// The `extensions.code` of the first error, or `None` when there is none.

@@ -2,6 +2,7 @@
 //! with a database of its own (a SQLite file, or a fresh PostgreSQL database
 //! when `TASKQL_TEST_POSTGRES_URL` is set) and talks to it over HTTP.
 
+mod account_sessions;
 mod accounts;
 mod binary;
 mod brute_force;
@@ -19,4 +20,5 @@ mod storage;
 mod subscriptions;
 mod tasks;
 mod tokens;
+mod verification;
 mod ws_client;

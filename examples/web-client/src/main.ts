@@ -1,6 +1,7 @@
 // Drives a running taskql (TASKQL_URL) the way a task-list page does, with
 // the typed operations: signup, login, tasks created, paged with cursors,
-// filtered, changed and deleted, a token refreshed, and live events.
+// filtered, changed and deleted, a token refreshed, live events, and the
+// account's sessions listed and ended.
 import assert from "node:assert/strict";
 
 import { print } from "graphql";
@@ -16,6 +17,9 @@ import {
   DeleteTask,
   Login,
   Me,
+  RevokeOtherSessions,
+  RevokeSession,
+  Sessions,
   Signup,
   TaskEvents,
   Tasks,
@@ -98,4 +102,23 @@ await check("live events over graphql-ws", async () => {
   assert.equal(event?.data?.taskEvents.task?.id, createTask.id);
   await events.return?.();
   await live.dispose();
+});
+
+await check("sessions listed, one ended, then all the others", async () => {
+  const elsewhere = new TaskqlClient(process.env.TASKQL_URL ?? "http://127.0.0.1:8000");
+  for (let i = 0; i < 2; i++) {
+    const { login } = await elsewhere.run(Login, { input: { email, password } });
+    elsewhere.tokens = { accessToken: login.accessToken, refreshToken: login.refreshToken };
+  }
+  const { sessions } = await client.run(Sessions, {});
+  assert.equal(sessions.length, 3);
+  assert.equal(sessions.filter((session) => session.current).length, 1);
+  const other = sessions.find((session) => !session.current);
+  assert.ok(other);
+  const { revokeSession } = await client.run(RevokeSession, { id: other.id });
+  assert.equal(revokeSession, true);
+  const { revokeOtherSessions } = await client.run(RevokeOtherSessions, {});
+  assert.equal(revokeOtherSessions, 1);
+  const { sessions: left } = await client.run(Sessions, {});
+  assert.deepEqual(left.map((session) => session.current), [true]);
 });

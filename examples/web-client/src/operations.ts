@@ -59,3 +59,15 @@ export const TaskEvents = graphql(`
     taskEvents { kind taskId task { ...TaskFields } }
   }
 `);
+
+export const Sessions = graphql(`
+  query Sessions { sessions { id createdAt lastUsedAt userAgent ip current } }
+`);
+
+export const RevokeSession = graphql(`
+  mutation RevokeSession($id: ID!) { revokeSession(id: $id) }
+`);
+
+export const RevokeOtherSessions = graphql(`
+  mutation RevokeOtherSessions { revokeOtherSessions }
+`);
