@@ -17,15 +17,18 @@
 //!   transport runs operations through (limits, request id); the one place
 //!   errors get their `extensions.code` (`graphql::errors`); the viewer
 //!   guard; GraphQL over HTTP and over WebSocket.
-//! * [`accounts`]: the accounts service: signup, login, sessions, password
-//!   change and reset, deletion, the per-IP and per-email limits.
+//! * [`accounts`]: the accounts service: signup, login, sessions (listed and
+//!   revoked), password change and reset, verified email and email change,
+//!   the record of security events (`accounts::audit`), deletion, the
+//!   per-IP and per-email limits.
 //! * [`tasks`]: the tasks service: a task's fields, declared once
 //!   (`tasks::fields`), the input rules, listing orders, cursors, pages,
 //!   reads of only the fields a client shows, writes in transactions.
 //! * [`events`]: the event bus that carries task changes and ended sessions
 //!   to subscribers on every instance (PostgreSQL `LISTEN/NOTIFY`).
 //! * [`mail`]: outgoing mail: the queue in the database, the worker that
-//!   sends it over SMTP (or to the log in development), with retries.
+//!   sends it over SMTP (or to the log in development), with retries, and
+//!   the words of each mail from templates (`mail::letters`).
 //! * [`auth`]: credentials, Argon2id hashing on a bounded pool, access and
 //!   refresh tokens, random tokens, windowed counters; no request types.
 //! * [`error`]: what can go wrong, in the domain's words.
