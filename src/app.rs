@@ -13,8 +13,8 @@ use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    accounts::{AccountSettings, Accounts},
-    auth::{PasswordHasher, TokenKeys, token},
+    accounts::{AccountKeys, AccountSettings, Accounts},
+    auth::{PasswordHasher, TokenKeys, sealed::DataKey, token},
     config::Config,
     db::{self, sqlite_reads::SqliteReads},
     events::{Events, listener},
@@ -192,10 +192,27 @@ impl Services {
         };
         let mailer = Mailer::new(&config.mail, config.is_production());
         let outbox = Outbox::new(db.clone());
+        let data = match &config.tokens.data_key {
+            Some(key) => DataKey::from_secret(key.expose()),
+            None => {
+                if config.is_production() {
+                    tracing::warn!(
+                        "TASKQL_DATA_KEY is not set: second-factor secrets are sealed with a key \
+                         derived from TASKQL_JWT_SECRET, so changing that secret turns every \
+                         second factor off. Set TASKQL_DATA_KEY to at least 32 random bytes."
+                    );
+                }
+                DataKey::from_signing_secret(&secret)
+            }
+        };
+        let keys = AccountKeys {
+            tokens: TokenKeys::new(&secret, &config.tokens),
+            data,
+        };
         let accounts = Accounts::new(
             db.clone(),
             hasher,
-            TokenKeys::new(&secret, &config.tokens),
+            keys,
             events.clone(),
             outbox.clone(),
             AccountSettings {

@@ -33,6 +33,10 @@ pub enum AppError {
     /// and the server asks that it be.
     #[error("verify your email address first: a new verification mail is on its way")]
     EmailNotVerified,
+    /// The account has a second factor and this needs a current code: after
+    /// a correct password, `mfa_token` is what `completeLogin` takes with it.
+    #[error("a second-factor code is required")]
+    MfaRequired { mfa_token: Option<String> },
     /// The thing does not exist, or is not the viewer's.
     #[error("not found")]
     NotFound,

@@ -38,7 +38,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn migrate(config: &Config, action: MigrateAction) -> anyhow::Result<()> {
-    let db = db::connect(config.database.url.expose()).await?;
+    let db = db::connect_for_migrations(config.database.url.expose()).await?;
     match action {
         MigrateAction::Up { num } => {
             db::exclusively(&db, async |db| Migrator::up(db, num).await).await?;

@@ -5,10 +5,13 @@
 
 pub mod email_token;
 pub mod mail_outbox;
+pub mod mfa_challenge;
 pub mod password_reset;
 pub mod rate_counter;
+pub mod recovery_code;
 pub mod refresh_token;
 pub mod security_event;
 pub mod session;
 pub mod task;
+pub mod totp_secret;
 pub mod user;

@@ -10,6 +10,7 @@ mod m20261123_000004_create_login_failures;
 mod m20261125_000005_create_rate_counters;
 mod m20261126_000006_create_password_resets_and_mail_outbox;
 mod m20261202_000007_accounts_with_a_life;
+mod m20261202_000008_second_factor;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_create_rate_counters::Migration),
             Box::new(m20261126_000006_create_password_resets_and_mail_outbox::Migration),
             Box::new(m20261202_000007_accounts_with_a_life::Migration),
+            Box::new(m20261202_000008_second_factor::Migration),
         ]
     }
 }

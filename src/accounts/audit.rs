@@ -62,11 +62,15 @@ pub enum SecurityEventKind {
     EmailChanged,
     SessionRevoked,
     RefreshTokenReused,
+    TotpEnabled,
+    TotpDisabled,
+    RecoveryCodeUsed,
+    RecoveryCodesRegenerated,
 }
 
 impl SecurityEventKind {
     /// Every kind, as stored.
-    const ALL: [(Self, &'static str); 12] = [
+    const ALL: [(Self, &'static str); 16] = [
         (Self::SignedUp, "signed_up"),
         (Self::LoggedIn, "logged_in"),
         (Self::LoginFailed, "login_failed"),
@@ -79,6 +83,10 @@ impl SecurityEventKind {
         (Self::EmailChanged, "email_changed"),
         (Self::SessionRevoked, "session_revoked"),
         (Self::RefreshTokenReused, "refresh_token_reused"),
+        (Self::TotpEnabled, "totp_enabled"),
+        (Self::TotpDisabled, "totp_disabled"),
+        (Self::RecoveryCodeUsed, "recovery_code_used"),
+        (Self::RecoveryCodesRegenerated, "recovery_codes_regenerated"),
     ];
 
     pub fn as_str(self) -> &'static str {

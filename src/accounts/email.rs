@@ -105,12 +105,14 @@ impl Accounts {
         client: &Client,
         new_email: &str,
         password: &str,
+        code: Option<&str>,
     ) -> AppResult<()> {
         self.limit_client(client).await?;
         let new_email = Email::parse(new_email)
             .map_err(|_| AppError::bad_input("newEmail", "not a valid email address"))?;
         let password = Password::parse_given(password, "password")?;
         let user = self.check_password(user.clone(), &password).await?;
+        self.second_factor(&user, client, code).await?;
         if new_email.as_str() == user.email {
             return Err(AppError::bad_input(
                 "newEmail",

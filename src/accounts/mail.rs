@@ -32,6 +32,16 @@ impl Compose for Accounts {
                 "The password of your taskql account was changed, and every session of \
                  the account was ended.",
             ),
+            Kind::TotpDisabled => (
+                "The second factor of your taskql account was turned off",
+                "TOTP was turned off for your taskql account: signing in now takes the \
+                 password alone.",
+            ),
+            Kind::RecoveryCodeUsed => (
+                "A taskql recovery code was used",
+                "One of the recovery codes of your taskql account was used to sign in or to \
+                 confirm a change; it works no more.",
+            ),
             Kind::RefreshTokenReused => (
                 "A taskql session was ended",
                 "A refresh token of your taskql account was presented a second time, which \

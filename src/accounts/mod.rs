@@ -7,6 +7,7 @@ pub mod audit;
 mod email;
 mod mail;
 mod reset;
+mod second_factor;
 mod sessions;
 
 use std::{sync::Arc, time::Duration};
@@ -23,6 +24,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 pub use audit::{Client, SecurityEvent, SecurityEventKind};
+pub use second_factor::{TotpSetup, TwoFactor};
 pub use sessions::{ActiveSession, SignedIn};
 
 use crate::{
@@ -30,6 +32,7 @@ use crate::{
         Claimed, Email, Password, PasswordHasher, TokenKeys, Verification,
         counter::{self, Scope},
         refresh,
+        sealed::DataKey,
     },
     config::{AccountPolicy, LimitSettings, LinkTemplate, RateLimit},
     db,
@@ -65,16 +68,24 @@ struct Inner {
     db: DatabaseConnection,
     hasher: PasswordHasher,
     tokens: TokenKeys,
+    /// Seals second-factor secrets at rest.
+    data_key: DataKey,
     events: Events,
     outbox: Outbox,
     settings: AccountSettings,
+}
+
+/// The keys accounts sign and seal with.
+pub struct AccountKeys {
+    pub tokens: TokenKeys,
+    pub data: DataKey,
 }
 
 impl Accounts {
     pub fn new(
         db: DatabaseConnection,
         hasher: PasswordHasher,
-        tokens: TokenKeys,
+        keys: AccountKeys,
         events: Events,
         outbox: Outbox,
         settings: AccountSettings,
@@ -83,7 +94,8 @@ impl Accounts {
             inner: Arc::new(Inner {
                 db,
                 hasher,
-                tokens,
+                tokens: keys.tokens,
+                data_key: keys.data,
                 events,
                 outbox,
                 settings,
@@ -179,11 +191,13 @@ impl Accounts {
         client: &Client,
         current: &str,
         new: &str,
+        code: Option<&str>,
     ) -> AppResult<()> {
         let current = Password::parse_given(current, "currentPassword")?;
         let min_length = self.inner.settings.password_min_length;
         let new = Password::parse_new(new, "newPassword", min_length)?;
         let user = self.check_password(user.clone(), &current).await?;
+        self.second_factor(&user, client, code).await?;
         let password_hash = self.inner.hasher.hash(&new).await?;
         let txn = self.db().begin().await?;
         let now = db::now();
@@ -205,9 +219,16 @@ impl Accounts {
     }
 
     #[tracing::instrument(skip_all, fields(user = %user.id))]
-    pub async fn delete_account(&self, user: &user::Model, password: &str) -> AppResult<()> {
+    pub async fn delete_account(
+        &self,
+        user: &user::Model,
+        client: &Client,
+        password: &str,
+        code: Option<&str>,
+    ) -> AppResult<()> {
         let password = Password::parse_given(password, "password")?;
         let user = self.check_password(user.clone(), &password).await?;
+        self.second_factor(&user, client, code).await?;
         // Tasks, sessions, tokens and events go with the user (foreign keys
         // cascade).
         let txn = self.db().begin().await?;

@@ -130,11 +130,15 @@ impl Accounts {
             }
             checked => checked?,
         };
-        counter::reset(self.db(), Scope::Login, email.as_str()).await?;
         if self.inner.settings.policy.require_verified_email && !user.email_verified {
+            counter::reset(self.db(), Scope::Login, email.as_str()).await?;
             self.queue_verification_within_limit(&user).await?;
             return Err(AppError::EmailNotVerified);
         }
+        // With a second factor, the count goes on until a code checks out
+        // too: wrong codes count toward the lockout.
+        self.challenge(&user).await?;
+        counter::reset(self.db(), Scope::Login, email.as_str()).await?;
         self.start_session(user, client).await
     }
 
@@ -291,7 +295,11 @@ impl Accounts {
     }
 
     /// Starts a session for `user`, who just proved who they are.
-    async fn start_session(&self, user: user::Model, client: &Client) -> AppResult<SignedIn> {
+    pub(super) async fn start_session(
+        &self,
+        user: user::Model,
+        client: &Client,
+    ) -> AppResult<SignedIn> {
         let ttl = self.inner.settings.refresh_token_ttl;
         let now = db::now();
         let session = Uuid::now_v7();

@@ -7,7 +7,9 @@ pub mod credentials;
 pub mod password;
 pub mod random;
 pub mod refresh;
+pub mod sealed;
 pub mod token;
+pub mod totp;
 
 pub use credentials::{Email, Password};
 pub use password::{PasswordHasher, Verification};

@@ -20,7 +20,7 @@ pub use sections::{
     PasswordSettings, TokenSettings,
 };
 pub use values::{
-    Environment, JwtSecret, LinkTemplate, LogFilter, LogFormat, Origin, RateLimit, Smtp,
+    Environment, LinkTemplate, LogFilter, LogFormat, Origin, RateLimit, SecretKey, Smtp,
     SmtpTransport,
 };
 

@@ -18,7 +18,7 @@ use serde_with::{DisplayFromStr, serde_as};
 use super::{
     ConfigError, PASSWORD_MAX_LENGTH,
     values::{
-        CommaList, JwtSecret, LinkTemplate, LogFilter, LogFormat, Origin, RateLimit, Smtp,
+        CommaList, LinkTemplate, LogFilter, LogFormat, Origin, RateLimit, SecretKey, Smtp,
         at_least_a_second, longer_than_zero,
     },
 };
@@ -85,13 +85,17 @@ pub struct TokenSettings {
     /// HS256 key for access tokens, at least 32 bytes.
     #[serde_as(as = "Option<DisplayFromStr>")]
     #[serde(rename = "jwt_secret")]
-    pub secret: Option<JwtSecret>,
+    pub secret: Option<SecretKey>,
     /// `iss` claim written into and required of every access token.
     #[serde(rename = "jwt_issuer")]
     pub issuer: String,
     /// `aud` claim written into and required of every access token.
     #[serde(rename = "jwt_audience")]
     pub audience: String,
+    /// The key that seals second-factor secrets at rest; derived from the
+    /// JWT secret when unset.
+    #[serde_as(as = "Option<DisplayFromStr>")]
+    pub data_key: Option<SecretKey>,
     /// Lifetime of an access token.
     #[serde(deserialize_with = "at_least_a_second")]
     pub access_token_ttl: Duration,
@@ -104,6 +108,7 @@ impl Default for TokenSettings {
     fn default() -> Self {
         Self {
             secret: None,
+            data_key: None,
             issuer: "taskql".into(),
             audience: "taskql".into(),
             access_token_ttl: Duration::from_secs(30 * 60),

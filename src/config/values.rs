@@ -96,17 +96,18 @@ impl fmt::Display for Origin {
     }
 }
 
-/// The HS256 key of access tokens: at least 32 bytes, never printed.
+/// A key of at least 32 bytes (the HS256 key of access tokens, the data
+/// key), never printed.
 #[derive(Clone, Debug)]
-pub struct JwtSecret(Secret);
+pub struct SecretKey(Secret);
 
-impl JwtSecret {
+impl SecretKey {
     pub fn expose(&self) -> &[u8] {
         self.0.expose().as_bytes()
     }
 }
 
-impl FromStr for JwtSecret {
+impl FromStr for SecretKey {
     type Err = String;
 
     fn from_str(secret: &str) -> Result<Self, String> {

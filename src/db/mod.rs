@@ -22,12 +22,25 @@ use crate::error::{AppError, AppResult};
 const MIGRATION_LOCK: i64 = 0x7461_736b_716c;
 
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
-    let mut options = ConnectOptions::new(url);
     // SeaORM gives SQLite a single connection unless told otherwise, which
     // queues every query of the server behind one; with WAL, readers run
     // side by side and writers take turns (busy_timeout).
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let pool_size = u32::try_from(cores * 2).unwrap_or(u32::MAX).max(4);
+    connect_with(url, pool_size).await
+}
+
+/// A connection for `taskql migrate`: on SQLite a single one, because the
+/// migrator switches foreign keys off for `fresh` with a `PRAGMA`, which
+/// holds for one connection only; on PostgreSQL two, one of which holds the
+/// migration lock ([`exclusively`]).
+pub async fn connect_for_migrations(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let sqlite = url.starts_with("sqlite:");
+    connect_with(url, if sqlite { 1 } else { 2 }).await
+}
+
+async fn connect_with(url: &str, pool_size: u32) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url);
     options
         .max_connections(pool_size)
         .sqlx_logging(false)

@@ -78,6 +78,9 @@ pub struct ChangePasswordInput {
     pub current_password: String,
     #[graphql(secret)]
     pub new_password: String,
+    /// A current second-factor code, for an account that has a second factor.
+    #[graphql(secret)]
+    pub code: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -128,7 +131,9 @@ impl AccountMutation {
     }
 
     /// Exchanges an email and password for an access and a refresh token,
-    /// starting a session.
+    /// starting a session. An account with a second factor answers
+    /// `MFA_REQUIRED` with `extensions.mfaToken` instead: finish with
+    /// `completeLogin`.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
         let accounts = ctx.data_unchecked::<Accounts>();
         let signed_in = accounts
@@ -170,6 +175,7 @@ impl AccountMutation {
                 client(ctx),
                 &input.current_password,
                 &input.new_password,
+                input.code.as_deref(),
             )
             .await?;
         Ok(true)
@@ -193,15 +199,19 @@ impl AccountMutation {
         Ok(true)
     }
 
-    /// Deletes the viewer's account with its tasks and sessions.
+    /// Deletes the viewer's account with its tasks and sessions. An account
+    /// with a second factor needs a current `code` too.
     async fn delete_account(
         &self,
         ctx: &Context<'_>,
         #[graphql(secret)] password: String,
+        #[graphql(secret)] code: Option<String>,
     ) -> Result<bool> {
         let viewer = Viewer::require(ctx).await?;
         let accounts = ctx.data_unchecked::<Accounts>();
-        accounts.delete_account(&viewer.user, &password).await?;
+        accounts
+            .delete_account(&viewer.user, client(ctx), &password, code.as_deref())
+            .await?;
         Ok(true)
     }
 
@@ -234,7 +244,13 @@ impl AccountMutation {
         let viewer = Viewer::require(ctx).await?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .change_email(&viewer.user, client(ctx), &input.new_email, &input.password)
+            .change_email(
+                &viewer.user,
+                client(ctx),
+                &input.new_email,
+                &input.password,
+                input.code.as_deref(),
+            )
             .await?;
         Ok(true)
     }

@@ -24,6 +24,7 @@ pub mod code {
     pub const EMAIL_TAKEN: &str = "EMAIL_TAKEN";
     pub const INVALID_CREDENTIALS: &str = "INVALID_CREDENTIALS";
     pub const EMAIL_NOT_VERIFIED: &str = "EMAIL_NOT_VERIFIED";
+    pub const MFA_REQUIRED: &str = "MFA_REQUIRED";
     pub const NOT_FOUND: &str = "NOT_FOUND";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
@@ -38,6 +39,7 @@ pub fn code_of(error: &AppError) -> &'static str {
         AppError::EmailTaken => code::EMAIL_TAKEN,
         AppError::InvalidCredentials => code::INVALID_CREDENTIALS,
         AppError::EmailNotVerified => code::EMAIL_NOT_VERIFIED,
+        AppError::MfaRequired { .. } => code::MFA_REQUIRED,
         AppError::NotFound => code::NOT_FOUND,
         AppError::RateLimited | AppError::FellBehind => code::RATE_LIMITED,
         AppError::PersistedQueryNotFound => code::PERSISTED_QUERY_NOT_FOUND,
@@ -71,6 +73,12 @@ pub fn give_code(error: &mut ServerError, request_id: &str) {
             } = app
             {
                 extensions.set("field", field.as_ref());
+            }
+            if let AppError::MfaRequired {
+                mfa_token: Some(token),
+            } = app
+            {
+                extensions.set("mfaToken", token.as_str());
             }
             if let AppError::Internal(cause) = app {
                 tracing::error!(request_id, error = %cause, "internal error");

@@ -13,6 +13,7 @@ mod page_info;
 mod persisted;
 mod plain;
 mod scalars;
+mod second_factor;
 mod security;
 mod sessions;
 mod task;
@@ -29,6 +30,7 @@ pub struct QueryRoot(
     account::AccountQuery,
     sessions::SessionQuery,
     security::SecurityQuery,
+    second_factor::SecondFactorQuery,
     task::TaskQuery,
 );
 
@@ -37,6 +39,7 @@ pub struct QueryRoot(
 pub struct MutationRoot(
     account::AccountMutation,
     sessions::SessionMutation,
+    second_factor::SecondFactorMutation,
     task::TaskMutation,
 );
 

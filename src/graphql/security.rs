@@ -36,6 +36,10 @@ pub enum SecurityEventKind {
     EmailChanged,
     SessionRevoked,
     RefreshTokenReused,
+    TotpEnabled,
+    TotpDisabled,
+    RecoveryCodeUsed,
+    RecoveryCodesRegenerated,
 }
 
 /// A security-relevant change to the account, or an attempt at one. Never

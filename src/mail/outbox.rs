@@ -48,10 +48,14 @@ pub enum Kind {
     PasswordChanged,
     /// A refresh token was presented twice: its session was ended.
     RefreshTokenReused,
+    /// The second factor was turned off.
+    TotpDisabled,
+    /// A recovery code was used.
+    RecoveryCodeUsed,
 }
 
 impl Kind {
-    const ALL: [(Self, &'static str); 7] = [
+    const ALL: [(Self, &'static str); 9] = [
         (Self::PasswordReset, "password_reset"),
         (Self::VerifyEmail, "verify_email"),
         (Self::ChangeEmail, "change_email"),
@@ -59,6 +63,8 @@ impl Kind {
         (Self::EmailChanged, "email_changed"),
         (Self::PasswordChanged, "password_changed"),
         (Self::RefreshTokenReused, "refresh_token_reused"),
+        (Self::TotpDisabled, "totp_disabled"),
+        (Self::RecoveryCodeUsed, "recovery_code_used"),
     ];
 
     fn as_str(self) -> &'static str {

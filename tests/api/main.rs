@@ -13,6 +13,7 @@ mod paging;
 mod persisted;
 mod postgres;
 mod reset;
+mod second_factor;
 mod sessions;
 mod shutdown;
 mod smtp;

@@ -6,10 +6,15 @@ import { print } from "graphql";
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
 
-import { Refresh } from "./operations.js";
+import { CompleteLogin, Login, Refresh } from "./operations.js";
 
 export class GraphqlError extends Error {
-  constructor(readonly code: string | undefined, message: string) {
+  constructor(
+    readonly code: string | undefined,
+    message: string,
+    /** The error's `extensions`, such as the `mfaToken` of `MFA_REQUIRED`. */
+    readonly extensions: Record<string, unknown> = {},
+  ) {
     super(message);
   }
 }
@@ -34,6 +39,23 @@ export class TaskqlClient {
       }
       await this.refresh();
       return await this.send(document, variables);
+    }
+  }
+
+  /**
+   * Logs in; for an account with a second factor, asks `code` for one and
+   * finishes with `completeLogin`.
+   */
+  async logIn(email: string, password: string, code: () => Promise<string>): Promise<void> {
+    try {
+      const { login } = await this.send(Login, { input: { email, password } }, false);
+      this.tokens = { accessToken: login.accessToken, refreshToken: login.refreshToken };
+    } catch (error) {
+      if (!(error instanceof GraphqlError) || error.code !== "MFA_REQUIRED") throw error;
+      const mfaToken = String(error.extensions.mfaToken);
+      const input = { mfaToken, code: await code() };
+      const { completeLogin } = await this.send(CompleteLogin, { input }, false);
+      this.tokens = { accessToken: completeLogin.accessToken, refreshToken: completeLogin.refreshToken };
     }
   }
 
@@ -71,10 +93,10 @@ export class TaskqlClient {
     });
     const body = (await response.json()) as {
       data?: R | null;
-      errors?: { message: string; extensions?: { code?: string } }[];
+      errors?: { message: string; extensions?: { code?: string } & Record<string, unknown> }[];
     };
     const first = body.errors?.[0];
-    if (first) throw new GraphqlError(first.extensions?.code, first.message);
+    if (first) throw new GraphqlError(first.extensions?.code, first.message, first.extensions);
     if (!body.data) throw new GraphqlError(undefined, `no data (HTTP ${response.status})`);
     return body.data;
   }

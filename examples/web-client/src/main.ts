@@ -1,7 +1,8 @@
 // Drives a running taskql (TASKQL_URL) the way a task-list page does, with
 // the typed operations: signup, login, tasks created, paged with cursors,
 // filtered, changed and deleted, a token refreshed, live events, and the
-// account's sessions listed and ended.
+// account's sessions listed and ended, and a second factor set up with a
+// common authenticator library (otpauth) and a two-step login.
 import assert from "node:assert/strict";
 
 import { print } from "graphql";
@@ -12,7 +13,10 @@ import type {
   TasksQuery,
   TasksQueryVariables,
 } from "./gql/graphql.js";
+import * as OTPAuth from "otpauth";
+
 import {
+  ConfirmTotpSetup,
   CreateTask,
   DeleteTask,
   Login,
@@ -21,8 +25,10 @@ import {
   RevokeSession,
   Sessions,
   Signup,
+  StartTotpSetup,
   TaskEvents,
   Tasks,
+  TwoFactor,
   UpdateTask,
 } from "./operations.js";
 
@@ -121,4 +127,34 @@ await check("sessions listed, one ended, then all the others", async () => {
   assert.equal(revokeOtherSessions, 1);
   const { sessions: left } = await client.run(Sessions, {});
   assert.deepEqual(left.map((session) => session.current), [true]);
+});
+
+await check("a second factor from the otpauth URI, then a two-step login", async () => {
+  const { startTotpSetup } = await client.run(StartTotpSetup, {});
+  assert.ok(startTotpSetup.qrCodeSvg.includes("<svg"));
+  // What an authenticator app does with the QR code's URI.
+  const app = OTPAuth.URI.parse(startTotpSetup.otpauthUri);
+  assert.ok(app instanceof OTPAuth.TOTP);
+  assert.equal(app.issuer, "taskql");
+  assert.equal(app.label, email);
+  assert.equal(app.secret.base32, startTotpSetup.secret);
+  // The step before the current one: the current one stays for the login.
+  // Not in the last 5 s of a step, so that both stay good meanwhile.
+  while (Date.now() % 30_000 > 25_000) await new Promise((resolve) => setTimeout(resolve, 500));
+  const now = Date.now();
+  const earlier = app.generate({ timestamp: now - 30_000 });
+  const { confirmTotpSetup: codes } = await client.run(ConfirmTotpSetup, { code: earlier });
+  assert.equal(codes.length, 10);
+  const { twoFactor } = await client.run(TwoFactor, {});
+  assert.deepEqual([twoFactor.totp, twoFactor.recoveryCodesLeft], [true, 10]);
+
+  const fresh = new TaskqlClient(process.env.TASKQL_URL ?? "http://127.0.0.1:8000");
+  let asked = false;
+  await fresh.logIn(email, password, async () => {
+    asked = true;
+    return app.generate({ timestamp: now });
+  });
+  assert.ok(asked, "the second step was asked for");
+  const { me } = await fresh.run(Me, {});
+  assert.equal(me.email, email);
 });

@@ -71,3 +71,21 @@ export const RevokeSession = graphql(`
 export const RevokeOtherSessions = graphql(`
   mutation RevokeOtherSessions { revokeOtherSessions }
 `);
+
+export const CompleteLogin = graphql(`
+  mutation CompleteLogin($input: CompleteLoginInput!) {
+    completeLogin(input: $input) { accessToken refreshToken expiresIn user { id email } }
+  }
+`);
+
+export const TwoFactor = graphql(`
+  query TwoFactor { twoFactor { totp recoveryCodesLeft } }
+`);
+
+export const StartTotpSetup = graphql(`
+  mutation StartTotpSetup { startTotpSetup { secret otpauthUri qrCodeSvg } }
+`);
+
+export const ConfirmTotpSetup = graphql(`
+  mutation ConfirmTotpSetup($code: String!) { confirmTotpSetup(code: $code) }
+`);
