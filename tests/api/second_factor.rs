@@ -415,3 +415,67 @@ async fn a_login_begun_on_one_instance_is_completed_on_another() {
         "INVALID_CREDENTIALS",
     );
 }
+
+#[tokio::test]
+async fn a_reset_leaves_the_second_factor_on_and_the_owner_hears_of_recovery_codes_and_turning_it_off()
+ {
+    use crate::smtp::SmtpServer;
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url();
+    let app = spawn_app_with(&[("TASKQL_SMTP_URL", &url)]).await;
+    let ada = app.enrolled("ada@example.com").await;
+    let mail = |subject: &'static str| {
+        let smtp = &smtp;
+        async move {
+            for _ in 0..1000 {
+                if let Some(mail) = smtp
+                    .received()
+                    .into_iter()
+                    .find(|mail| mail.subject == subject)
+                {
+                    return mail;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            panic!("no mail {subject:?}: {:?}", smtp.received());
+        }
+    };
+    app.graphql(
+        "mutation($email: String!) { requestPasswordReset(email: $email) }",
+        json!({ "email": "ada@example.com" }),
+        None,
+    )
+    .await;
+    let token = mail("Reset your taskql password").await.token();
+    let input = json!({ "token": token, "newPassword": "an entirely new passphrase" });
+    let reset = app
+        .graphql(
+            "mutation($input: ResetPasswordInput!) { resetPassword(input: $input) }",
+            json!({ "input": input }),
+            None,
+        )
+        .await;
+    assert_eq!(reset["data"]["resetPassword"], true, "{reset}");
+    let login = app
+        .login("ada@example.com", "an entirely new passphrase")
+        .await;
+    assert_error(&login, "MFA_REQUIRED");
+
+    let mfa_token = login["errors"][0]["extensions"]["mfaToken"]
+        .as_str()
+        .expect("token");
+    let signed_in = app.complete(mfa_token, &ada.recovery[0]).await;
+    let token = signed_in["data"]["completeLogin"]["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    mail("A taskql recovery code was used").await;
+    let disable =
+        json!({ "input": { "password": "an entirely new passphrase", "code": ada.recovery[1] } });
+    assert_eq!(
+        app.graphql(DISABLE, disable, Some(&token)).await["data"]["disableTotp"],
+        true
+    );
+    let off = mail("The second factor of your taskql account was turned off").await;
+    assert!(!off.text.contains(&ada.recovery[1]), "no code in the mail");
+}
