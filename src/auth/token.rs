@@ -82,7 +82,7 @@ impl Claimed {
                     .from(Sessions)
                     .and_where(session::Column::Id.eq(session))
                     .and_where(session::Column::RevokedAt.is_null())
-                    .to_owned(),
+                    .take(),
             ));
         }
         holds
@@ -97,7 +97,7 @@ impl Claimed {
                 .expr(Expr::val(1))
                 .from(Users)
                 .cond_where(self.holds())
-                .to_owned(),
+                .take(),
         )
     }
 }
