@@ -18,7 +18,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
-    db,
+    db::{self, StoredByName},
     error::{AppError, AppResult},
 };
 
@@ -68,9 +68,8 @@ pub enum SecurityEventKind {
     RecoveryCodesRegenerated,
 }
 
-impl SecurityEventKind {
-    /// Every kind, as stored.
-    const ALL: [(Self, &'static str); 16] = [
+impl StoredByName for SecurityEventKind {
+    const NAMES: &'static [(Self, &'static str)] = &[
         (Self::SignedUp, "signed_up"),
         (Self::LoggedIn, "logged_in"),
         (Self::LoginFailed, "login_failed"),
@@ -88,20 +87,6 @@ impl SecurityEventKind {
         (Self::RecoveryCodeUsed, "recovery_code_used"),
         (Self::RecoveryCodesRegenerated, "recovery_codes_regenerated"),
     ];
-
-    pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(kind, _)| *kind == self)
-            .map_or("unknown", |(_, name)| name)
-    }
-
-    fn parse(name: &str) -> Option<Self> {
-        Self::ALL
-            .iter()
-            .find(|(_, stored)| *stored == name)
-            .map(|(kind, _)| *kind)
-    }
 }
 
 /// A recorded event, as its account sees it.
@@ -125,7 +110,7 @@ pub async fn record(
     SecurityEvents::insert(security_event::ActiveModel {
         id: Set(Uuid::now_v7()),
         user_id: Set(user),
-        kind: Set(kind.as_str().to_owned()),
+        kind: Set(kind.stored_name().to_owned()),
         at: Set(db::now()),
         ip: Set(client.ip_text()),
         user_agent: Set(client.user_agent.clone()),
@@ -149,7 +134,7 @@ pub async fn record_for_email(
     select
         .expr(Expr::val(Uuid::now_v7()))
         .column(user::Column::Id)
-        .expr(Expr::val(kind.as_str()))
+        .expr(Expr::val(kind.stored_name()))
         .expr(Expr::val(db::now()))
         .expr(Expr::val(client.ip_text()))
         .expr(Expr::val(client.user_agent.clone()))
@@ -180,7 +165,7 @@ fn log(user: Uuid, kind: SecurityEventKind, client: &Client) {
     tracing::info!(
         target: "taskql::audit",
         %user,
-        event = kind.as_str(),
+        event = kind.stored_name(),
         ip = client.ip_text(),
         user_agent = client.user_agent.as_deref(),
         "security event"
@@ -209,7 +194,7 @@ pub async fn list(
         .filter_map(|row| {
             Some(SecurityEvent {
                 id: row.id,
-                kind: SecurityEventKind::parse(&row.kind)?,
+                kind: SecurityEventKind::from_stored_name(&row.kind)?,
                 at: row.at,
                 ip: row.ip,
                 user_agent: row.user_agent,
@@ -275,14 +260,14 @@ mod tests {
 
     #[test]
     fn every_kind_is_stored_under_a_name_of_its_own() {
-        for (kind, name) in SecurityEventKind::ALL {
-            assert_eq!(kind.as_str(), name);
-            assert_eq!(SecurityEventKind::parse(name), Some(kind));
+        for &(kind, name) in SecurityEventKind::NAMES {
+            assert_eq!(kind.stored_name(), name);
+            assert_eq!(SecurityEventKind::from_stored_name(name), Some(kind));
         }
-        let names: std::collections::HashSet<_> = SecurityEventKind::ALL
+        let names: std::collections::HashSet<_> = SecurityEventKind::NAMES
             .iter()
             .map(|(_, name)| name)
             .collect();
-        assert_eq!(names.len(), SecurityEventKind::ALL.len());
+        assert_eq!(names.len(), SecurityEventKind::NAMES.len());
     }
 }

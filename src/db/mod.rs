@@ -120,6 +120,26 @@ impl Columns for QueryResult {
     }
 }
 
+/// An enum stored in a text column by name: each variant with its name,
+/// listed once.
+pub trait StoredByName: Copy + PartialEq + 'static {
+    const NAMES: &'static [(Self, &'static str)];
+
+    fn stored_name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(value, _)| *value == self)
+            .map_or("unknown", |(_, name)| name)
+    }
+
+    fn from_stored_name(name: &str) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .find(|(_, stored)| *stored == name)
+            .map(|(value, _)| *value)
+    }
+}
+
 /// A value of a column, read by position: a type that is never null
 /// (refused when the column holds null), or an `Option` of one.
 pub trait FromColumn: Sized {

@@ -20,7 +20,10 @@ use sea_orm::{
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::{db, error::AppResult};
+use crate::{
+    db::{self, StoredByName},
+    error::AppResult,
+};
 
 /// How long a sender owns the rows it took; longer than sending can take.
 const LEASE: Duration = Duration::from_secs(5 * 60);
@@ -54,8 +57,8 @@ pub enum Kind {
     RecoveryCodeUsed,
 }
 
-impl Kind {
-    const ALL: [(Self, &'static str); 9] = [
+impl StoredByName for Kind {
+    const NAMES: &'static [(Self, &'static str)] = &[
         (Self::PasswordReset, "password_reset"),
         (Self::VerifyEmail, "verify_email"),
         (Self::ChangeEmail, "change_email"),
@@ -66,20 +69,6 @@ impl Kind {
         (Self::TotpDisabled, "totp_disabled"),
         (Self::RecoveryCodeUsed, "recovery_code_used"),
     ];
-
-    fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(kind, _)| *kind == self)
-            .map_or("unknown", |(_, name)| name)
-    }
-
-    fn parse(name: &str) -> Option<Self> {
-        Self::ALL
-            .iter()
-            .find(|(_, stored)| *stored == name)
-            .map(|(kind, _)| *kind)
-    }
 }
 
 /// A queued mail taken by this instance's sender.
@@ -124,7 +113,7 @@ impl Outbox {
         let now = db::now();
         MailOutbox::insert(mail_outbox::ActiveModel {
             id: Set(Uuid::now_v7()),
-            kind: Set(kind.as_str().to_owned()),
+            kind: Set(kind.stored_name().to_owned()),
             recipient: Set(recipient.to_owned()),
             user_id: Set(user),
             attempts: Set(0),
@@ -147,7 +136,7 @@ impl Outbox {
         since: DateTime<Utc>,
     ) -> AppResult<bool> {
         let queued = MailOutbox::find()
-            .filter(Column::Kind.eq(kind.as_str()))
+            .filter(Column::Kind.eq(kind.stored_name()))
             .filter(Column::Recipient.eq(recipient))
             .filter(Column::CreatedAt.gt(since))
             .count(&self.db)
@@ -164,7 +153,7 @@ impl Outbox {
         since: DateTime<Utc>,
     ) -> AppResult<bool> {
         let queued = MailOutbox::find()
-            .filter(Column::Kind.eq(kind.as_str()))
+            .filter(Column::Kind.eq(kind.stored_name()))
             .filter(Column::UserId.eq(user))
             .filter(Column::CreatedAt.gt(since))
             .count(&self.db)
@@ -207,7 +196,7 @@ impl Outbox {
             .await?;
         Ok(taken.into_iter().next().map(|row| Queued {
             id: row.id,
-            kind: Kind::parse(&row.kind),
+            kind: Kind::from_stored_name(&row.kind),
             recipient: row.recipient,
             user: row.user_id,
             created_at: row.created_at,
@@ -295,8 +284,11 @@ mod tests {
 
     #[test]
     fn every_kind_is_stored_under_a_name_of_its_own() {
-        for (kind, name) in Kind::ALL {
-            assert_eq!((kind.as_str(), Kind::parse(name)), (name, Some(kind)));
+        for &(kind, name) in Kind::NAMES {
+            assert_eq!(
+                (kind.stored_name(), Kind::from_stored_name(name)),
+                (name, Some(kind))
+            );
         }
     }
 
