@@ -295,8 +295,9 @@ impl Accounts {
     }
 
     /// Deletes what has run out: counters whose window has ended, reset and
-    /// verification tokens past their time, ended sessions, security events
-    /// past their retention, mail given up on.
+    /// verification tokens past their time, ended sessions, second-factor
+    /// setups and login steps past their time, security events past their
+    /// retention, mail given up on.
     pub async fn sweep(&self) -> AppResult<()> {
         let db = self.db();
         counter::sweep(db).await?;
@@ -309,6 +310,7 @@ impl Accounts {
             .exec(db)
             .await?;
         sessions::sweep(db).await?;
+        second_factor::sweep(db).await?;
         audit::sweep(db, self.inner.settings.policy.security_event_retention).await?;
         self.inner.outbox.sweep().await?;
         Ok(())

@@ -398,6 +398,21 @@ impl Accounts {
     }
 }
 
+/// Deletes setups never confirmed and login steps past their time.
+pub(super) async fn sweep(conn: &impl ConnectionTrait) -> AppResult<()> {
+    let now = db::now();
+    TotpSecrets::delete_many()
+        .filter(totp_secret::Column::ConfirmedAt.is_null())
+        .filter(totp_secret::Column::PendingUntil.lte(now))
+        .exec(conn)
+        .await?;
+    MfaChallenges::delete_many()
+        .filter(mfa_challenge::Column::ExpiresAt.lte(now))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// A step as the database stores it.
 fn step_number(step: u64) -> i64 {
     i64::try_from(step).unwrap_or(i64::MAX)

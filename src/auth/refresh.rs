@@ -23,8 +23,8 @@ pub enum Rotation {
         session: Uuid,
         token: String,
     },
-    /// Presented again after it was used or revoked: it leaked, and its
-    /// whole family is revoked.
+    /// Presented again after it was exchanged: it leaked, and its whole
+    /// family is revoked.
     Reused { user_id: Uuid, session: Uuid },
     /// Unknown or expired.
     Refused,
@@ -69,12 +69,13 @@ pub async fn rotate(
         user_id: stored.user_id,
         session: stored.family_id,
     };
-    if stored.used_at.is_some() || stored.revoked_at.is_some() {
+    if stored.used_at.is_some() {
         tracing::warn!(family = %stored.family_id, "refresh token reused: revoking its family");
         revoke_family(db, stored.family_id).await?;
         return Ok(reused);
     }
-    if stored.expires_at <= db::now() {
+    // Revoked (logged out, session ended) but never exchanged: no leak.
+    if stored.revoked_at.is_some() || stored.expires_at <= db::now() {
         return Ok(Rotation::Refused);
     }
     let txn = db.begin().await?;
