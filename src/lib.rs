@@ -19,7 +19,8 @@
 //!   guard; GraphQL over HTTP and over WebSocket.
 //! * [`accounts`]: the accounts service: signup, login, sessions (listed and
 //!   revoked), password change and reset, verified email and email change,
-//!   the record of security events (`accounts::audit`), deletion, the
+//!   the record of security events (`accounts::audit`), the second factor,
+//!   deletion, the
 //!   per-IP and per-email limits.
 //! * [`tasks`]: the tasks service: a task's fields, declared once
 //!   (`tasks::fields`), the input rules, listing orders, cursors, pages,
@@ -30,7 +31,8 @@
 //!   sends it over SMTP (or to the log in development), with retries, and
 //!   the words of each mail from templates (`mail::letters`).
 //! * [`auth`]: credentials, Argon2id hashing on a bounded pool, access and
-//!   refresh tokens, random tokens, windowed counters; no request types.
+//!   refresh tokens, random tokens, windowed counters, TOTP codes and the
+//!   sealing of secrets at rest; no request types.
 //! * [`error`]: what can go wrong, in the domain's words.
 //! * [`db`]: connecting and migrating, short reads of SQLite on the
 //!   request's thread, rows of either database read by column position;
