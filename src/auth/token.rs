@@ -90,15 +90,25 @@ impl Claimed {
 
     /// True, in SQL, while the token holds ([`Claimed::holds`]): the whole
     /// test of a token's account, for a query to apply in the same
-    /// statement as its read.
+    /// statement as its read. A token of a session needs its session alone:
+    /// a password change or reset ends every session of the account in the
+    /// same transaction, and a deleted account takes its sessions along.
     pub fn live(self) -> Expr {
-        Expr::exists(
-            Query::select()
+        let select = match self.session {
+            Some(session) => Query::select()
+                .expr(Expr::val(1))
+                .from(Sessions)
+                .and_where(session::Column::Id.eq(session))
+                .and_where(session::Column::UserId.eq(self.user_id))
+                .and_where(session::Column::RevokedAt.is_null())
+                .take(),
+            None => Query::select()
                 .expr(Expr::val(1))
                 .from(Users)
                 .cond_where(self.holds())
                 .take(),
-        )
+        };
+        Expr::exists(select)
     }
 }
 
