@@ -198,8 +198,8 @@ impl Services {
                 if config.is_production() {
                     tracing::warn!(
                         "TASKQL_DATA_KEY is not set: second-factor secrets are sealed with a key \
-                         derived from TASKQL_JWT_SECRET, so changing that secret turns every \
-                         second factor off. Set TASKQL_DATA_KEY to at least 32 random bytes."
+                         derived from TASKQL_JWT_SECRET, so changing that secret leaves every \
+                         TOTP secret unreadable (recovery codes only). Set TASKQL_DATA_KEY to at least 32 random bytes."
                     );
                 }
                 DataKey::from_signing_secret(&secret)

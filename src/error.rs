@@ -9,6 +9,8 @@
 
 use std::borrow::Cow;
 
+use crate::secret::Secret;
+
 type Source = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +38,7 @@ pub enum AppError {
     /// The account has a second factor and this needs a current code: after
     /// a correct password, `mfa_token` is what `completeLogin` takes with it.
     #[error("a second-factor code is required")]
-    MfaRequired { mfa_token: Option<String> },
+    MfaRequired { mfa_token: Option<Secret> },
     /// The thing does not exist, or is not the viewer's.
     #[error("not found")]
     NotFound,

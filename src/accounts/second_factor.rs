@@ -34,6 +34,7 @@ use crate::{
     db,
     error::{AppError, AppResult},
     mail::outbox::Kind,
+    secret::Secret,
 };
 
 /// How long a setup waits for its first code.
@@ -69,7 +70,7 @@ enum Accepted {
 impl Accounts {
     /// The second factor of `user`.
     pub async fn two_factor(&self, user: Uuid) -> AppResult<TwoFactor> {
-        let totp = self.confirmed_totp(self.db(), user).await?.is_some();
+        let totp = self.has_totp(user).await?;
         let recovery_codes_left = RecoveryCodes::find()
             .filter(recovery_code::Column::UserId.eq(user))
             .filter(recovery_code::Column::UsedAt.is_null())
@@ -84,7 +85,7 @@ impl Accounts {
     /// Starts setting up TOTP with a new secret, pending for 10 minutes;
     /// `BAD_USER_INPUT` while TOTP is on.
     pub async fn start_totp_setup(&self, user: &user::Model) -> AppResult<TotpSetup> {
-        if self.confirmed_totp(self.db(), user.id).await?.is_some() {
+        if self.has_totp(user.id).await? {
             return Err(AppError::bad_request(
                 "TOTP is on already; turn it off first to set up another",
             ));
@@ -176,7 +177,7 @@ impl Accounts {
         self.limit_client(client).await?;
         let password = Password::parse_given(password, "password")?;
         let user = self.check_password(user.clone(), &password).await?;
-        if self.confirmed_totp(self.db(), user.id).await?.is_none() {
+        if !self.has_totp(user.id).await? {
             return Err(AppError::bad_request("TOTP is not on"));
         }
         self.second_factor(&user, client, Some(code)).await?;
@@ -204,7 +205,7 @@ impl Accounts {
         code: &str,
     ) -> AppResult<Vec<String>> {
         self.limit_client(client).await?;
-        if self.confirmed_totp(self.db(), user.id).await?.is_none() {
+        if !self.has_totp(user.id).await? {
             return Err(AppError::bad_request("TOTP is not on"));
         }
         self.second_factor(user, client, Some(code)).await?;
@@ -236,7 +237,7 @@ impl Accounts {
         let Some(code) = code.filter(|code| !code.trim().is_empty()) else {
             return Err(AppError::MfaRequired { mfa_token: None });
         };
-        self.accept_code(user, &secret, client, code)
+        self.accept_code(user, secret.as_deref(), client, code)
             .await?
             .ok_or(AppError::InvalidCredentials)?;
         Ok(())
@@ -245,7 +246,7 @@ impl Accounts {
     /// After a correct password: `MFA_REQUIRED` with an `mfaToken` when
     /// `user` has a second factor, else nothing.
     pub(super) async fn challenge(&self, user: &user::Model) -> AppResult<()> {
-        if self.confirmed_totp(self.db(), user.id).await?.is_none() {
+        if !self.has_totp(user.id).await? {
             return Ok(());
         }
         let token = random::token()?;
@@ -258,7 +259,7 @@ impl Accounts {
         .exec(self.db())
         .await?;
         Err(AppError::MfaRequired {
-            mfa_token: Some(token),
+            mfa_token: Some(Secret::new(token)),
         })
     }
 
@@ -304,7 +305,7 @@ impl Accounts {
             .await?
             .ok_or_else(refused)?;
         if self
-            .accept_code(&user, &secret, client, code)
+            .accept_code(&user, secret.as_deref(), client, code)
             .await?
             .is_none()
         {
@@ -331,12 +332,25 @@ impl Accounts {
         self.start_session(user, client).await
     }
 
+    /// Whether TOTP is on for `user` (the secret is not opened).
+    async fn has_totp(&self, user: Uuid) -> AppResult<bool> {
+        let confirmed = TotpSecrets::find_by_id(user)
+            .filter(totp_secret::Column::ConfirmedAt.is_not_null())
+            .count(self.db())
+            .await?;
+        Ok(confirmed > 0)
+    }
+
     /// The secret of `user`'s confirmed TOTP, if TOTP is on.
+    ///
+    /// The inner `None`: TOTP is on, but its secret does not open with the
+    /// data key (the key changed). TOTP codes then fail, and recovery codes
+    /// still work, so the person can turn it off and set it up again.
     async fn confirmed_totp(
         &self,
         conn: &impl ConnectionTrait,
         user: Uuid,
-    ) -> AppResult<Option<Vec<u8>>> {
+    ) -> AppResult<Option<Option<Vec<u8>>>> {
         let Some(row) = TotpSecrets::find_by_id(user)
             .filter(totp_secret::Column::ConfirmedAt.is_not_null())
             .one(conn)
@@ -344,7 +358,13 @@ impl Accounts {
         else {
             return Ok(None);
         };
-        self.inner.data_key.open(user, &row.sealed).map(Some)
+        match self.inner.data_key.open(user, &row.sealed) {
+            Ok(secret) => Ok(Some(Some(secret))),
+            Err(_) => {
+                tracing::warn!(%user, "a TOTP secret does not open with the data key");
+                Ok(Some(None))
+            }
+        }
     }
 
     /// Takes `code` for `user`: a TOTP code of the current step ±1 not
@@ -353,12 +373,13 @@ impl Accounts {
     async fn accept_code(
         &self,
         user: &user::Model,
-        secret: &[u8],
+        secret: Option<&[u8]>,
         client: &Client,
         code: &str,
     ) -> AppResult<Option<Accepted>> {
         let now = totp::step_at(SystemTime::now());
-        if let Some(step) = totp::matching_step(secret, code, now) {
+        let step = secret.and_then(|secret| totp::matching_step(secret, code, now));
+        if let Some(step) = step {
             // Once per step: a code seen (here or on another instance) is spent.
             let fresh = Condition::any()
                 .add(totp_secret::Column::LastStep.is_null())

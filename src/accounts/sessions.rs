@@ -78,10 +78,9 @@ pub(super) async fn end(
         .filter(which)
         .exec_with_returning(conn)
         .await?;
-    for session in &ended {
-        refresh::revoke_family(conn, session.id).await?;
-    }
-    Ok(ended.into_iter().map(|session| session.id).collect())
+    let ended: Vec<Uuid> = ended.into_iter().map(|session| session.id).collect();
+    refresh::revoke_families(conn, &ended).await?;
+    Ok(ended)
 }
 
 /// Deletes sessions that ended or ran out.

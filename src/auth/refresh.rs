@@ -121,6 +121,14 @@ pub async fn revoke_family(db: &impl ConnectionTrait, family_id: Uuid) -> AppRes
     revoke_where(db, Column::FamilyId.eq(family_id)).await
 }
 
+/// Ends the refresh tokens of these sessions, in one statement.
+pub async fn revoke_families(db: &impl ConnectionTrait, families: &[Uuid]) -> AppResult<()> {
+    if families.is_empty() {
+        return Ok(());
+    }
+    revoke_where(db, Column::FamilyId.is_in(families.iter().copied())).await
+}
+
 async fn revoke_where(
     db: &impl ConnectionTrait,
     which: sea_orm::sea_query::SimpleExpr,

@@ -78,7 +78,7 @@ pub fn give_code(error: &mut ServerError, request_id: &str) {
                 mfa_token: Some(token),
             } = app
             {
-                extensions.set("mfaToken", token.as_str());
+                extensions.set("mfaToken", token.expose());
             }
             if let AppError::Internal(cause) = app {
                 tracing::error!(request_id, error = %cause, "internal error");

@@ -96,6 +96,21 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Logs in with `password`, then completes the login with `code`;
+    /// returns the access token.
+    async fn sign_in_with(&self, email: &str, password: &str, code: &str) -> String {
+        let login = self.login(email, password).await;
+        assert_error(&login, "MFA_REQUIRED");
+        let mfa_token = login["errors"][0]["extensions"]["mfaToken"]
+            .as_str()
+            .expect("token");
+        let signed_in = self.complete(mfa_token, code).await;
+        signed_in["data"]["completeLogin"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("signed in: {signed_in}"))
+            .to_owned()
+    }
+
     async fn complete(&self, mfa_token: &str, code: &str) -> Value {
         let input = json!({ "mfaToken": mfa_token, "code": code });
         self.graphql(COMPLETE, json!({ "input": input }), None)
@@ -331,18 +346,13 @@ async fn the_changes_that_matter_ask_for_a_current_code() {
         .graphql(CHANGE_PASSWORD, change(Some(&ada.recovery[0])), Some(token))
         .await;
     assert_eq!(changed["data"]["changePassword"], true, "{changed}");
-    let login = app
-        .login("ada@example.com", "an entirely new passphrase")
+    let token = app
+        .sign_in_with(
+            "ada@example.com",
+            "an entirely new passphrase",
+            &ada.recovery[1],
+        )
         .await;
-    assert_error(&login, "MFA_REQUIRED");
-    let mfa_token = login["errors"][0]["extensions"]["mfaToken"]
-        .as_str()
-        .expect("token");
-    let signed_in = app.complete(mfa_token, &ada.recovery[1]).await;
-    let token = signed_in["data"]["completeLogin"]["accessToken"]
-        .as_str()
-        .expect("token")
-        .to_owned();
     let disable =
         json!({ "input": { "password": "an entirely new passphrase", "code": ada.recovery[2] } });
     assert_eq!(
@@ -456,19 +466,14 @@ async fn a_reset_leaves_the_second_factor_on_and_the_owner_hears_of_recovery_cod
         )
         .await;
     assert_eq!(reset["data"]["resetPassword"], true, "{reset}");
-    let login = app
-        .login("ada@example.com", "an entirely new passphrase")
+    // The reset left TOTP on: the login still takes a second step.
+    let token = app
+        .sign_in_with(
+            "ada@example.com",
+            "an entirely new passphrase",
+            &ada.recovery[0],
+        )
         .await;
-    assert_error(&login, "MFA_REQUIRED");
-
-    let mfa_token = login["errors"][0]["extensions"]["mfaToken"]
-        .as_str()
-        .expect("token");
-    let signed_in = app.complete(mfa_token, &ada.recovery[0]).await;
-    let token = signed_in["data"]["completeLogin"]["accessToken"]
-        .as_str()
-        .expect("token")
-        .to_owned();
     mail("A taskql recovery code was used").await;
     let disable =
         json!({ "input": { "password": "an entirely new passphrase", "code": ada.recovery[1] } });
@@ -478,4 +483,31 @@ async fn a_reset_leaves_the_second_factor_on_and_the_owner_hears_of_recovery_cod
     );
     let off = mail("The second factor of your taskql account was turned off").await;
     assert!(!off.text.contains(&ada.recovery[1]), "no code in the mail");
+}
+
+#[tokio::test]
+async fn a_secret_that_no_longer_opens_leaves_the_recovery_codes_working() {
+    let database = Arc::new(TestDatabase::create().await);
+    let before = spawn_app_on(Arc::clone(&database), &[]).await;
+    let ada = before.enrolled("ada@example.com").await;
+    // The same database under another data key.
+    let after = spawn_app_on(
+        database,
+        &[("TASKQL_DATA_KEY", "another data key, of 32 bytes or more")],
+    )
+    .await;
+    let step = fresh_step().await;
+    let mfa_token = after.mfa_token("ada@example.com").await;
+    let totp_code = after
+        .complete(&mfa_token, &totp::code(&ada.secret, step))
+        .await;
+    assert_error(&totp_code, "INVALID_CREDENTIALS");
+    let token = after
+        .sign_in_with("ada@example.com", PASSWORD, &ada.recovery[0])
+        .await;
+    let disable = json!({ "input": { "password": PASSWORD, "code": ada.recovery[1] } });
+    assert_eq!(
+        after.graphql(DISABLE, disable, Some(&token)).await["data"]["disableTotp"],
+        true
+    );
 }
