@@ -20,6 +20,7 @@ use crate::{
     events::{Events, listener},
     graphql::{self, SchemaSettings, http::GraphqlState, ws::WsState},
     mail::{Mailer, outbox::Outbox, sender},
+    metrics::Metrics,
     server,
     tasks::{Tasks, cursor::CursorKey},
 };
@@ -32,6 +33,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// The metrics listener and its routes, when one is configured.
+    metrics: Option<(TcpListener, Router)>,
     db: DatabaseConnection,
     /// What the background workers need of the services.
     services: Services,
@@ -43,12 +46,41 @@ pub struct Application {
 pub struct Shutdown {
     token: CancellationToken,
     tracker: TaskTracker,
+    /// Cancelled when a drain starts: `/readyz` answers 503 from then on.
+    draining: CancellationToken,
 }
 
 impl Shutdown {
     /// Asks the application to stop; returns at once.
     pub fn stop(&self) {
+        self.draining.cancel();
         self.token.cancel();
+    }
+
+    /// Stops the application after `period` of draining: `/readyz` says
+    /// "not ready" at once, so that a balancer checking it sends no new
+    /// requests, while every request that still comes is served. Then the
+    /// server stops accepting, finishes what is in flight, and closes its
+    /// WebSockets with `1001`. Returns once the stop has begun.
+    pub async fn drain(&self, period: Duration) {
+        self.draining.cancel();
+        if !period.is_zero() {
+            tracing::info!(
+                ?period,
+                "draining: /readyz answers 503, requests are still served"
+            );
+            tokio::select! {
+                () = tokio::time::sleep(period) => {}
+                () = self.token.cancelled() => {}
+            }
+        }
+        tracing::info!("shutting down: finishing requests in flight");
+        self.stop();
+    }
+
+    /// Whether a drain or a stop has begun.
+    pub fn is_draining(&self) -> bool {
+        self.draining.is_cancelled()
     }
 
     /// Completes once the server and every worker have stopped.
@@ -83,6 +115,7 @@ impl Application {
             services.accounts.clone(),
             services.tasks.clone(),
             services.events.clone(),
+            services.metrics.clone(),
             schema,
         );
         let graphql = GraphqlState {
@@ -99,11 +132,37 @@ impl Application {
             origins: Arc::from(config.http.cors_origins.as_slice()),
             shutdown: shutdown.token.clone(),
             connections: shutdown.tracker.clone(),
+            metrics: services.metrics.clone(),
         };
-        let router = server::router(graphql, subscriptions, db.clone(), &config.http);
+        let readiness = server::Readiness {
+            db: db.clone(),
+            shutdown: shutdown.clone(),
+        };
+        let metrics = match config.http.metrics_listen {
+            Some(address) => {
+                let listener = TcpListener::bind(address).await.with_context(|| {
+                    format!("cannot listen on {address} (TASKQL_METRICS_LISTEN)")
+                })?;
+                let routes = server::metrics_router(server::Scrape {
+                    metrics: services.metrics.clone(),
+                    outbox: services.outbox.clone(),
+                    readiness: readiness.clone(),
+                });
+                Some((listener, routes))
+            }
+            None => None,
+        };
+        let router = server::router(
+            graphql,
+            subscriptions,
+            readiness,
+            services.metrics.clone(),
+            &config.http,
+        );
         Ok(Self {
             listener,
             router,
+            metrics,
             db,
             services,
             shutdown,
@@ -114,6 +173,13 @@ impl Application {
         self.listener.local_addr()
     }
 
+    /// The metrics listener's address, when there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
+    }
+
     /// A handle that stops the application once it runs.
     pub fn shutdown(&self) -> Shutdown {
         self.shutdown.clone()
@@ -122,13 +188,14 @@ impl Application {
     /// Serves until stopped, then lets in-flight requests finish and stops
     /// the workers.
     pub async fn run(self) -> std::io::Result<()> {
-        let Shutdown { token, tracker } = self.shutdown;
+        let Shutdown { token, tracker, .. } = self.shutdown;
         let Services {
             accounts,
             events,
             outbox,
             mailer,
             listening,
+            metrics,
             ..
         } = self.services;
         let workers = CancellationToken::new();
@@ -139,14 +206,33 @@ impl Application {
                 async move { accounts.sweep().await }
             }
         }));
-        tracker.spawn(sender::run(outbox, mailer, accounts, workers.clone()));
+        tracker.spawn(sender::run(
+            outbox,
+            mailer,
+            accounts,
+            metrics.clone(),
+            workers.clone(),
+        ));
         if let Some(listening) = listening {
             tracker.spawn(listener::run(
                 events,
                 self.db.clone(),
                 listening,
+                metrics,
                 workers.clone(),
             ));
+        }
+        if let Some((listener, routes)) = self.metrics {
+            // Scraped until the workers stop, after the last request.
+            let stop = workers.clone();
+            tracker.spawn(async move {
+                let served = axum::serve(listener, routes)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await;
+                if let Err(error) = served {
+                    tracing::error!(%error, "the metrics listener failed");
+                }
+            });
         }
         let service = self
             .router
@@ -173,12 +259,18 @@ struct Services {
     mailer: Mailer,
     /// On PostgreSQL, the connection that already listens for events.
     listening: Option<PgListener>,
+    metrics: Metrics,
 }
 
 impl Services {
     async fn build(config: &Config, db: &DatabaseConnection) -> anyhow::Result<Self> {
         let passwords = &config.passwords;
-        let hasher = PasswordHasher::new(passwords.argon2.clone(), passwords.hash_workers.get())?;
+        let metrics = Metrics::new();
+        let hasher = PasswordHasher::new(
+            passwords.argon2.clone(),
+            passwords.hash_workers.get(),
+            &metrics,
+        )?;
         let secret = token::signing_secret(&config.tokens)
             .map_err(|_| anyhow::anyhow!("cannot draw a random signing key"))?;
         let events = Events::new(db.get_database_backend());
@@ -235,6 +327,7 @@ impl Services {
             outbox,
             mailer,
             listening,
+            metrics,
         })
     }
 }
@@ -288,5 +381,4 @@ pub async fn shutdown_signal() {
         () = interrupt => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }

@@ -13,6 +13,9 @@ use crate::secret::Secret;
 
 type Source = Box<dyn std::error::Error + Send + Sync>;
 
+/// What a client reads while the database cannot be reached.
+pub const UNAVAILABLE: &str = "the database cannot be reached for the moment; retry shortly";
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// No token, or a bad, expired or revoked one.
@@ -58,6 +61,11 @@ pub enum AppError {
     /// client should refetch.
     #[error("events may have been missed; refetch and subscribe again")]
     EventsMissed,
+    /// The database cannot be reached (down, restarting, or every
+    /// connection busy for too long): worth retrying shortly. The source is
+    /// logged, never shown.
+    #[error("{}", UNAVAILABLE)]
+    Unavailable(#[source] Source),
     /// Anything unexpected; the source is logged, never shown.
     #[error("internal server error")]
     Internal(#[source] Source),
@@ -87,7 +95,11 @@ impl AppError {
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(error: sea_orm::DbErr) -> Self {
-        Self::internal(error)
+        if crate::db::is_unreachable(&error) {
+            Self::Unavailable(error.into())
+        } else {
+            Self::internal(error)
+        }
     }
 }
 

@@ -39,7 +39,8 @@
 //!   the tables are in the `entity` and `migration` crates.
 //!   [`secret`]: strings that never print; [`cache`]:
 //!   the byte-bounded cache that documents, persisted queries and verified
-//!   tokens are kept in.
+//!   tokens are kept in; [`metrics`]: what the server counts, for
+//!   Prometheus.
 
 pub mod accounts;
 pub mod app;
@@ -53,6 +54,7 @@ pub mod events;
 pub mod graphql;
 pub mod http_policy;
 pub mod mail;
+pub mod metrics;
 pub mod secret;
 pub mod server;
 pub mod tasks;

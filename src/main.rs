@@ -8,6 +8,13 @@ use taskql::{
     db, graphql, telemetry,
 };
 
+/// mimalloc's v2 line: a page's many small allocations cost about a fifth
+/// of its CPU time less than with the system allocator, for 2 MiB more at
+/// rest (bench/README.md). Without transparent huge pages, which would
+/// double the memory at rest; its v3 line holds twice as much too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -26,12 +33,18 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let drain = config.shutdown_drain();
     let application = Application::build(config).await.context("cannot start")?;
     tracing::info!("listening on http://{}/graphql", application.local_addr()?);
     let shutdown = application.shutdown();
     tokio::spawn(async move {
         app::shutdown_signal().await;
-        shutdown.stop();
+        tokio::spawn(async {
+            app::shutdown_signal().await;
+            tracing::warn!("a second signal: exiting at once");
+            std::process::exit(130);
+        });
+        shutdown.drain(drain).await;
     });
     application.run().await?;
     Ok(())

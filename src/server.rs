@@ -3,11 +3,13 @@
 
 use axum::{
     Router,
-    extract::State,
-    http::{HeaderName, Request, StatusCode},
+    extract::{MatchedPath, State},
+    http::{HeaderName, Request, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
     routing::get,
 };
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbBackend};
 use tower::ServiceBuilder;
 use tower_http::{
     ServiceBuilderExt,
@@ -19,6 +21,7 @@ use tower_http::{
 };
 
 use crate::{
+    app::Shutdown,
     config::HttpSettings,
     graphql::{
         graphiql,
@@ -26,13 +29,33 @@ use crate::{
         ws::{self, WsState},
     },
     http_policy,
+    mail::outbox::Outbox,
+    metrics::Metrics,
 };
 
-/// Every route with its middleware. `db` answers readiness probes.
+/// What `/readyz` asks: whether the server is stopping, and whether the
+/// database answers.
+#[derive(Clone)]
+pub struct Readiness {
+    pub db: DatabaseConnection,
+    pub shutdown: Shutdown,
+}
+
+/// The public routes, as the metrics name them; any other is `other`.
+const ROUTES: [&str; 5] = [
+    "/graphql",
+    "/graphql/ws",
+    "/graphql/assets/{name}",
+    "/healthz",
+    "/readyz",
+];
+
+/// Every route with its middleware.
 pub fn router(
     graphql: GraphqlState,
     subscriptions: WsState,
-    db: DatabaseConnection,
+    readiness: Readiness,
+    metrics: Metrics,
     settings: &HttpSettings,
 ) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
@@ -56,13 +79,14 @@ pub fn router(
     let [nosniff, referrer, csp] = http_policy::security_headers();
     let cors = http_policy::cors(&settings.cors_origins);
     Router::new()
-        .route("/graphql", get(graphql_http::get).post(graphql_http::post))
+        .route(ROUTES[0], get(graphql_http::get).post(graphql_http::post))
         .with_state(graphql)
-        .route("/graphql/assets/{name}", get(graphiql::asset))
-        .route("/graphql/ws", get(ws::upgrade).with_state(subscriptions))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready).with_state(db))
+        .route(ROUTES[2], get(graphiql::asset))
+        .route(ROUTES[1], get(ws::upgrade).with_state(subscriptions))
+        .route(ROUTES[3], get(|| async { "ok" }))
+        .route(ROUTES[4], get(ready).with_state(readiness))
         .layer(middleware)
+        .layer(middleware::from_fn_with_state(metrics, count))
         .layer(tower::util::option_layer(cors))
         // Outermost, so that refusals by the layers above carry them too.
         .layer(
@@ -73,9 +97,78 @@ pub fn router(
         )
 }
 
-/// Ready when the database answers.
-async fn ready(State(db): State<DatabaseConnection>) -> (StatusCode, &'static str) {
-    match db.ping().await {
+/// Counts every answer by its route and status.
+async fn count(
+    State(metrics): State<Metrics>,
+    request: Request<axum::body::Body>,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .and_then(|matched| ROUTES.into_iter().find(|route| *route == matched.as_str()))
+        .unwrap_or("other");
+    let response = next.run(request).await;
+    metrics.http_request(route, response.status().as_u16());
+    response
+}
+
+/// What the metrics listener reads when it is scraped.
+#[derive(Clone)]
+pub struct Scrape {
+    pub metrics: Metrics,
+    pub outbox: Outbox,
+    pub readiness: Readiness,
+}
+
+/// The routes of the metrics listener (`TASKQL_METRICS_LISTEN`): the
+/// metrics, and the health routes for a balancer that checks there.
+pub fn metrics_router(scrape: Scrape) -> Router {
+    Router::new()
+        .route("/metrics", get(render))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(scrape.clone())
+        .route("/readyz", get(ready).with_state(scrape.readiness))
+}
+
+/// `GET /metrics`: every series, with the figures read when scraped.
+async fn render(State(scrape): State<Scrape>) -> Response {
+    let db = &scrape.readiness.db;
+    let (size, idle) = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        _ => (0, 0),
+    };
+    let idle = u64::try_from(idle).unwrap_or(u64::MAX);
+    scrape
+        .metrics
+        .db_connections(idle, u64::from(size).saturating_sub(idle));
+    match scrape.outbox.depth().await {
+        Ok((waiting, oldest)) => {
+            let age = oldest.and_then(|oldest| (crate::db::now() - oldest).to_std().ok());
+            scrape.metrics.mail_queue(waiting, age);
+        }
+        Err(error) => tracing::warn!(?error, "cannot read the mail queue for the metrics"),
+    }
+    let content_type = [(
+        header::CONTENT_TYPE,
+        "text/plain; version=0.0.4; charset=utf-8",
+    )];
+    (content_type, scrape.metrics.render()).into_response()
+}
+
+/// Ready when the server is not stopping and the database answers.
+async fn ready(State(readiness): State<Readiness>) -> (StatusCode, &'static str) {
+    if readiness.shutdown.is_draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    match readiness.db.ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(error) => {
             tracing::warn!(%error, "database unreachable");

@@ -13,17 +13,22 @@ use std::{
         mpsc::{self, Receiver, SyncSender, TrySendError},
     },
     thread,
+    time::Instant,
 };
 
 use argon2::{
     Algorithm, Argon2, Block, Params, PasswordHash, Version,
     password_hash::phc::{Output, ParamsString, Salt},
 };
+use prometheus_client::metrics::{gauge::Gauge, histogram::Histogram};
 use subtle::ConstantTimeEq;
 use tokio::sync::{OnceCell, oneshot};
 
 use super::{credentials::Password, random};
-use crate::error::{AppError, AppResult};
+use crate::{
+    error::{AppError, AppResult},
+    metrics::Metrics,
+};
 
 /// How many requests may wait per worker before new ones are turned away.
 const QUEUE_PER_WORKER: usize = 32;
@@ -43,6 +48,10 @@ struct Inner {
     queue: SyncSender<Job>,
     /// A hash of a random password, verified against when the email is unknown.
     dummy_hash: OnceCell<String>,
+    /// Jobs queued and not yet started.
+    waiting: Gauge,
+    /// How long each computation took.
+    seconds: Histogram,
 }
 
 /// The outcome of checking a password against a stored hash.
@@ -57,11 +66,16 @@ pub enum Verification {
 }
 
 impl PasswordHasher {
-    pub fn new(params: Params, workers: usize) -> std::io::Result<Self> {
-        Self::with_queue(params, workers, workers * QUEUE_PER_WORKER)
+    pub fn new(params: Params, workers: usize, metrics: &Metrics) -> std::io::Result<Self> {
+        Self::with_queue(params, workers, workers * QUEUE_PER_WORKER, metrics)
     }
 
-    fn with_queue(params: Params, workers: usize, queue: usize) -> std::io::Result<Self> {
+    fn with_queue(
+        params: Params,
+        workers: usize,
+        queue: usize,
+        metrics: &Metrics,
+    ) -> std::io::Result<Self> {
         let (sender, receiver) = mpsc::sync_channel::<Job>(queue);
         let receiver = Arc::new(Mutex::new(receiver));
         for index in 0..workers {
@@ -75,6 +89,8 @@ impl PasswordHasher {
                 params,
                 queue: sender,
                 dummy_hash: OnceCell::new(),
+                waiting: metrics.hash_queue_depth(),
+                seconds: metrics.hash_seconds(),
             }),
         })
     }
@@ -114,13 +130,22 @@ impl PasswordHasher {
         work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> AppResult<T> {
         let (done, result) = oneshot::channel();
+        let (waiting, seconds) = (self.inner.waiting.clone(), self.inner.seconds.clone());
         let job: Job = Box::new(move |memory| {
+            waiting.dec();
+            let started = Instant::now();
+            let answer = work(memory);
+            seconds.observe(started.elapsed().as_secs_f64());
             // The caller may have given up waiting; the work is done anyway.
-            let _ = done.send(work(memory));
+            let _ = done.send(answer);
         });
+        self.inner.waiting.inc();
         self.inner
             .queue
             .try_send(job)
+            .inspect_err(|_| {
+                self.inner.waiting.dec();
+            })
             .map_err(|error| match error {
                 TrySendError::Full(_) => AppError::RateLimited,
                 TrySendError::Disconnected(_) => AppError::internal("the hashing workers stopped"),
@@ -227,7 +252,12 @@ mod tests {
     use super::*;
 
     fn hasher(m: u32, t: u32) -> PasswordHasher {
-        PasswordHasher::new(Params::new(m, t, 1, None).expect("valid"), 1).expect("threads")
+        PasswordHasher::new(
+            Params::new(m, t, 1, None).expect("valid"),
+            1,
+            &Metrics::new(),
+        )
+        .expect("threads")
     }
 
     fn password(text: &str) -> Password {
@@ -290,7 +320,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_answers_rate_limited_at_once() {
         let params = Params::new(65_536, 3, 1, None).expect("valid");
-        let hasher = PasswordHasher::with_queue(params, 1, 1).expect("threads");
+        let hasher = PasswordHasher::with_queue(params, 1, 1, &Metrics::new()).expect("threads");
         let secret = password("correct horse");
         let attempts = (0..4).map(|_| hasher.hash(&secret));
         let outcomes = futures_util::future::join_all(attempts).await;

@@ -7,7 +7,7 @@
 mod sections;
 mod values;
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 
 use figment::{Figment, providers::Serialized};
 use serde::{
@@ -146,6 +146,16 @@ impl Config {
     pub fn graphiql_enabled(&self) -> bool {
         self.http.graphiql.unwrap_or(!self.is_production())
     }
+
+    /// How long a stopping server keeps serving with `/readyz` at 503, so
+    /// that a balancer stops sending to it before it stops accepting.
+    pub fn shutdown_drain(&self) -> Duration {
+        self.http.shutdown_drain.unwrap_or(if self.is_production() {
+            Duration::from_secs(5)
+        } else {
+            Duration::ZERO
+        })
+    }
 }
 
 /// Reads sections from the variables, noting which variables each reads.
@@ -208,8 +218,6 @@ fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {

@@ -62,6 +62,13 @@ pub struct HttpSettings {
     pub introspection: Option<bool>,
     /// Serve GraphiQL to browsers; on in development unless set.
     pub graphiql: Option<bool>,
+    /// After SIGTERM, how long `/readyz` answers 503 while requests are
+    /// still served; `0s` in development and `5s` in production unless set.
+    #[serde(with = "humantime_serde::option")]
+    pub shutdown_drain: Option<Duration>,
+    /// Address of a second listener for `GET /metrics` and the health
+    /// routes; none when unset.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for HttpSettings {
@@ -73,6 +80,8 @@ impl Default for HttpSettings {
             trusted_proxies: Vec::new(),
             introspection: None,
             graphiql: None,
+            shutdown_drain: None,
+            metrics_listen: None,
         }
     }
 }

@@ -87,6 +87,33 @@ pub async fn exclusively<T>(
     result
 }
 
+/// Whether `error` says the database could not be reached, rather than
+/// that a statement failed: no connection within the pool's wait, a
+/// connection that broke (the server restarted, the network dropped), or a
+/// server that is shutting down or not yet accepting (SQLSTATE classes 08
+/// and 57P). Such a failure passes once the database is back.
+pub fn is_unreachable(error: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx::Error};
+    match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => {
+            match error.as_ref() {
+                Error::Io(_)
+                | Error::Tls(_)
+                | Error::PoolTimedOut
+                | Error::PoolClosed
+                | Error::WorkerCrashed
+                | Error::Protocol(_) => true,
+                Error::Database(error) => error
+                    .code()
+                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
 /// A row of a statement's result, read by column position, so that one
 /// reader serves rusqlite's rows and SeaORM's alike. Each value is read as
 /// nullable; the reader decides what may be null.

@@ -13,7 +13,7 @@ use sea_orm::{
 use tokio_util::sync::CancellationToken;
 
 use super::{Events, Notice, wire::Payload};
-use crate::tasks::fields::TaskRead;
+use crate::{metrics::Metrics, tasks::fields::TaskRead};
 
 /// Longest wait between two attempts to connect again.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -24,6 +24,7 @@ pub async fn run(
     events: Events,
     db: DatabaseConnection,
     listener: PgListener,
+    metrics: Metrics,
     stop: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(50);
@@ -52,6 +53,7 @@ pub async fn run(
         backoff = Duration::from_millis(50);
         if reconnected {
             tracing::info!("listening for events again");
+            metrics.listener_reconnected();
             events.tell_all_maybe_missed();
         }
         loop {

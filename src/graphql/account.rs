@@ -6,10 +6,14 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use entity::user;
 
 use super::{
+    errors::code_of,
     scalars::DateTime,
     viewer::{Viewer, client},
 };
-use crate::accounts::{Accounts, SignedIn};
+use crate::{
+    accounts::{Accounts, SignedIn},
+    metrics::Metrics,
+};
 
 /// A person with an account. Never carries a password or its hash.
 #[derive(SimpleObject)]
@@ -138,8 +142,8 @@ impl AccountMutation {
         let accounts = ctx.data_unchecked::<Accounts>();
         let signed_in = accounts
             .login(client(ctx), &input.email, &input.password)
-            .await?;
-        Ok(signed_in.into())
+            .await;
+        counted_login(ctx, signed_in)
     }
 
     /// Exchanges a refresh token for a new pair; the one given stops working,
@@ -254,4 +258,14 @@ impl AccountMutation {
             .await?;
         Ok(true)
     }
+}
+
+/// A login's answer (either step of one), counted by its outcome.
+pub(super) fn counted_login(
+    ctx: &Context<'_>,
+    signed_in: crate::error::AppResult<SignedIn>,
+) -> Result<AuthPayload> {
+    let outcome = signed_in.as_ref().map_or_else(code_of, |_| "ok");
+    ctx.data_unchecked::<Metrics>().login(outcome);
+    Ok(signed_in?.into())
 }

@@ -27,8 +27,29 @@ pub mod code {
     pub const MFA_REQUIRED: &str = "MFA_REQUIRED";
     pub const NOT_FOUND: &str = "NOT_FOUND";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
     pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
+}
+
+/// Every code, for readers that need it as a `&'static str`.
+const CODES: [&str; 11] = [
+    code::UNAUTHENTICATED,
+    code::BAD_USER_INPUT,
+    code::EMAIL_TAKEN,
+    code::INVALID_CREDENTIALS,
+    code::EMAIL_NOT_VERIFIED,
+    code::MFA_REQUIRED,
+    code::NOT_FOUND,
+    code::RATE_LIMITED,
+    code::SERVICE_UNAVAILABLE,
+    code::INTERNAL_SERVER_ERROR,
+    code::PERSISTED_QUERY_NOT_FOUND,
+];
+
+/// The code [`give_code`] gave `error`.
+pub fn code_name(error: &ServerError) -> Option<&'static str> {
+    CODES.into_iter().find(|wanted| has_code(error, wanted))
 }
 
 /// The code of `error`.
@@ -43,6 +64,7 @@ pub fn code_of(error: &AppError) -> &'static str {
         AppError::NotFound => code::NOT_FOUND,
         AppError::RateLimited | AppError::FellBehind => code::RATE_LIMITED,
         AppError::PersistedQueryNotFound => code::PERSISTED_QUERY_NOT_FOUND,
+        AppError::Unavailable(_) => code::SERVICE_UNAVAILABLE,
         AppError::EventsMissed | AppError::Internal(_) => code::INTERNAL_SERVER_ERROR,
     }
 }
@@ -80,10 +102,25 @@ pub fn give_code(error: &mut ServerError, request_id: &str) {
             {
                 extensions.set("mfaToken", token.expose());
             }
-            if let AppError::Internal(cause) = app {
-                tracing::error!(request_id, error = %cause, "internal error");
+            match app {
+                AppError::Internal(cause) => {
+                    tracing::error!(request_id, error = %cause, "internal error");
+                }
+                AppError::Unavailable(cause) => {
+                    tracing::warn!(request_id, error = %cause, "database unreachable");
+                }
+                _ => {}
             }
             code_of(app)
+        }
+        (None, Some(_))
+            if error
+                .source::<sea_orm::DbErr>()
+                .is_some_and(crate::db::is_unreachable) =>
+        {
+            tracing::warn!(request_id, error = %error.message, "database unreachable");
+            error.message = crate::error::UNAVAILABLE.into();
+            code::SERVICE_UNAVAILABLE
         }
         (None, Some(_)) => {
             tracing::error!(request_id, error = %error.message, "internal error of another type");
@@ -178,6 +215,21 @@ mod tests {
         give_code(&mut foreign, "r3");
         assert!(has_code(&foreign, code::INTERNAL_SERVER_ERROR));
         assert!(!foreign.message.contains("secret"), "{}", foreign.message);
+
+        let unreachable =
+            || sea_orm::DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout);
+        let mut unavailable = server_error(AppError::from(unreachable()), None);
+        give_code(&mut unavailable, "r5");
+        assert!(has_code(&unavailable, code::SERVICE_UNAVAILABLE));
+        assert!(
+            !unavailable.message.contains("pool"),
+            "{}",
+            unavailable.message
+        );
+        let mut foreign_unreachable: ServerError =
+            async_graphql::Error::from(unreachable()).into_server_error(Pos::default());
+        give_code(&mut foreign_unreachable, "r6");
+        assert!(has_code(&foreign_unreachable, code::SERVICE_UNAVAILABLE));
 
         let mut library = ServerError::new("Unknown field \"x\" on type \"Query\".", None);
         give_code(&mut library, "r4");

@@ -7,7 +7,11 @@
 //! These are not schema extensions because any extension sends every
 //! resolved field through the extension chain, a cost paid per field.
 
-use std::{any::TypeId, sync::Arc};
+use std::{
+    any::TypeId,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use async_graphql::{
     Data, Executor, Request, Response, ServerError, Value,
@@ -24,7 +28,7 @@ use super::{
     limits,
     persisted::PersistedQueries,
 };
-use crate::{cache::BoundedCache, error::AppError};
+use crate::{cache::BoundedCache, error::AppError, metrics::Metrics};
 
 /// The id of the request an operation came in, as the log knows it.
 #[derive(Clone, Debug, Default)]
@@ -42,12 +46,15 @@ pub struct Gateway {
     persisted: PersistedQueries,
     /// Documents that parsed and passed the limits, by their text.
     parsed: BoundedCache<String, ExecutableDocument>,
+    metrics: Metrics,
 }
 
 /// A request whose document parsed and passed the limits, ready to run.
 pub struct Prepared {
     request: Request,
     operation: Option<OperationType>,
+    /// The selected operation's name, as the document gives it.
+    name: Option<String>,
 }
 
 impl Prepared {
@@ -58,11 +65,12 @@ impl Prepared {
 }
 
 impl Gateway {
-    pub fn new(schema: TaskqlSchema) -> Self {
+    pub fn new(schema: TaskqlSchema, metrics: Metrics) -> Self {
         Self {
             schema,
             persisted: PersistedQueries::default(),
             parsed: BoundedCache::new(PARSED_BUDGET_BYTES),
+            metrics,
         }
     }
 
@@ -89,30 +97,59 @@ impl Gateway {
                 document
             }
         };
-        let operation = selected(&document, request.operation_name.as_deref());
+        let (operation, name) = match selected(&document, request.operation_name.as_deref()) {
+            Some((ty, name)) => (Some(ty), name.map(str::to_owned)),
+            None => (None, request.operation_name.clone()),
+        };
         request.set_parsed_query(document);
-        Ok(Prepared { request, operation })
+        Ok(Prepared {
+            request,
+            operation,
+            name,
+        })
     }
 
-    /// The answer to a request [`Gateway::prepare`] refused.
-    pub fn refused(&self, error: ServerError) -> Response {
-        coded(Response::from_errors(vec![error]), "")
+    /// The answer to a request [`Gateway::prepare`] refused, counted.
+    pub fn refused(&self, request_name: Option<&str>, error: ServerError) -> Response {
+        self.refusal(request_name, error, "")
     }
 
-    /// Runs a prepared request, giving every error its code.
+    fn refusal(
+        &self,
+        request_name: Option<&str>,
+        error: ServerError,
+        request_id: &str,
+    ) -> Response {
+        let response = coded(Response::from_errors(vec![error]), request_id);
+        self.metrics
+            .operation(request_name, "unknown", outcome(&response), Duration::ZERO);
+        response
+    }
+
+    /// Runs a prepared request, giving every error its code; counts it and
+    /// times it by its name.
     pub async fn run(&self, prepared: Prepared) -> Response {
         let request_id = request_id(&prepared.request);
+        let started = Instant::now();
         let response = self.schema.execute(prepared.request).await;
-        coded(response, &request_id)
+        let response = coded(response, &request_id);
+        self.metrics.operation(
+            prepared.name.as_deref(),
+            kind(prepared.operation),
+            outcome(&response),
+            started.elapsed(),
+        );
+        response
     }
 }
 
 impl Executor for Gateway {
     async fn execute(&self, request: Request) -> Response {
         let request_id = request_id(&request);
+        let name = request.operation_name.clone();
         match self.prepare(request) {
             Ok(prepared) => self.run(prepared).await,
-            Err(error) => coded(Response::from_errors(vec![error]), &request_id),
+            Err(error) => self.refusal(name.as_deref(), error, &request_id),
         }
     }
 
@@ -122,12 +159,29 @@ impl Executor for Gateway {
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
         let request_id = request_id(&request);
+        let name = request.operation_name.clone();
         let responses = match self.prepare(request) {
-            Ok(prepared) => self.schema.execute_stream_with_session_data(
-                prepared.request,
-                session_data.unwrap_or_default(),
-            ),
-            Err(error) => stream::once(async { Response::from_errors(vec![error]) }).boxed(),
+            Ok(prepared) => {
+                // A subscription is counted once, as it starts.
+                self.metrics.operation(
+                    prepared.name.as_deref(),
+                    kind(prepared.operation),
+                    "ok",
+                    Duration::ZERO,
+                );
+                self.schema.execute_stream_with_session_data(
+                    prepared.request,
+                    session_data.unwrap_or_default(),
+                )
+            }
+            Err(error) => {
+                return stream::once(std::future::ready(self.refusal(
+                    name.as_deref(),
+                    error,
+                    &request_id,
+                )))
+                .boxed();
+            }
         };
         responses
             .map(move |response| coded(response, &request_id))
@@ -143,8 +197,30 @@ pub fn never_ran(response: &Response) -> bool {
     response.data == Value::Null && response.errors.iter().all(|error| error.path.is_empty())
 }
 
-/// The operation `name` selects in `document`, when it selects one.
-fn selected(document: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+/// The operation's kind, as the metrics name it.
+fn kind(operation: Option<OperationType>) -> &'static str {
+    match operation {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "unknown",
+    }
+}
+
+/// `ok`, or the code of the response's first error.
+fn outcome(response: &Response) -> &'static str {
+    response
+        .errors
+        .first()
+        .map_or("ok", |error| errors::code_name(error).unwrap_or("unknown"))
+}
+
+/// The operation `name` selects in `document`, when it selects one: its
+/// type and its name.
+fn selected<'d>(
+    document: &'d ExecutableDocument,
+    name: Option<&str>,
+) -> Option<(OperationType, Option<&'d str>)> {
     let mut operations = document.operations.iter();
     let operation = match name {
         Some(name) => operations
@@ -153,7 +229,7 @@ fn selected(document: &ExecutableDocument, name: Option<&str>) -> Option<Operati
             .next()
             .filter(|_| document.operations.iter().count() == 1),
     };
-    operation.map(|(_, operation)| operation.node.ty)
+    operation.map(|(name, operation)| (operation.node.ty, name.map(|name| name.as_str())))
 }
 
 fn request_id(request: &Request) -> String {
@@ -183,9 +259,12 @@ mod tests {
                 .expect("parses");
         assert_eq!(
             selected(&document, Some("B")),
-            Some(OperationType::Mutation)
+            Some((OperationType::Mutation, Some("B")))
         );
-        assert_eq!(selected(&document, Some("A")), Some(OperationType::Query));
+        assert_eq!(
+            selected(&document, Some("A")),
+            Some((OperationType::Query, Some("A")))
+        );
         assert_eq!(selected(&document, Some("C")), None);
         assert_eq!(
             selected(&document, None),
@@ -193,6 +272,9 @@ mod tests {
             "ambiguous: the schema refuses it"
         );
         let single = parse_query("mutation { logout(refreshToken: \"x\") }").expect("parses");
-        assert_eq!(selected(&single, None), Some(OperationType::Mutation));
+        assert_eq!(
+            selected(&single, None),
+            Some((OperationType::Mutation, None))
+        );
     }
 }

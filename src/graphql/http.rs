@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{
-    errors,
+    errors::{self, code, has_code},
     gateway::{Gateway, RequestId, never_ran},
     graphiql,
     viewer::Authorization,
@@ -120,10 +120,11 @@ pub async fn get(
     let request = with_caller(&state, peer, &headers, request);
     // A query named by hash must be known, and parsed, before it can be
     // told from a mutation; the parsed document is the one that runs.
+    let name = request.operation_name.clone();
     let prepared = match state.gateway.prepare(request) {
         Ok(prepared) => prepared,
         Err(error) => {
-            let response = state.gateway.refused(error);
+            let response = state.gateway.refused(name.as_deref(), error);
             return graphql_response(&headers, &response);
         }
     };
@@ -196,7 +197,22 @@ fn graphql_response(headers: &HeaderMap, response: &Response) -> axum::response:
         return (content_type, json(response)).into_response();
     }
     let content_type = [(header::CONTENT_TYPE, GRAPHQL_RESPONSE)];
-    if !never_ran(response) {
+    if response
+        .errors
+        .iter()
+        .any(|error| has_code(error, code::SERVICE_UNAVAILABLE))
+    {
+        // The database is out of reach: a status a client and a balancer
+        // know to retry, and when.
+        let retry = [(header::RETRY_AFTER, "1")];
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            content_type,
+            retry,
+            json(response),
+        )
+            .into_response()
+    } else if !never_ran(response) {
         (content_type, json(response)).into_response()
     } else {
         // GraphQL over HTTP: a request that could not run (it does not

@@ -22,7 +22,7 @@ pub mod ws;
 
 use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema, SchemaBuilder};
 
-use crate::{accounts::Accounts, events::Events, tasks::Tasks};
+use crate::{accounts::Accounts, events::Events, metrics::Metrics, tasks::Tasks};
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
@@ -78,6 +78,7 @@ pub fn gateway(
     accounts: Accounts,
     tasks: Tasks,
     events: Events,
+    metrics: Metrics,
     settings: SchemaSettings,
 ) -> gateway::Gateway {
     let mut builder = builder();
@@ -87,8 +88,13 @@ pub fn gateway(
     if !settings.suggestions {
         builder = builder.disable_suggestions();
     }
-    let schema = builder.data(accounts).data(tasks).data(events).finish();
-    gateway::Gateway::new(schema)
+    let schema = builder
+        .data(accounts)
+        .data(tasks)
+        .data(events)
+        .data(metrics.clone())
+        .finish();
+    gateway::Gateway::new(schema, metrics)
 }
 
 /// The schema in SDL, as `taskql schema` prints it and `schema.graphql` holds it.

@@ -4,7 +4,7 @@
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 
 use super::{
-    account::AuthPayload,
+    account::{AuthPayload, counted_login},
     viewer::{Viewer, client},
 };
 use crate::accounts::{self, Accounts};
@@ -134,7 +134,7 @@ impl SecondFactorMutation {
         let accounts = ctx.data_unchecked::<Accounts>();
         let signed_in = accounts
             .complete_login(client(ctx), &input.mfa_token, &input.code)
-            .await?;
-        Ok(signed_in.into())
+            .await;
+        counted_login(ctx, signed_in)
     }
 }

@@ -236,6 +236,16 @@ impl Outbox {
         Ok(next.map(|row| (row.send_after - db::now()).to_std().unwrap_or_default()))
     }
 
+    /// How many mails wait to be sent, and when the oldest was asked for.
+    pub async fn depth(&self) -> AppResult<(u64, Option<DateTime<Utc>>)> {
+        let waiting = MailOutbox::find().count(&self.db).await?;
+        let oldest = MailOutbox::find()
+            .order_by_asc(Column::CreatedAt)
+            .one(&self.db)
+            .await?;
+        Ok((waiting, oldest.map(|row| row.created_at)))
+    }
+
     /// Deletes the mails given up on; returns how many, logging them.
     pub async fn sweep(&self) -> AppResult<u64> {
         let expired = MailOutbox::delete_many()

@@ -10,7 +10,7 @@ use super::{
     Mail, Mailer, SendError,
     outbox::{Kind, Outbox, Queued},
 };
-use crate::error::AppResult;
+use crate::{error::AppResult, metrics::Metrics};
 
 /// The longest the worker sleeps before it looks at the queue again, for
 /// mail queued by another instance.
@@ -30,11 +30,17 @@ pub trait Compose: Send + Sync {
 
 /// Sends queued mail until `stop` is cancelled; a mail being sent when it
 /// is cancelled is finished first.
-pub async fn run(outbox: Outbox, mailer: Mailer, compose: impl Compose, stop: CancellationToken) {
+pub async fn run(
+    outbox: Outbox,
+    mailer: Mailer,
+    compose: impl Compose,
+    metrics: Metrics,
+    stop: CancellationToken,
+) {
     loop {
         while !stop.is_cancelled() {
             match outbox.take().await {
-                Ok(Some(queued)) => deliver(&outbox, &mailer, &compose, &queued).await,
+                Ok(Some(queued)) => deliver(&outbox, &mailer, &compose, &metrics, &queued).await,
                 Ok(None) => break,
                 Err(error) => {
                     tracing::warn!(?error, "cannot read the mail queue");
@@ -57,7 +63,13 @@ pub async fn run(outbox: Outbox, mailer: Mailer, compose: impl Compose, stop: Ca
     }
 }
 
-async fn deliver(outbox: &Outbox, mailer: &Mailer, compose: &impl Compose, queued: &Queued) {
+async fn deliver(
+    outbox: &Outbox,
+    mailer: &Mailer,
+    compose: &impl Compose,
+    metrics: &Metrics,
+    queued: &Queued,
+) {
     let mail = queued.id;
     let attempts = queued.attempts;
     let Some(kind) = queued.kind else {
@@ -82,14 +94,17 @@ async fn deliver(outbox: &Outbox, mailer: &Mailer, compose: &impl Compose, queue
     match mailer.send(&composed).await {
         Ok(()) => {
             tracing::info!(%mail, ?kind, attempts, "mail sent");
+            metrics.mail_sent("sent");
             finish(outbox, queued).await;
         }
         Err(SendError::Transient(reason)) => {
             tracing::warn!(%mail, ?kind, attempts, %reason, "mail not sent; will try again");
+            metrics.mail_sent("retry");
             retry(outbox, queued).await;
         }
         Err(SendError::Permanent(reason)) => {
             tracing::error!(%mail, ?kind, attempts, %reason, "mail not sent; giving up");
+            metrics.mail_sent("given_up");
             finish(outbox, queued).await;
         }
     }

@@ -519,3 +519,34 @@ async fn an_accounts_life_is_audited_and_leaves_no_secret_in_the_log() {
         "{all}"
     );
 }
+
+/// SIGTERM with a drain: `/readyz` answers 503 at once while requests are
+/// still served; a second signal ends the process at once, drain or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_and_a_second_signal_exits_at_once() {
+    let database = TestDatabase::create().await;
+    let mut server = Server::start_with(&database.url, &[("TASKQL_SHUTDOWN_DRAIN", "60s")]);
+    let get = |path: &str| reqwest::get(format!("http://{}{path}", server.address));
+    assert_eq!(get("/readyz").await.expect("ready").status(), 200);
+    let signal = |pid: u32| {
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill")
+    };
+    signal(server.child.id());
+    server.log_until("draining");
+    assert_eq!(get("/readyz").await.expect("answered").status(), 503);
+    assert_eq!(get("/healthz").await.expect("answered").status(), 200);
+    let typename = server.graphql("{ __typename }", json!({})).await;
+    assert_eq!(typename["data"]["__typename"], "Query");
+
+    let second = std::time::Instant::now();
+    signal(server.child.id());
+    let status = tokio::task::block_in_place(|| server.child.wait()).expect("exits");
+    assert!(second.elapsed() < Duration::from_secs(20), "exited at once");
+    assert!(
+        !status.success(),
+        "a second signal is not a clean stop: {status}"
+    );
+}

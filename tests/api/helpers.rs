@@ -65,6 +65,8 @@ impl TestDatabase {
 
 pub struct TestApp {
     pub address: String,
+    /// The metrics listener's, when `TASKQL_METRICS_LISTEN` is set.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
     pub database: Arc<TestDatabase>,
@@ -109,12 +111,16 @@ pub async fn spawn_app_on(database: Arc<TestDatabase>, vars: &[(&str, &str)]) ->
         .await
         .expect("the application starts");
     let address = format!("http://{}", application.local_addr().expect("address"));
+    let metrics_address = application
+        .metrics_addr()
+        .map(|address| format!("http://{address}"));
     // The test's own connection, to look at what the server stored.
     let db = taskql::db::connect(&database.url).await.expect("connect");
     let shutdown = application.shutdown();
     tokio::spawn(application.run());
     TestApp {
         address,
+        metrics_address,
         client: reqwest::Client::new(),
         db,
         database,

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::{
     helpers::{TestDatabase, assert_error, spawn_app, spawn_app_on},
+    proxy::Relay,
     ws_client::TASK_EVENTS,
 };
 
@@ -127,4 +128,88 @@ async fn a_dropped_listener_reconnects_and_subscribers_are_told() {
         event["data"]["taskEvents"]["task"]["title"],
         "After the gap"
     );
+}
+
+/// While the database cannot be reached, operations answer
+/// `SERVICE_UNAVAILABLE` (a `503` for GraphQL-over-HTTP clients) and
+/// `/readyz` a `503`; once it is back the server recovers by itself, and
+/// what was stored before is all there.
+#[tokio::test]
+async fn a_database_out_of_reach_is_service_unavailable_until_it_is_back() {
+    if !postgres_configured() {
+        return;
+    }
+    let database = Arc::new(TestDatabase::create().await);
+    let direct = url::Url::parse(&database.url).expect("URL");
+    let target = tokio::net::lookup_host((
+        direct.host_str().expect("host"),
+        direct.port().unwrap_or(5432),
+    ))
+    .await
+    .expect("resolves")
+    .next()
+    .expect("an address");
+    let relay = Relay::start(target).await;
+    let mut relayed = direct.clone();
+    relayed.set_host(Some("127.0.0.1")).expect("host");
+    relayed.set_port(Some(relay.address.port())).expect("port");
+    let app = spawn_app_on(
+        Arc::clone(&database),
+        &[("TASKQL_DATABASE_URL", relayed.as_str())],
+    )
+    .await;
+    let session = app.register("ada@example.com").await;
+    let token = session.access_token.as_str();
+    app.create_task(token, json!({ "title": "stored before" }))
+        .await;
+    let titles = "{ tasks(first: 10) { edges { node { title } } } }";
+
+    relay.cut().await;
+    let answer = app.graphql(titles, json!({}), Some(token)).await;
+    assert_error(&answer, "SERVICE_UNAVAILABLE");
+    let message = answer["errors"][0]["message"].as_str().expect("message");
+    assert!(
+        !message.contains("127.0.0.1") && !message.contains("pool"),
+        "{message}"
+    );
+    let strict = app
+        .client
+        .post(app.url("/graphql"))
+        .header("accept", "application/graphql-response+json")
+        .bearer_auth(token)
+        .json(&json!({ "query": titles }))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(strict.status(), 503);
+    assert_eq!(strict.headers()["retry-after"], "1");
+    assert_eq!(app.get("/readyz").await.status(), 503);
+    let write = app
+        .graphql(
+            r#"mutation { createTask(input: { title: "while down" }) { id } }"#,
+            json!({}),
+            Some(token),
+        )
+        .await;
+    assert_error(&write, "SERVICE_UNAVAILABLE");
+
+    relay.restore().await;
+    let mut recovered = None;
+    for _ in 0..100 {
+        let answer = app.graphql(titles, json!({}), Some(token)).await;
+        if answer["errors"].is_null() {
+            recovered = Some(answer);
+            break;
+        }
+        assert_error(&answer, "SERVICE_UNAVAILABLE");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let recovered = recovered.expect("the server recovered by itself");
+    assert_eq!(
+        recovered["data"]["tasks"]["edges"],
+        json!([{ "node": { "title": "stored before" } }])
+    );
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    let after = app.create_task(token, json!({ "title": "after" })).await;
+    assert!(after["errors"].is_null(), "{after}");
 }

@@ -7,7 +7,7 @@ use entity::rate_counter::Entity as RateCounters;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app_with};
+use crate::helpers::{assert_error, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn stopping_finishes_requests_in_flight_then_refuses_new_connections() {
@@ -38,5 +38,51 @@ async fn stopping_finishes_requests_in_flight_then_refuses_new_connections() {
         .await
         .expect("the application stopped");
     let refused = app.client.get(app.url("/healthz")).send().await;
+    assert!(refused.is_err(), "no longer accepting: {refused:?}");
+}
+
+/// A drain says "not ready" at once and goes on serving, over connections
+/// already open and new ones, until it ends; then subscriptions close with
+/// `1001` and new connections are refused.
+#[tokio::test]
+async fn a_drain_answers_not_ready_at_once_and_serves_until_it_ends() {
+    let app = spawn_app().await;
+    let session = app.register("ada@example.com").await;
+    let mut ws = app.ws_subscribed(&session.access_token, "events").await;
+    assert_eq!(app.get("/readyz").await.status(), 200);
+
+    let drain = Duration::from_millis(1500);
+    let started = tokio::time::Instant::now();
+    let draining = tokio::spawn({
+        let shutdown = app.shutdown.clone();
+        async move { shutdown.drain(drain).await }
+    });
+    while !app.shutdown.is_draining() {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(app.get("/readyz").await.status(), 503);
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    // A new connection, not the client's pooled one.
+    let fresh = reqwest::Client::new();
+    let answer: serde_json::Value = fresh
+        .post(app.url("/graphql"))
+        .bearer_auth(&session.access_token)
+        .json(&json!({ "query": "{ me { email } }" }))
+        .send()
+        .await
+        .expect("served while draining")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(answer["data"]["me"]["email"], "ada@example.com", "{answer}");
+    assert!(started.elapsed() < drain, "checked inside the drain");
+
+    assert_eq!(ws.close_code().await, 1001);
+    assert!(started.elapsed() >= drain, "closed at the end of the drain");
+    draining.await.expect("joined");
+    tokio::time::timeout(Duration::from_secs(30), app.shutdown.stopped())
+        .await
+        .expect("the application stopped");
+    let refused = reqwest::Client::new().get(app.url("/healthz")).send().await;
     assert!(refused.is_err(), "no longer accepting: {refused:?}");
 }

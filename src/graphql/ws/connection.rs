@@ -89,6 +89,9 @@ impl Connection {
         tokio::pin!(expiry);
         let mut pings = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
         let shutdown = self.state.shutdown.clone();
+        // Active subscriptions, as the metrics last heard.
+        let active = self.state.metrics.subscriptions();
+        let mut counted = 0_i64;
         let ended = loop {
             let next = tokio::select! {
                 () = shutdown.cancelled() => {
@@ -122,12 +125,16 @@ impl Connection {
                     Some(Ok(Message::Close(_)) | Err(_)) | None => Next::Gone,
                 },
             };
+            let running = i64::try_from(operations.stops.len()).unwrap_or(i64::MAX);
+            active.inc_by(running - counted);
+            counted = running;
             match next {
                 Next::Continue => {}
                 Next::Close(code, reason) => break Some((code, reason)),
                 Next::Gone => break None,
             }
         };
+        active.dec_by(counted);
         if let Some((code, reason)) = ended {
             self.close(code, reason).await;
         }

@@ -35,7 +35,7 @@ use super::{
 };
 use crate::{
     accounts::Accounts, config::Origin, error::AppError, events::Events,
-    http_policy::MAX_BODY_BYTES,
+    http_policy::MAX_BODY_BYTES, metrics::Metrics,
 };
 use connection::Connection;
 
@@ -65,6 +65,7 @@ pub struct WsState {
     pub shutdown: CancellationToken,
     /// Where connections are tracked, so a shutdown waits for them.
     pub connections: TaskTracker,
+    pub metrics: Metrics,
 }
 
 /// `GET /graphql/ws`: upgrades a request that speaks the protocol and comes
@@ -131,8 +132,11 @@ fn origin_allowed(headers: &HeaderMap, allowed: &[Origin]) -> bool {
 }
 
 async fn connection(socket: WebSocket, state: WsState, request_id: RequestId) {
+    let open = state.metrics.websocket_connections();
+    open.inc();
     let (sink, incoming) = socket.split();
     Connection::new(sink, state, request_id).run(incoming).await;
+    open.dec();
 }
 
 /// The viewer the `connection_init` payload's token speaks for:
