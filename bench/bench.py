@@ -31,6 +31,7 @@ def parse_args():
     parser.add_argument("--subscribers", type=int, default=10_000, help="idle subscribed WebSocket connections")
     parser.add_argument("--events", type=int, default=300, help="events timed in each delivery phase")
     parser.add_argument("--only-events", action="store_true", help="measure the subscription figures alone")
+    parser.add_argument("--metrics", action="store_true", help="run every server with a metrics listener, scraped each second")
     parser.add_argument("--only-login", action="store_true", help="measure the login figures alone")
     parser.add_argument("--only-reset", action="store_true", help="measure requestPasswordReset alone")
     parser.add_argument("--only-page", action="store_true", help="measure tasks(first: 20) and the floor alone")
@@ -38,6 +39,10 @@ def parse_args():
 
 
 class Server:
+    # Set by --metrics: every server gets a metrics listener, scraped every
+    # second while it runs, as Prometheus would.
+    with_metrics = False
+
     def __init__(self, binary, database_url, port, workdir):
         self.port = port
         env = {
@@ -49,10 +54,24 @@ class Server:
             "TASKQL_LOGIN_MAX_FAILURES": "1000000000",
             "TASKQL_LOG": "warn",
         }
+        if self.with_metrics:
+            env["TASKQL_METRICS_LISTEN"] = f"127.0.0.1:{port + 1000}"
         self.log = open(os.path.join(workdir, f"server-{port}.log"), "w")
         self.started = time.perf_counter()
         self.process = subprocess.Popen([os.path.abspath(binary), "serve"], env=env, cwd=workdir, stderr=self.log)
         self.ready_after = self.wait_ready()
+        self.scraping = threading.Event()
+        if "TASKQL_METRICS_LISTEN" in env:
+            threading.Thread(target=self.scrape, args=(port + 1000,), daemon=True).start()
+
+    def scrape(self, port):
+        while not self.scraping.wait(1.0):
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                connection.request("GET", "/metrics")
+                connection.getresponse().read()
+            except OSError:
+                pass
 
     def wait_ready(self):
         while True:
@@ -82,6 +101,7 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self):
+        self.scraping.set()
         self.process.terminate()
         self.process.wait(timeout=30)
         self.log.close()
@@ -92,6 +112,7 @@ class Floor(Server):
 
     def __init__(self, database, port, workdir):
         self.port = port
+        self.scraping = threading.Event()
         env = {"PATH": os.environ.get("PATH", ""), "FLOOR_DATABASE": database,
                "FLOOR_LISTEN": f"127.0.0.1:{port}", "FLOOR_JWT_SECRET": SECRET}
         self.log = open(os.path.join(workdir, f"floor-{port}.log"), "w")
@@ -417,6 +438,7 @@ def measure_events(args, database_url, workdir):
 
 def main():
     args = parse_args()
+    Server.with_metrics = args.metrics
     workdir = tempfile.mkdtemp(prefix="taskql-bench-")
     if args.postgres:
         name = f"taskql_bench_{int(time.time())}"

@@ -265,7 +265,11 @@ struct Services {
 impl Services {
     async fn build(config: &Config, db: &DatabaseConnection) -> anyhow::Result<Self> {
         let passwords = &config.passwords;
-        let metrics = Metrics::new();
+        let metrics = if config.http.metrics_listen.is_some() {
+            Metrics::recording()
+        } else {
+            Metrics::off()
+        };
         let hasher = PasswordHasher::new(
             passwords.argon2.clone(),
             passwords.hash_workers.get(),

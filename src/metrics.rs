@@ -9,6 +9,10 @@
 //! characters; any other is counted as `other`, so no client can grow the
 //! number of series.
 //!
+//! Without a metrics listener nothing reads the series, and the request
+//! path records nothing by label ([`Metrics::off`]): only gauges and
+//! histograms that are a single atomic or lock are kept up.
+//!
 //! Figures that are read rather than counted (connections of the pool, the
 //! mail queue, the process' memory, CPU time and file descriptors) are
 //! read when scraped.
@@ -76,6 +80,8 @@ pub struct Metrics {
 }
 
 struct Inner {
+    /// Whether anything will read the series (a metrics listener exists).
+    recording: bool,
     registry: Registry,
     http_requests: Family<HttpLabels, Counter>,
     operations: Family<OperationLabels, Counter>,
@@ -106,14 +112,18 @@ fn operation_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Metrics {
-    pub fn new() -> Self {
+    /// Metrics that a listener serves.
+    pub fn recording() -> Self {
+        Self::with_recording(true)
+    }
+
+    /// Metrics that nothing reads: the labelled series record nothing.
+    pub fn off() -> Self {
+        Self::with_recording(false)
+    }
+
+    fn with_recording(recording: bool) -> Self {
         let mut root = Registry::default();
         let registry = root.sub_registry_with_prefix("taskql");
         let http_requests = Family::default();
@@ -212,6 +222,7 @@ impl Metrics {
         );
         Self {
             inner: Arc::new(Inner {
+                recording,
                 registry: root,
                 http_requests,
                 operations,
@@ -239,6 +250,9 @@ impl Metrics {
 
     /// An HTTP request answered on `route` (the router's path, or `other`).
     pub fn http_request(&self, route: &'static str, status: u16) {
+        if !self.inner.recording {
+            return;
+        }
         self.inner
             .http_requests
             .get_or_create(&HttpLabels { route, status })
@@ -253,6 +267,9 @@ impl Metrics {
         outcome: &'static str,
         took: Duration,
     ) {
+        if !self.inner.recording {
+            return;
+        }
         let operation = self.operation_label(name);
         self.inner
             .operation_seconds
@@ -422,7 +439,7 @@ mod tests {
 
     #[test]
     fn operation_names_are_bounded() {
-        let metrics = Metrics::new();
+        let metrics = Metrics::recording();
         for i in 0..1000 {
             metrics.operation(
                 Some(&format!("Op{i}")),
@@ -455,7 +472,7 @@ mod tests {
 
     #[test]
     fn the_process_is_read_from_proc() {
-        let text = Metrics::new().render();
+        let text = Metrics::recording().render();
         let resident = text
             .lines()
             .find_map(|line| line.strip_prefix("process_resident_memory_bytes "))

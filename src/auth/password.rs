@@ -255,7 +255,7 @@ mod tests {
         PasswordHasher::new(
             Params::new(m, t, 1, None).expect("valid"),
             1,
-            &Metrics::new(),
+            &Metrics::recording(),
         )
         .expect("threads")
     }
@@ -320,7 +320,8 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_answers_rate_limited_at_once() {
         let params = Params::new(65_536, 3, 1, None).expect("valid");
-        let hasher = PasswordHasher::with_queue(params, 1, 1, &Metrics::new()).expect("threads");
+        let hasher =
+            PasswordHasher::with_queue(params, 1, 1, &Metrics::recording()).expect("threads");
         let secret = password("correct horse");
         let attempts = (0..4).map(|_| hasher.hash(&secret));
         let outcomes = futures_util::future::join_all(attempts).await;
