@@ -8,7 +8,7 @@ valgrind's callgrind on a fresh SQLite file with the benchmark's user and
 are asked for one at a time, and the counters are written out. Only the
 server's own instructions are counted (not the kernel's).
 
-    python3 bench/instructions.py [--requests 1000] [--binary target/release/taskql] [--keep DIR]
+    python3 bench/instructions.py [--requests 1000] [--binary target/release/taskql] [--keep DIR] [--metrics]
 
 Needs valgrind (Debian's package). `callgrind_annotate DIR/callgrind.out.1`
 shows where the instructions go.
@@ -47,6 +47,7 @@ def main():
     parser.add_argument("--binary", default="target/release/taskql")
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--keep", metavar="DIR", help="keep the callgrind output here")
+    parser.add_argument("--metrics", action="store_true", help="with a metrics listener (its series recorded)")
     args = parser.parse_args()
     if not shutil.which("valgrind"):
         subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True)
@@ -63,6 +64,8 @@ def main():
         "TASKQL_ARGON2_M_KIB": "1024",
         "TASKQL_ARGON2_T": "1",
     }
+    if args.metrics:
+        env["TASKQL_METRICS_LISTEN"] = f"127.0.0.1:{PORT + 1}"
     out = os.path.join(workdir, "callgrind.out")
     server = subprocess.Popen(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", os.path.abspath(args.binary), "serve"],
