@@ -191,6 +191,47 @@ mod tests {
     }
 
     #[test]
+    fn every_code_given_is_read_back_by_name() {
+        let every = [
+            AppError::Unauthenticated,
+            AppError::bad_request("bad"),
+            AppError::EmailTaken,
+            AppError::InvalidCredentials,
+            AppError::EmailNotVerified,
+            AppError::MfaRequired { mfa_token: None },
+            AppError::NotFound,
+            AppError::RateLimited,
+            AppError::FellBehind,
+            AppError::PersistedQueryNotFound,
+            AppError::EventsMissed,
+            AppError::Unavailable("down".into()),
+            AppError::internal("broken"),
+        ];
+        for error in every {
+            // No wildcard: a new kind of error must be listed above.
+            match &error {
+                AppError::Unauthenticated
+                | AppError::BadUserInput { .. }
+                | AppError::EmailTaken
+                | AppError::InvalidCredentials
+                | AppError::EmailNotVerified
+                | AppError::MfaRequired { .. }
+                | AppError::NotFound
+                | AppError::RateLimited
+                | AppError::FellBehind
+                | AppError::PersistedQueryNotFound
+                | AppError::EventsMissed
+                | AppError::Unavailable(_)
+                | AppError::Internal(_) => {}
+            }
+            let code = code_of(&error);
+            let mut coded = server_error(error, None);
+            give_code(&mut coded, "r");
+            assert_eq!(code_name(&coded), Some(code));
+        }
+    }
+
+    #[test]
     fn each_error_gets_its_code_and_internal_ones_hide_their_cause() {
         let mut bad = server_error(AppError::bad_input("title", "too long"), None);
         give_code(&mut bad, "r1");
