@@ -5,7 +5,7 @@
 //!
 //! Label values are bounded: routes are the router's own paths, outcomes
 //! are error codes, and operation names are kept for the first
-//! [`OPERATION_NAMES`] distinct ones of at most [`OPERATION_NAME_CHARS`]
+//! [`OPERATION_NAMES`] distinct GraphQL names of at most [`OPERATION_NAME_CHARS`]
 //! characters; any other is counted as `other`, so no client can grow the
 //! number of series.
 //!
@@ -293,7 +293,7 @@ impl Metrics {
         let Some(name) = name.filter(|name| !name.is_empty()) else {
             return Arc::clone(&self.inner.anonymous);
         };
-        if name.chars().count() > OPERATION_NAME_CHARS {
+        if name.len() > OPERATION_NAME_CHARS || !is_graphql_name(name) {
             return Arc::clone(&self.inner.other);
         }
         let Ok(mut names) = self.inner.names.lock() else {
@@ -401,6 +401,16 @@ impl Metrics {
     }
 }
 
+/// Whether `name` is a GraphQL name (`[_A-Za-z][_0-9A-Za-z]*`): a
+/// request refused before it parsed may name its operation anything.
+fn is_graphql_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|first| first == b'_' || first.is_ascii_alphabetic())
+        && bytes.all(|byte| byte == b'_' || byte.is_ascii_alphanumeric())
+}
+
 mod process {
     /// What `/proc/self` says of the process (Linux); `None` elsewhere.
     pub struct Process {
@@ -455,6 +465,9 @@ mod tests {
             Duration::from_millis(1),
         );
         metrics.operation(None, "query", "ok", Duration::from_millis(1));
+        let odd = Metrics::recording();
+        odd.operation(Some("a\"b\nc"), "unknown", "BAD_USER_INPUT", Duration::ZERO);
+        assert!(odd.render().contains(r#"operation="other""#));
         let text = metrics.render();
         let series = text
             .lines()
