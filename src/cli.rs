@@ -1,4 +1,5 @@
-//! The command line: `taskql [serve]`, `taskql migrate …`, `taskql schema`.
+//! The command line: `taskql [serve]`, `taskql migrate …`, `taskql schema`,
+//! `taskql healthcheck`.
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +25,9 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL); `schema.graphql` is its output.
     Schema,
+    /// Ask the server at TASKQL_LISTEN whether it is ready (`/readyz`):
+    /// exit 0 when it is, 1 when not, as a container's HEALTHCHECK needs.
+    Healthcheck,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,3 +1,8 @@
+use std::{
+    net::{Ipv4Addr, Ipv6Addr, SocketAddr},
+    time::Duration,
+};
+
 use anyhow::Context;
 use clap::Parser;
 use migration::{Migrator, MigratorTrait};
@@ -28,6 +33,10 @@ async fn main() -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(config).await,
         Command::Migrate { action } => migrate(&config, action).await,
+        Command::Healthcheck => {
+            let ready = healthcheck(config.http.listen).await;
+            std::process::exit(if ready { 0 } else { 1 });
+        }
         Command::Schema => unreachable!("handled above"),
     }
 }
@@ -48,6 +57,39 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     });
     application.run().await?;
     Ok(())
+}
+
+/// Whether the server listening on `listen` answers `/readyz` with 200
+/// within three seconds. A wildcard address is asked on loopback.
+async fn healthcheck(listen: SocketAddr) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut address = listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(match address {
+            SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let ask = async {
+        let mut stream = tokio::net::TcpStream::connect(address).await?;
+        let request =
+            format!("GET /readyz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut head = [0_u8; 12];
+        stream.read_exact(&mut head).await?;
+        std::io::Result::Ok(head.starts_with(b"HTTP/1.1 200"))
+    };
+    match tokio::time::timeout(Duration::from_secs(3), ask).await {
+        Ok(Ok(ready)) => ready,
+        Ok(Err(error)) => {
+            eprintln!("taskql at {address} did not answer: {error}");
+            false
+        }
+        Err(_) => {
+            eprintln!("taskql at {address} did not answer within 3 s");
+            false
+        }
+    }
 }
 
 async fn migrate(config: &Config, action: MigrateAction) -> anyhow::Result<()> {

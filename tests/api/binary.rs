@@ -550,3 +550,29 @@ async fn sigterm_drains_and_a_second_signal_exits_at_once() {
         "a second signal is not a clean stop: {status}"
     );
 }
+
+/// `taskql healthcheck` exits 0 while the server at TASKQL_LISTEN is
+/// ready, and 1 when nothing answers there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthcheck_exits_0_when_ready_and_1_when_not() {
+    let database = TestDatabase::create().await;
+    let server = Server::start(&database.url);
+    let check = |listen: &str| {
+        taskql()
+            .env("TASKQL_LISTEN", listen)
+            .env("TASKQL_LOG", "warn")
+            .arg("healthcheck")
+            .output()
+            .expect("runs")
+    };
+    let ready = tokio::task::block_in_place(|| check(&server.address));
+    assert!(ready.status.success(), "{ready:?}");
+    let address = server.address.clone();
+    let port = address.rsplit(':').next().expect("port");
+    let wildcard = tokio::task::block_in_place(|| check(&format!("0.0.0.0:{port}")));
+    assert!(wildcard.status.success(), "asked on loopback: {wildcard:?}");
+    let (status, _) = server.stop();
+    assert!(status.success());
+    let gone = tokio::task::block_in_place(|| check(&address));
+    assert_eq!(gone.status.code(), Some(1), "{gone:?}");
+}
