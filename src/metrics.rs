@@ -248,11 +248,13 @@ impl Metrics {
         }
     }
 
+    /// Whether a listener will read the series.
+    pub fn is_recording(&self) -> bool {
+        self.inner.recording
+    }
+
     /// An HTTP request answered on `route` (the router's path, or `other`).
     pub fn http_request(&self, route: &'static str, status: u16) {
-        if !self.inner.recording {
-            return;
-        }
         self.inner
             .http_requests
             .get_or_create(&HttpLabels { route, status })

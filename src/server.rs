@@ -86,7 +86,12 @@ pub fn router(
         .route(ROUTES[3], get(|| async { "ok" }))
         .route(ROUTES[4], get(ready).with_state(readiness))
         .layer(middleware)
-        .layer(middleware::from_fn_with_state(metrics, count))
+        // Counted only when a metrics listener will read the counts.
+        .layer(tower::util::option_layer(
+            metrics
+                .is_recording()
+                .then(|| middleware::from_fn_with_state(metrics, count)),
+        ))
         .layer(tower::util::option_layer(cors))
         // Outermost, so that refusals by the layers above carry them too.
         .layer(

@@ -140,16 +140,13 @@ impl PasswordHasher {
             let _ = done.send(answer);
         });
         self.inner.waiting.inc();
-        self.inner
-            .queue
-            .try_send(job)
-            .inspect_err(|_| {
-                self.inner.waiting.dec();
-            })
-            .map_err(|error| match error {
+        self.inner.queue.try_send(job).map_err(|error| {
+            self.inner.waiting.dec();
+            match error {
                 TrySendError::Full(_) => AppError::RateLimited,
                 TrySendError::Disconnected(_) => AppError::internal("the hashing workers stopped"),
-            })?;
+            }
+        })?;
         result.await.map_err(AppError::internal)
     }
 }

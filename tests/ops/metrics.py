@@ -20,25 +20,10 @@ import time
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from support import free_port, wait_ready  # noqa: E402
+
 PASSWORD = "metrics are a joy 2026"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url, what):
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(url, timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"{what} did not come up at {url}")
 
 
 def graphql(base, query, variables=None):
@@ -75,28 +60,25 @@ def query_prometheus(base, expression):
     return None if not result else float(result[0]["value"][1])
 
 
-def expect(prometheus, expression, wanted, patience=30):
+def until(prometheus, expression, holds, wanted, patience=30):
+    """Asks Prometheus for `expression` until its value `holds`."""
     deadline = time.time() + patience
     while True:
         value = query_prometheus(prometheus, expression)
-        if value == wanted:
-            print(f"ok: {expression} = {value:g}")
+        if value is not None and holds(value):
+            print(f"ok: {expression} = {value:g} ({wanted})")
             return
         if time.time() > deadline:
             raise SystemExit(f"{expression}: Prometheus has {value}, expected {wanted}")
         time.sleep(0.5)
 
 
-def at_least(prometheus, expression, minimum, patience=30):
-    deadline = time.time() + patience
-    while True:
-        value = query_prometheus(prometheus, expression)
-        if value is not None and value >= minimum:
-            print(f"ok: {expression} = {value:g} (at least {minimum:g})")
-            return
-        if time.time() > deadline:
-            raise SystemExit(f"{expression}: Prometheus has {value}, expected at least {minimum}")
-        time.sleep(0.5)
+def expect(prometheus, expression, wanted):
+    until(prometheus, expression, lambda value: value == wanted, f"{wanted:g}")
+
+
+def at_least(prometheus, expression, minimum):
+    until(prometheus, expression, lambda value: value >= minimum, f"at least {minimum:g}")
 
 
 def main():
@@ -129,9 +111,9 @@ def main():
     base = f"http://127.0.0.1:{port}"
     prom = f"http://127.0.0.1:{prometheus_port}"
     try:
-        wait_for(f"{base}/readyz", "taskql")
-        wait_for(f"http://127.0.0.1:{metrics_port}/readyz", "the metrics listener")
-        wait_for(f"{prom}/-/ready", "Prometheus")
+        wait_ready(f"{base}/readyz", "taskql")
+        wait_ready(f"http://127.0.0.1:{metrics_port}/readyz", "the metrics listener")
+        wait_ready(f"{prom}/-/ready", "Prometheus")
 
         for _ in range(7):
             assert graphql(base, "query MetricsProbe { __typename }")["data"]["__typename"] == "Query"

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,29 +29,13 @@ import threading
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from support import free_port, wait_ready  # noqa: E402
+
 PASSWORD = "restarts lose nothing 2026"
 CLIENTS = 16
 PAGE = "{ tasks(first: 5) { edges { node { id title } } } }"
 CREATE = "mutation($t: String!) { createTask(input: { title: $t }) { id } }"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(port, patience=60):
-    deadline = time.time() + patience
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise SystemExit(f"nothing ready on port {port}")
 
 
 class Instance:
@@ -75,7 +58,7 @@ class Instance:
         }
         log = open(os.path.join(self.workdir, f"{self.name}.log"), "a")
         self.process = subprocess.Popen([self.binary, "serve"], env=env, stderr=log, cwd=self.workdir)
-        wait_ready(self.port)
+        wait_ready(f"http://127.0.0.1:{self.port}/readyz", f"instance {self.name}")
 
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
@@ -211,7 +194,7 @@ backend taskql
     balancer = subprocess.Popen(["haproxy", "-f", os.path.join(workdir, "haproxy.cfg")],
                                 stderr=open(os.path.join(workdir, "haproxy.log"), "w"))
     try:
-        wait_ready(balancer_port)
+        wait_ready(f"http://127.0.0.1:{balancer_port}/readyz", "HAProxy")
         time.sleep(1.5)  # every server up
         tokens = [register(balancer_port, f"client{n}@example.com") for n in range(CLIENTS)]
 
