@@ -29,8 +29,10 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let config = Config::load()?;
-    telemetry::init(&config.log);
-    match command {
+    // Only a server sends traces.
+    let traces = matches!(command, Command::Serve).then_some(&config.traces);
+    let telemetry = telemetry::init(&config.log, traces)?;
+    let done = match command {
         Command::Serve => serve(config).await,
         Command::Migrate { action } => migrate(&config, action).await,
         Command::Healthcheck => {
@@ -38,7 +40,9 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(if ready { 0 } else { 1 });
         }
         Command::Schema => unreachable!("handled above"),
-    }
+    };
+    tokio::task::spawn_blocking(|| telemetry.finish()).await?;
+    done
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -17,7 +17,7 @@ use tower_http::{
     limit::RequestBodyLimitLayer,
     request_id::MakeRequestUuid,
     timeout::TimeoutLayer,
-    trace::{DefaultOnResponse, TraceLayer},
+    trace::{DefaultOnResponse, OnResponse, TraceLayer},
 };
 
 use crate::{
@@ -31,7 +31,11 @@ use crate::{
     http_policy,
     mail::outbox::Outbox,
     metrics::Metrics,
+    telemetry,
 };
+use std::time::Duration;
+
+use tracing::Span;
 
 /// What `/readyz` asks: whether the server is stopping, and whether the
 /// database answers.
@@ -61,14 +65,28 @@ pub fn router(
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let middleware = ServiceBuilder::new()
         .set_request_id(request_id.clone(), MakeRequestUuid)
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let id = request
-                .headers()
-                .get(REQUEST_ID_HEADER)
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or_default();
-            tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
-        }).on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    let id = request
+                        .headers()
+                        .get(REQUEST_ID_HEADER)
+                        .and_then(|value| value.to_str().ok())
+                        .unwrap_or_default();
+                    let span = tracing::info_span!(
+                        "request",
+                        request_id = %id,
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        trace_id = tracing::field::Empty,
+                        otel.name = tracing::field::Empty,
+                        otel.kind = tracing::field::Empty,
+                    );
+                    telemetry::request_started(&span, request);
+                    span
+                })
+                .on_response(Answered),
+        )
         .propagate_request_id(request_id)
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(
@@ -100,6 +118,19 @@ pub fn router(
                 .layer(referrer)
                 .layer(csp),
         )
+}
+
+/// Logs an answer, and gives its status to the request's span.
+#[derive(Clone, Copy)]
+struct Answered;
+
+impl<B> OnResponse<B> for Answered {
+    fn on_response(self, response: &axum::http::Response<B>, latency: Duration, span: &Span) {
+        telemetry::request_answered(span, response.status());
+        DefaultOnResponse::new()
+            .level(tracing::Level::INFO)
+            .on_response(response, latency, span);
+    }
 }
 
 /// Counts every answer by its route and status.

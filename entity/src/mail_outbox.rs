@@ -25,6 +25,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// Given up (and deleted) when not sent by then.
     pub expires_at: DateTimeUtc,
+    /// The W3C `traceparent` of the request that asked for it, when traces
+    /// are on: its delivery is a span of that trace.
+    pub traceparent: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

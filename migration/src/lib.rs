@@ -11,6 +11,7 @@ mod m20261125_000005_create_rate_counters;
 mod m20261126_000006_create_password_resets_and_mail_outbox;
 mod m20261202_000007_accounts_with_a_life;
 mod m20261202_000008_second_factor;
+mod m20261202_000009_mail_trace;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_create_password_resets_and_mail_outbox::Migration),
             Box::new(m20261202_000007_accounts_with_a_life::Migration),
             Box::new(m20261202_000008_second_factor::Migration),
+            Box::new(m20261202_000009_mail_trace::Migration),
         ]
     }
 }

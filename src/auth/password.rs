@@ -23,6 +23,7 @@ use argon2::{
 use prometheus_client::metrics::{gauge::Gauge, histogram::Histogram};
 use subtle::ConstantTimeEq;
 use tokio::sync::{OnceCell, oneshot};
+use tracing::Instrument;
 
 use super::{credentials::Password, random};
 use crate::{
@@ -100,6 +101,7 @@ impl PasswordHasher {
         let password = password.clone();
         let params = self.inner.params.clone();
         self.run(move |memory| hash_with(memory, &params, &password))
+            .instrument(tracing::debug_span!("password hash"))
             .await?
     }
 
@@ -108,6 +110,7 @@ impl PasswordHasher {
         let stored = stored.to_owned();
         let params = self.inner.params.clone();
         self.run(move |memory| verify_with(memory, &params, &password, &stored))
+            .instrument(tracing::debug_span!("password verify"))
             .await?
     }
 

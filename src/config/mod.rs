@@ -17,11 +17,11 @@ use serde::{
 
 pub use sections::{
     AccountPolicy, DatabaseSettings, HttpSettings, LimitSettings, LogSettings, MailSettings,
-    PasswordSettings, TokenSettings,
+    PasswordSettings, TokenSettings, TraceSettings,
 };
 pub use values::{
-    Environment, LinkTemplate, LogFilter, LogFormat, Origin, RateLimit, SecretKey, Smtp,
-    SmtpTransport,
+    Environment, LinkTemplate, LogFilter, LogFormat, Origin, OtlpEndpoint, RateLimit, SecretKey,
+    Smtp, SmtpTransport,
 };
 
 const PREFIX: &str = "TASKQL_";
@@ -44,6 +44,7 @@ pub struct Config {
     pub mail: MailSettings,
     pub accounts: AccountPolicy,
     pub log: LogSettings,
+    pub traces: TraceSettings,
 }
 
 /// A configuration problem, worded for the person starting the server.
@@ -125,6 +126,7 @@ impl Config {
             mail: sections.read()?,
             accounts: sections.read()?,
             log: sections.read()?,
+            traces: sections.read()?,
         };
         if config.tokens.secret.is_none() && config.is_production() {
             return Err(ConfigError::new(
@@ -290,6 +292,7 @@ mod tests {
                 "https://a.example, http://localhost:3000",
             ),
             ("TASKQL_TRUSTED_PROXIES", "10.0.0.1, ::1"),
+            ("TASKQL_OTLP_ENDPOINT", "http://collector:4318/"),
             ("TASKQL_JWT_SECRET", "12345678901234567890123456789012"),
             ("UNRELATED", "ignored"),
         ])
@@ -303,6 +306,14 @@ mod tests {
             ["https://a.example", "http://localhost:3000"].map(|o| o.parse().expect("origin"))
         );
         assert_eq!(config.http.trusted_proxies.len(), 2);
+        assert_eq!(
+            config
+                .traces
+                .otlp_endpoint
+                .as_ref()
+                .map(OtlpEndpoint::traces_url),
+            Some("http://collector:4318/v1/traces")
+        );
         assert_eq!(config.log.filter.directives().count(), 2);
         let link = config.mail.reset_link.as_ref().expect("a template");
         assert_eq!(link.link("abc"), "https://app.example.com/reset?token=abc");
@@ -376,6 +387,16 @@ mod tests {
                 "no {token}",
             ),
             (("TASKQL_LOG", "taskql=loud"), "TASKQL_LOG", "bad filter"),
+            (
+                ("TASKQL_OTLP_ENDPOINT", "collector:4318"),
+                "TASKQL_OTLP_ENDPOINT",
+                "no scheme",
+            ),
+            (
+                ("TASKQL_OTLP_ENDPOINT", "https://collector:4318"),
+                "TASKQL_OTLP_ENDPOINT",
+                "TLS",
+            ),
             (
                 ("TASKQL_LOGIN_MAX_FAILURES", "0"),
                 "TASKQL_LOGIN_MAX_FAILURES",

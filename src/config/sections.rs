@@ -18,8 +18,8 @@ use serde_with::{DisplayFromStr, serde_as};
 use super::{
     ConfigError, PASSWORD_MAX_LENGTH,
     values::{
-        CommaList, LinkTemplate, LogFilter, LogFormat, Origin, RateLimit, SecretKey, Smtp,
-        at_least_a_second, longer_than_zero,
+        CommaList, LinkTemplate, LogFilter, LogFormat, Origin, OtlpEndpoint, RateLimit, SecretKey,
+        Smtp, at_least_a_second, longer_than_zero,
     },
 };
 use crate::secret::Secret;
@@ -298,4 +298,14 @@ pub struct LogSettings {
     /// `pretty` for people, `json` for machines.
     #[serde(rename = "log_format")]
     pub format: LogFormat,
+}
+
+/// Where traces go.
+#[serde_as]
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TraceSettings {
+    /// The collector spans are exported to over OTLP/HTTP; none when unset.
+    #[serde_as(as = "Option<DisplayFromStr>")]
+    pub otlp_endpoint: Option<OtlpEndpoint>,
 }

@@ -96,6 +96,42 @@ impl fmt::Display for Origin {
     }
 }
 
+/// Where traces are sent: an OpenTelemetry collector's OTLP/HTTP base URL,
+/// as in `http://127.0.0.1:4318`; traces go to `<base>/v1/traces`, as with
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OtlpEndpoint(String);
+
+impl OtlpEndpoint {
+    /// The URL spans are posted to.
+    pub fn traces_url(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for OtlpEndpoint {
+    type Err = String;
+
+    fn from_str(base: &str) -> Result<Self, String> {
+        let base = base.trim().trim_end_matches('/');
+        if base.starts_with("https://") {
+            return Err(format!(
+                "`{base}`: traces are sent over plain HTTP, to a collector on the host \
+                 or beside the server (such as `http://127.0.0.1:4318`)"
+            ));
+        }
+        let uri: axum::http::Uri = base
+            .parse()
+            .map_err(|error| format!("`{base}` is not a URL: {error}"))?;
+        if uri.scheme_str() != Some("http") || uri.host().is_none() || uri.query().is_some() {
+            return Err(format!(
+                "`{base}` is not a collector's base URL such as `http://127.0.0.1:4318`"
+            ));
+        }
+        Ok(Self(format!("{base}/v1/traces")))
+    }
+}
+
 /// A key of at least 32 bytes (the HS256 key of access tokens, the data
 /// key), never printed.
 #[derive(Clone, Debug)]

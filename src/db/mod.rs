@@ -27,7 +27,23 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     // side by side and writers take turns (busy_timeout).
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let pool_size = u32::try_from(cores * 2).unwrap_or(u32::MAX).max(4);
-    connect_with(url, pool_size).await
+    let mut db = connect_with(url, pool_size).await?;
+    if crate::telemetry::is_tracing() {
+        let system = system_name(db.get_database_backend());
+        db.set_metric_callback(move |run| {
+            crate::telemetry::statement(system, &run.statement.sql, run.elapsed, run.failed);
+        });
+    }
+    Ok(db)
+}
+
+/// The database's name in traces (`db.system.name`).
+pub fn system_name(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Postgres => "postgresql",
+        DbBackend::Sqlite => "sqlite",
+        _ => "other_sql",
+    }
 }
 
 /// A connection for `taskql migrate`: on SQLite a single one, because the

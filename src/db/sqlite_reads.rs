@@ -13,7 +13,7 @@
 use std::{
     path::{Path, PathBuf},
     sync::Mutex,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
@@ -60,7 +60,12 @@ impl SqliteReads {
         read: impl FnMut(&Row<'_>) -> Result<T, DbErr>,
     ) -> Result<Vec<T>, DbErr> {
         let connection = self.check_out()?;
+        let started = crate::telemetry::is_tracing().then(Instant::now);
         let rows = query(&connection, statement, read);
+        if let Some(started) = started {
+            let elapsed = started.elapsed();
+            crate::telemetry::statement("sqlite", &statement.sql, elapsed, rows.is_err());
+        }
         self.check_in(connection);
         rows
     }

@@ -28,6 +28,8 @@ use super::{
     limits,
     persisted::PersistedQueries,
 };
+use tracing::Instrument;
+
 use crate::{cache::BoundedCache, error::AppError, metrics::Metrics};
 
 /// The id of the request an operation came in, as the log knows it.
@@ -130,16 +132,44 @@ impl Gateway {
     /// times it by its name.
     pub async fn run(&self, prepared: Prepared) -> Response {
         let request_id = request_id(&prepared.request);
+        let kind = kind(prepared.operation);
+        let span = tracing::debug_span!(
+            "graphql",
+            otel.name = %SpanName(kind, prepared.name.as_deref()),
+            graphql.operation.name = prepared.name.as_deref(),
+            graphql.operation.type = kind,
+            error.type = tracing::field::Empty,
+        );
         let started = Instant::now();
-        let response = self.schema.execute(prepared.request).await;
+        let response = self
+            .schema
+            .execute(prepared.request)
+            .instrument(span.clone())
+            .await;
         let response = coded(response, &request_id);
+        if let Some(code) = response.errors.first().and_then(errors::code_name) {
+            span.record("error.type", code);
+        }
         self.metrics.operation(
             prepared.name.as_deref(),
-            kind(prepared.operation),
+            kind,
             outcome(&response),
             started.elapsed(),
         );
         response
+    }
+}
+
+/// An operation's span name, as OpenTelemetry's conventions for GraphQL
+/// give it: its type, then its name when it has one.
+struct SpanName<'a>(&'static str, Option<&'a str>);
+
+impl std::fmt::Display for SpanName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.1 {
+            Some(name) => write!(f, "{} {name}", self.0),
+            None => f.write_str(self.0),
+        }
     }
 }
 

@@ -83,6 +83,8 @@ pub struct Queued {
     pub created_at: DateTime<Utc>,
     /// Attempts so far, this one included.
     pub attempts: u32,
+    /// The trace of the request that asked for it, when it has one.
+    pub traceparent: Option<String>,
 }
 
 /// The queue; cheap to clone.
@@ -121,6 +123,7 @@ impl Outbox {
             leased_until: Set(None),
             created_at: Set(now),
             expires_at: Set(now + db::span(GIVE_UP_AFTER)?),
+            traceparent: Set(crate::telemetry::current_traceparent()),
         })
         .exec(conn)
         .await?;
@@ -201,6 +204,7 @@ impl Outbox {
             user: row.user_id,
             created_at: row.created_at,
             attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
+            traceparent: row.traceparent,
         }))
     }
 

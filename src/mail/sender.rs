@@ -10,7 +10,9 @@ use super::{
     Mail, Mailer, SendError,
     outbox::{Kind, Outbox, Queued},
 };
-use crate::{error::AppResult, metrics::Metrics};
+use tracing::Instrument;
+
+use crate::{db::StoredByName, error::AppResult, metrics::Metrics, telemetry};
 
 /// The longest the worker sleeps before it looks at the queue again, for
 /// mail queued by another instance.
@@ -40,7 +42,17 @@ pub async fn run(
     loop {
         while !stop.is_cancelled() {
             match outbox.take().await {
-                Ok(Some(queued)) => deliver(&outbox, &mailer, &compose, &metrics, &queued).await,
+                Ok(Some(queued)) => {
+                    let span = tracing::debug_span!(
+                        "mail delivery",
+                        mail.kind = queued.kind.map(StoredByName::stored_name),
+                        mail.attempt = queued.attempts,
+                    );
+                    telemetry::continue_trace(&span, queued.traceparent.as_deref());
+                    deliver(&outbox, &mailer, &compose, &metrics, &queued)
+                        .instrument(span)
+                        .await;
+                }
                 Ok(None) => break,
                 Err(error) => {
                     tracing::warn!(?error, "cannot read the mail queue");

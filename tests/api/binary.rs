@@ -98,21 +98,21 @@ async fn migrate_applies_reports_and_rolls_back() {
 }
 
 /// A server process on a free port, with its log lines collected.
-struct Server {
+pub struct Server {
     child: Child,
-    address: String,
+    pub address: String,
     /// The lines logged up to the one with the address.
     startup: Vec<String>,
     logs: std::sync::mpsc::Receiver<String>,
 }
 
 impl Server {
-    fn start(database_url: &str) -> Self {
+    pub fn start(database_url: &str) -> Self {
         Self::start_with(database_url, &[])
     }
 
     /// A server with `vars` set as well (they win over the test settings).
-    fn start_with(database_url: &str, vars: &[(&str, &str)]) -> Self {
+    pub fn start_with(database_url: &str, vars: &[(&str, &str)]) -> Self {
         let mut command = taskql();
         command
             .env("TASKQL_DATABASE_URL", database_url)
@@ -156,7 +156,7 @@ impl Server {
     }
 
     /// Runs an operation against the server.
-    async fn graphql(&self, query: &str, variables: serde_json::Value) -> serde_json::Value {
+    pub async fn graphql(&self, query: &str, variables: serde_json::Value) -> serde_json::Value {
         reqwest::Client::new()
             .post(format!("http://{}/graphql", self.address))
             .json(&json!({ "query": query, "variables": variables }))
@@ -169,7 +169,7 @@ impl Server {
     }
 
     /// Runs an operation with an access token.
-    async fn graphql_with(
+    pub async fn graphql_with(
         &self,
         query: &str,
         variables: serde_json::Value,
@@ -189,7 +189,7 @@ impl Server {
 
     /// Waits (at most 20 s) for a log line holding `text`, and returns it
     /// with the lines before it.
-    fn log_until(&self, text: &str) -> Vec<String> {
+    pub fn log_until(&self, text: &str) -> Vec<String> {
         let mut lines = Vec::new();
         loop {
             let line = self
@@ -205,7 +205,7 @@ impl Server {
     }
 
     /// Sends SIGTERM, waits for the exit, and returns every log line.
-    fn stop(mut self) -> (std::process::ExitStatus, Vec<String>) {
+    pub fn stop(mut self) -> (std::process::ExitStatus, Vec<String>) {
         let pid = self.child.id().to_string();
         Command::new("kill")
             .args(["-TERM", &pid])

@@ -23,5 +23,6 @@ mod storage;
 mod subscriptions;
 mod tasks;
 mod tokens;
+mod traces;
 mod verification;
 mod ws_client;
