@@ -104,8 +104,9 @@ impl Application {
     /// As [`Application::build`], on a listener bound by the caller (tests
     /// bind port 0 and run many side by side).
     pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
-        let db = db::connect(config.database.url.expose()).await?;
-        db::migrate(&db).await?;
+        let url = config.database.url.expose();
+        db::migrate(url).await?;
+        let db = db::connect(url).await?;
         let services = Services::build(&config, &db).await?;
         let schema = SchemaSettings {
             introspection: config.introspection_enabled(),

@@ -77,9 +77,16 @@ async fn connect_with(url: &str, pool_size: u32) -> Result<DatabaseConnection, D
     Database::connect(options).await
 }
 
-/// Applies every pending migration.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    exclusively(db, async |db| Migrator::up(db, None).await).await
+/// Applies every pending migration, on connections of their own that are
+/// closed before the server's pool opens: a connection that has read the
+/// schema before a migration changed it may keep describing a statement by
+/// the old one (SQLite: a column added meanwhile is missing from the
+/// statement's result, and reads as absent).
+pub async fn migrate(url: &str) -> Result<(), DbErr> {
+    let db = connect_for_migrations(url).await?;
+    let migrated = exclusively(&db, async |db| Migrator::up(db, None).await).await;
+    db.close().await?;
+    migrated
 }
 
 /// Runs `work` (migrations) while no other process runs migrations on the
@@ -251,7 +258,7 @@ pub fn truncate(time: DateTime<Utc>) -> DateTime<Utc> {
 pub async fn scratch() -> (tempfile::TempDir, DatabaseConnection) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    migrate(&url).await.expect("migrate");
     let db = connect(&url).await.expect("connect");
-    migrate(&db).await.expect("migrate");
     (dir, db)
 }

@@ -157,15 +157,7 @@ impl Server {
 
     /// Runs an operation against the server.
     pub async fn graphql(&self, query: &str, variables: serde_json::Value) -> serde_json::Value {
-        reqwest::Client::new()
-            .post(format!("http://{}/graphql", self.address))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("sent")
-            .json()
-            .await
-            .expect("json")
+        self.graphql_headers(query, variables, &[]).await
     }
 
     /// Runs an operation with an access token.
@@ -175,16 +167,37 @@ impl Server {
         variables: serde_json::Value,
         token: &str,
     ) -> serde_json::Value {
-        reqwest::Client::new()
+        let bearer = format!("Bearer {token}");
+        self.graphql_headers(query, variables, &[("authorization", &bearer)])
+            .await
+    }
+
+    /// Runs an operation with the given request headers.
+    pub async fn graphql_headers(
+        &self,
+        query: &str,
+        variables: serde_json::Value,
+        headers: &[(&str, &str)],
+    ) -> serde_json::Value {
+        let mut request = reqwest::Client::new()
             .post(format!("http://{}/graphql", self.address))
-            .bearer_auth(token)
-            .json(&json!({ "query": query, "variables": variables }))
+            .json(&json!({ "query": query, "variables": variables }));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request
             .send()
             .await
             .expect("sent")
             .json()
             .await
             .expect("json")
+    }
+
+    /// Waits for the mail written to the log whose text holds `subject`
+    /// and returns the token in it.
+    pub fn logged_mail_token(&self, subject: &str) -> String {
+        mail_token(self.log_until(subject).last().expect("the mail's line"))
     }
 
     /// Waits (at most 20 s) for a log line holding `text`, and returns it
@@ -357,15 +370,8 @@ async fn without_smtp_development_writes_the_mail_to_the_log() {
         said.contains("WRITTEN TO THIS LOG"),
         "said at start: {said}"
     );
-    let lines = server.log_until("Reset your taskql password");
-    let line: serde_json::Value =
-        serde_json::from_str(lines.last().expect("the mail's line")).expect("a JSON line");
-    let mail = line["message"].as_str().expect("a message");
-    let token = mail
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-        .find(|word| word.len() == 43)
-        .unwrap_or_else(|| panic!("a token in {mail}"));
-    let reset = reset_with(&server, token, "a-recognisable-new-passphrase").await;
+    let token = server.logged_mail_token("Reset your taskql password");
+    let reset = reset_with(&server, &token, "a-recognisable-new-passphrase").await;
     assert_eq!(reset["data"]["resetPassword"], true, "{reset}");
     server.stop();
 }
@@ -575,4 +581,14 @@ async fn healthcheck_exits_0_when_ready_and_1_when_not() {
     assert!(status.success());
     let gone = tokio::task::block_in_place(|| check(&address));
     assert_eq!(gone.status.code(), Some(1), "{gone:?}");
+}
+
+/// The token in a mail written to the log as one JSON line.
+pub fn mail_token(line: &str) -> String {
+    let line: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+    let mail = line["message"].as_str().expect("a message");
+    mail.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .find(|word| word.len() == 43)
+        .unwrap_or_else(|| panic!("a token in {mail}"))
+        .to_owned()
 }

@@ -18,7 +18,7 @@ use prost::Message;
 use serde_json::json;
 
 use crate::{
-    binary::Server,
+    binary::{Server, mail_token},
     helpers::{PASSWORD, TestDatabase},
 };
 
@@ -142,24 +142,6 @@ fn named<'a>(spans: &'a [Span], name: &str) -> Option<&'a Span> {
     spans.iter().find(|span| span.name == name)
 }
 
-async fn post_traced(
-    server: &Server,
-    traceparent: &str,
-    query: &str,
-    variables: serde_json::Value,
-) -> serde_json::Value {
-    reqwest::Client::new()
-        .post(format!("http://{}/graphql", server.address))
-        .header("traceparent", traceparent)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json")
-}
-
 const JOIN: &str = "mutation Join($input: SignupInput!) { signup(input: $input) { id } }";
 const FORGOT: &str = "mutation Forgot($email: String!) { requestPasswordReset(email: $email) }";
 
@@ -178,7 +160,10 @@ async fn a_requests_spans_continue_the_callers_trace_down_to_its_statements() {
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let caller = "00f067aa0ba902b7";
     let input = json!({ "input": { "email": "ada@example.com", "password": PASSWORD } });
-    let joined = post_traced(&server, &format!("00-{trace}-{caller}-01"), JOIN, input).await;
+    let traceparent = format!("00-{trace}-{caller}-01");
+    let joined = server
+        .graphql_headers(JOIN, input, &[("traceparent", &traceparent)])
+        .await;
     assert!(joined["errors"].is_null(), "{joined}");
 
     let trace_id = hex::decode(trace).expect("hex");
@@ -260,13 +245,14 @@ async fn a_requests_spans_continue_the_callers_trace_down_to_its_statements() {
 
     // A mail is delivered after the request has been answered, in its trace.
     let reset_trace = "0af7651916cd43dd8448eb211c80319c";
-    let asked = post_traced(
-        &server,
-        &format!("00-{reset_trace}-b7ad6b7169203331-01"),
-        FORGOT,
-        json!({ "email": "ada@example.com" }),
-    )
-    .await;
+    let traceparent = format!("00-{reset_trace}-b7ad6b7169203331-01");
+    let asked = server
+        .graphql_headers(
+            FORGOT,
+            json!({ "email": "ada@example.com" }),
+            &[("traceparent", &traceparent)],
+        )
+        .await;
     assert_eq!(asked["data"]["requestPasswordReset"], true, "{asked}");
     let reset_spans = received
         .trace(&hex::decode(reset_trace).expect("hex"), |spans| {
@@ -288,14 +274,7 @@ async fn a_requests_spans_continue_the_callers_trace_down_to_its_statements() {
 
     // The log names the trace of each request; the collector saw no secret.
     let mail = server.log_until("Reset your taskql password");
-    let token = mail
-        .last()
-        .and_then(|line| {
-            line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-                .find(|word| word.len() == 43)
-                .map(str::to_owned)
-        })
-        .expect("the mail's token");
+    let token = mail_token(mail.last().expect("the mail's line"));
     let (_, logs) = server.stop();
     let logged = logs.join("\n") + &mail.join("\n");
     assert!(
