@@ -8,9 +8,11 @@ cannot pass for throughput.
 import argparse
 import concurrent.futures
 import http.client
+import http.server
 import json
 import os
 import re
+import socket
 import statistics
 import subprocess
 import tempfile
@@ -32,6 +34,8 @@ def parse_args():
     parser.add_argument("--events", type=int, default=300, help="events timed in each delivery phase")
     parser.add_argument("--only-events", action="store_true", help="measure the subscription figures alone")
     parser.add_argument("--metrics", action="store_true", help="run every server with a metrics listener, scraped each second")
+    parser.add_argument("--traces", choices=["collector", "silent"],
+                        help="run every server exporting traces, to a collector that takes them or to one that never answers")
     parser.add_argument("--only-login", action="store_true", help="measure the login figures alone")
     parser.add_argument("--only-reset", action="store_true", help="measure requestPasswordReset alone")
     parser.add_argument("--only-page", action="store_true", help="measure tasks(first: 20) and the floor alone")
@@ -42,6 +46,8 @@ class Server:
     # Set by --metrics: every server gets a metrics listener, scraped every
     # second while it runs, as Prometheus would.
     with_metrics = False
+    # Set by --traces: the collector every server exports its spans to.
+    otlp_endpoint = None
 
     def __init__(self, binary, database_url, port, workdir):
         self.port = port
@@ -54,6 +60,8 @@ class Server:
             "TASKQL_LOGIN_MAX_FAILURES": "1000000000",
             "TASKQL_LOG": "warn",
         }
+        if self.otlp_endpoint:
+            env["TASKQL_OTLP_ENDPOINT"] = self.otlp_endpoint
         if self.with_metrics:
             env["TASKQL_METRICS_LISTEN"] = f"127.0.0.1:{port + 1000}"
         self.log = open(os.path.join(workdir, f"server-{port}.log"), "w")
@@ -436,9 +444,49 @@ def measure_events(args, database_url, workdir):
         writer.stop()
 
 
+class Collector(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP collector that takes every batch and keeps none."""
+
+    protocol_version = "HTTP/1.1"
+    spans_bytes = 0
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        Collector.spans_bytes += len(body)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_):
+        pass
+
+
+def start_collector(kind):
+    """The base URL of a collector: one that takes spans, or one that accepts
+    connections and never answers them."""
+    if kind == "collector":
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{server.server_address[1]}"
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1024)
+    held = []
+
+    def hold():
+        while True:
+            held.append(silent.accept()[0])
+
+    threading.Thread(target=hold, daemon=True).start()
+    return f"http://127.0.0.1:{silent.getsockname()[1]}"
+
+
 def main():
     args = parse_args()
     Server.with_metrics = args.metrics
+    if args.traces:
+        Server.otlp_endpoint = start_collector(args.traces)
     workdir = tempfile.mkdtemp(prefix="taskql-bench-")
     if args.postgres:
         name = f"taskql_bench_{int(time.time())}"
@@ -546,6 +594,8 @@ def event_rows(args, events):
 
 
 def print_rows(args, rows):
+    if Collector.spans_bytes:
+        print(f"the collector received {Collector.spans_bytes / 1e6:.1f} MB of spans")
     print("| figure | measured | target | holds |")
     print("|---|---|---|---|")
     for figure, measured, target, holds in rows:

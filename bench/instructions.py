@@ -9,6 +9,7 @@ are asked for one at a time, and the counters are written out. Only the
 server's own instructions are counted (not the kernel's).
 
     python3 bench/instructions.py [--requests 1000] [--binary target/release/taskql] [--keep DIR] [--metrics]
+        [--traces collector|silent]
 
 Needs valgrind (Debian's package). `callgrind_annotate DIR/callgrind.out.1`
 shows where the instructions go.
@@ -48,6 +49,8 @@ def main():
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--keep", metavar="DIR", help="keep the callgrind output here")
     parser.add_argument("--metrics", action="store_true", help="with a metrics listener (its series recorded)")
+    parser.add_argument("--traces", choices=["collector", "silent"],
+                        help="exporting traces, to a collector that takes them or to one that never answers")
     args = parser.parse_args()
     if not shutil.which("valgrind"):
         subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True)
@@ -66,6 +69,8 @@ def main():
     }
     if args.metrics:
         env["TASKQL_METRICS_LISTEN"] = f"127.0.0.1:{PORT + 1}"
+    if args.traces:
+        env["TASKQL_OTLP_ENDPOINT"] = bench.start_collector(args.traces)
     out = os.path.join(workdir, "callgrind.out")
     server = subprocess.Popen(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", os.path.abspath(args.binary), "serve"],

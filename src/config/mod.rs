@@ -398,6 +398,11 @@ mod tests {
                 "TLS",
             ),
             (
+                ("TASKQL_OTLP_ENDPOINT", "http://user:hunter2@collector:4318"),
+                "TASKQL_OTLP_ENDPOINT",
+                "credentials in the URL",
+            ),
+            (
                 ("TASKQL_LOGIN_MAX_FAILURES", "0"),
                 "TASKQL_LOGIN_MAX_FAILURES",
                 "no failures",
@@ -417,6 +422,15 @@ mod tests {
             let error = load(&[(name, value)]).expect_err(why);
             assert_eq!(error.variable, expected, "{why}: {error}");
         }
+    }
+
+    #[test]
+    fn an_endpoint_with_credentials_is_refused_without_repeating_them() {
+        let error = load(&[("TASKQL_OTLP_ENDPOINT", "http://user:hunter2@collector:4318")])
+            .expect_err("credentials");
+        let said = error.to_string();
+        assert!(said.contains("OTEL_EXPORTER_OTLP_HEADERS"), "{said}");
+        assert!(!said.contains("hunter2"), "{said}");
     }
 
     #[test]
