@@ -203,15 +203,110 @@ fn hash_with(memory: &mut Vec<Block>, params: &Params, password: &Password) -> A
     Ok(hash.to_string())
 }
 
-/// Recomputes `stored` with its own algorithm, version and costs.
+/// A stored hash in a format taskql verifies: its own Argon2 PHC strings,
+/// and those an imported account brings (bcrypt, passlib's PBKDF2-SHA256).
+enum Stored<'a> {
+    Argon2(Box<PasswordHash>),
+    Bcrypt(&'a str),
+    Pbkdf2Sha256 {
+        rounds: u32,
+        salt: Vec<u8>,
+        checksum: Vec<u8>,
+    },
+}
+
+/// The most PBKDF2 rounds an imported hash may ask for (passlib's default
+/// is 29,000): a bound on what one login can cost.
+const PBKDF2_MAX_ROUNDS: u32 = 10_000_000;
+
+impl<'a> Stored<'a> {
+    fn parse(stored: &'a str) -> Option<Self> {
+        if let Some(rest) = stored.strip_prefix("$pbkdf2-sha256$") {
+            // passlib: `$pbkdf2-sha256$<rounds>$<salt>$<checksum>`, both in
+            // its base64 with `.` for `+` and no padding.
+            let mut parts = rest.split('$');
+            let rounds = parts.next()?.parse().ok()?;
+            let salt = passlib_base64(parts.next()?)?;
+            let checksum = passlib_base64(parts.next()?)?;
+            let valid = parts.next().is_none()
+                && (1..=PBKDF2_MAX_ROUNDS).contains(&rounds)
+                && checksum.len() == 32;
+            return valid.then_some(Self::Pbkdf2Sha256 {
+                rounds,
+                salt,
+                checksum,
+            });
+        }
+        if ["$2a$", "$2b$", "$2y$"]
+            .iter()
+            .any(|prefix| stored.starts_with(prefix))
+        {
+            let cost = stored.get(4..6)?.parse::<u32>().ok()?;
+            let valid =
+                stored.len() == 60 && stored.as_bytes()[6] == b'$' && (4..=31).contains(&cost);
+            return valid.then_some(Self::Bcrypt(stored));
+        }
+        let hash = PasswordHash::new(stored).ok()?;
+        Algorithm::try_from(hash.algorithm.as_str()).ok()?;
+        Params::try_from(&hash).ok()?;
+        (hash.salt.is_some() && hash.hash.is_some()).then(|| Self::Argon2(Box::new(hash)))
+    }
+}
+
+fn passlib_base64(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(text.replace('.', "+"))
+        .ok()
+}
+
+/// Whether `stored` is a hash taskql can verify (Argon2, bcrypt
+/// `$2a$`/`$2b$`/`$2y$`, passlib's `$pbkdf2-sha256$`).
+pub fn is_known_format(stored: &str) -> bool {
+    Stored::parse(stored).is_some()
+}
+
+/// Recomputes `stored` with its own algorithm, version and costs; any hash
+/// other than Argon2id with the configured costs asks to be replaced.
 fn verify_with(
     memory: &mut Vec<Block>,
     configured: &Params,
     password: &Password,
     stored: &str,
 ) -> AppResult<Verification> {
-    let hash = PasswordHash::new(stored).map_err(internal)?;
-    let params = Params::try_from(&hash).map_err(internal)?;
+    let secret = password.expose().as_bytes();
+    let (right, current) = match Stored::parse(stored) {
+        None => return Err(AppError::internal("a stored hash in no known format")),
+        Some(Stored::Argon2(hash)) => verify_argon2(memory, configured, secret, &hash)?,
+        Some(Stored::Bcrypt(hash)) => (bcrypt::verify(secret, hash).map_err(internal)?, false),
+        Some(Stored::Pbkdf2Sha256 {
+            rounds,
+            salt,
+            checksum,
+        }) => {
+            let mut output = [0u8; 32];
+            pbkdf2::pbkdf2_hmac::<sha2::Sha256>(secret, &salt, rounds, &mut output);
+            (bool::from(output.ct_eq(&checksum)), false)
+        }
+    };
+    Ok(if right {
+        Verification::Valid {
+            needs_rehash: !current,
+        }
+    } else {
+        Verification::Invalid
+    })
+}
+
+/// Whether `secret` matches the Argon2 `hash`, and whether the hash is
+/// Argon2id with the configured costs.
+fn verify_argon2(
+    memory: &mut Vec<Block>,
+    configured: &Params,
+    secret: &[u8],
+    hash: &PasswordHash,
+) -> AppResult<(bool, bool)> {
+    let params = Params::try_from(hash).map_err(internal)?;
     let algorithm = Algorithm::try_from(hash.algorithm.as_str()).map_err(internal)?;
     let version = hash
         .version
@@ -224,16 +319,8 @@ fn verify_with(
     };
     let mut output = vec![0u8; expected.len()];
     Argon2::new(algorithm, version, params.clone())
-        .hash_password_into_with_memory(
-            password.expose().as_bytes(),
-            salt.as_ref(),
-            &mut output,
-            blocks(memory, &params),
-        )
+        .hash_password_into_with_memory(secret, salt.as_ref(), &mut output, blocks(memory, &params))
         .map_err(internal)?;
-    if !bool::from(output.ct_eq(expected.as_bytes())) {
-        return Ok(Verification::Invalid);
-    }
     let current = algorithm == Algorithm::Argon2id
         && version == Version::V0x13
         && (params.m_cost(), params.t_cost(), params.p_cost())
@@ -242,9 +329,7 @@ fn verify_with(
                 configured.t_cost(),
                 configured.p_cost(),
             );
-    Ok(Verification::Valid {
-        needs_rehash: !current,
-    })
+    Ok((bool::from(output.ct_eq(expected.as_bytes())), current))
 }
 
 #[cfg(test)]
@@ -333,5 +418,50 @@ mod tests {
             refused.count() >= 2,
             "one computes, one waits, the rest are refused"
         );
+    }
+
+    /// Written by passlib's `pbkdf2_sha256`, the `bcrypt` package (`$2b$`,
+    /// `$2a$`) and pwdlib's bcrypt hasher, for "correct horse battery".
+    const IMPORTED: [&str; 4] = [
+        "$pbkdf2-sha256$29000$otQa4/w/53yPkVJqLWXsnQ$K2399nvjEUjv/weCtw6U1AoDKM0Cmo33p.yySNvikOc",
+        "$2b$04$1hBFKKKLQdr9eh5Nt4nS5OlYyF0iG7UWwVmh2memtlLrVzHkut5mK",
+        "$2a$04$9Affo9wu1Wag8tc7YnhQJOof8iQBtTBvS4fTmI64x/JpPy9XwVasa",
+        "$2b$04$9sTu1GZgKOfaL05Sraj/4u9NeN87B.p5I8WcOuZ77laUhC4x4iL7i",
+    ];
+
+    #[tokio::test]
+    async fn imported_hashes_verify_and_ask_to_be_replaced() {
+        let hasher = hasher(1024, 1);
+        let php = IMPORTED[1].replacen("$2b$", "$2y$", 1);
+        for stored in IMPORTED.iter().copied().chain([php.as_str()]) {
+            assert!(is_known_format(stored), "{stored}");
+            let right = hasher
+                .verify(&password("correct horse battery"), stored)
+                .await;
+            assert_eq!(
+                right.expect("verify"),
+                Verification::Valid { needs_rehash: true },
+                "{stored}"
+            );
+            let wrong = hasher
+                .verify(&password("correct horse battery!"), stored)
+                .await;
+            assert_eq!(wrong.expect("verify"), Verification::Invalid, "{stored}");
+        }
+    }
+
+    #[test]
+    fn hashes_in_no_known_format_are_told_apart() {
+        for stored in [
+            "",
+            "plain text",
+            "$1$saltsalt$md5cryptlooksso",
+            "$pbkdf2-sha1$29000$otQa4/w/53yPkVJqLWXsnQ$K2399nvjEUjv",
+            "$pbkdf2-sha256$0$otQa4/w/53yPkVJqLWXsnQ$K2399nvjEUjv/weCtw6U1AoDKM0Cmo33p.yySNvikOc",
+            "$2b$04$short",
+            "$argon2id$v=19$m=1024,t=1,p=1$bm90IGEgaGFzaA",
+        ] {
+            assert!(!is_known_format(stored), "{stored}");
+        }
     }
 }

@@ -115,11 +115,17 @@ impl FromStr for OtlpEndpoint {
     fn from_str(base: &str) -> Result<Self, String> {
         let base = base.trim().trim_end_matches('/');
         let authority = base.split_once("://").map_or(base, |(_, rest)| rest);
-        if authority.split('/').next().is_some_and(|host| host.contains('@')) {
+        if authority
+            .split('/')
+            .next()
+            .is_some_and(|host| host.contains('@'))
+        {
             // Said without the value: it holds a password.
-            return Err("holds credentials, which would show wherever the endpoint is \
+            return Err(
+                "holds credentials, which would show wherever the endpoint is \
                         printed; give them in OTEL_EXPORTER_OTLP_HEADERS"
-                .to_owned());
+                    .to_owned(),
+            );
         }
         if base.starts_with("https://") {
             return Err(format!(
