@@ -1,5 +1,5 @@
 //! The command line: `taskql [serve]`, `taskql migrate …`, `taskql schema`,
-//! `taskql healthcheck`.
+//! `taskql healthcheck`, `taskql import`.
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +28,18 @@ pub enum Command {
     /// Ask the server at TASKQL_LISTEN whether it is ready (`/readyz`):
     /// exit 0 when it is, 1 when not, as a container's HEALTHCHECK needs.
     Healthcheck,
+    /// Bring over the users and tasks of a FastAPI/SQLModel app: its `user`
+    /// and `task` tables, password hashes kept as they are. One
+    /// transaction; addresses already in taskql are skipped and named.
+    Import {
+        /// The app's database: sqlite://path/to/app.db or
+        /// postgres://user@host/db (SQLAlchemy's postgresql+driver:// too).
+        #[arg(long, value_name = "DATABASE URL")]
+        from: String,
+        /// Read both databases and report what would be imported; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

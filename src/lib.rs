@@ -33,6 +33,8 @@
 //! * [`auth`]: credentials, Argon2id hashing on a bounded pool, access and
 //!   refresh tokens, random tokens, windowed counters, TOTP codes and the
 //!   sealing of secrets at rest; no request types.
+//! * [`import`]: `taskql import`, the users and tasks of a FastAPI app
+//!   brought over.
 //! * [`error`]: what can go wrong, in the domain's words.
 //! * [`db`]: connecting and migrating, short reads of SQLite on the
 //!   request's thread, rows of either database read by column position;
@@ -53,6 +55,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http_policy;
+pub mod import;
 pub mod mail;
 pub mod metrics;
 pub mod secret;

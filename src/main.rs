@@ -39,6 +39,11 @@ async fn main() -> anyhow::Result<()> {
             let ready = healthcheck(config.http.listen).await;
             std::process::exit(if ready { 0 } else { 1 });
         }
+        Command::Import { from, dry_run } => {
+            taskql::import::run(config.database.url.expose(), &from, dry_run)
+                .await
+                .map(|report| print!("{report}"))
+        }
         Command::Schema => unreachable!("handled above"),
     };
     tokio::task::spawn_blocking(|| telemetry.finish()).await?;

@@ -219,6 +219,10 @@ enum Stored<'a> {
 /// is 29,000): a bound on what one login can cost.
 const PBKDF2_MAX_ROUNDS: u32 = 10_000_000;
 
+/// The highest bcrypt cost an imported hash may have (2^16 rounds, some
+/// seconds; apps use 10 to 12), for the same reason.
+const BCRYPT_MAX_COST: u32 = 16;
+
 impl<'a> Stored<'a> {
     fn parse(stored: &'a str) -> Option<Self> {
         if let Some(rest) = stored.strip_prefix("$pbkdf2-sha256$") {
@@ -242,8 +246,9 @@ impl<'a> Stored<'a> {
             .any(|prefix| stored.starts_with(prefix))
         {
             let cost = stored.get(4..6)?.parse::<u32>().ok()?;
-            let valid =
-                stored.len() == 60 && stored.as_bytes()[6] == b'$' && (4..=31).contains(&cost);
+            let valid = stored.len() == 60
+                && stored.as_bytes()[6] == b'$'
+                && (4..=BCRYPT_MAX_COST).contains(&cost);
             return valid.then_some(Self::Bcrypt(stored));
         }
         let hash = PasswordHash::new(stored).ok()?;
@@ -420,20 +425,23 @@ mod tests {
         );
     }
 
-    /// Written by passlib's `pbkdf2_sha256`, the `bcrypt` package (`$2b$`,
-    /// `$2a$`) and pwdlib's bcrypt hasher, for "correct horse battery".
-    const IMPORTED: [&str; 4] = [
-        "$pbkdf2-sha256$29000$otQa4/w/53yPkVJqLWXsnQ$K2399nvjEUjv/weCtw6U1AoDKM0Cmo33p.yySNvikOc",
-        "$2b$04$1hBFKKKLQdr9eh5Nt4nS5OlYyF0iG7UWwVmh2memtlLrVzHkut5mK",
-        "$2a$04$9Affo9wu1Wag8tc7YnhQJOof8iQBtTBvS4fTmI64x/JpPy9XwVasa",
-        "$2b$04$9sTu1GZgKOfaL05Sraj/4u9NeN87B.p5I8WcOuZ77laUhC4x4iL7i",
-    ];
+    /// Hashes of "correct horse battery" written by pwdlib, passlib and the
+    /// `bcrypt` package; the import's tests read them too.
+    fn imported() -> impl Iterator<Item = &'static str> {
+        include_str!("../../tests/fixtures/imported-hashes.txt")
+            .lines()
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+    }
 
     #[tokio::test]
     async fn imported_hashes_verify_and_ask_to_be_replaced() {
         let hasher = hasher(1024, 1);
-        let php = IMPORTED[1].replacen("$2b$", "$2y$", 1);
-        for stored in IMPORTED.iter().copied().chain([php.as_str()]) {
+        let bcrypt = imported()
+            .find(|hash| hash.starts_with("$2b$"))
+            .expect("one");
+        let php = bcrypt.replacen("$2b$", "$2y$", 1);
+        for stored in imported().map(str::to_owned).chain([php]) {
+            let stored = stored.as_str();
             assert!(is_known_format(stored), "{stored}");
             let right = hasher
                 .verify(&password("correct horse battery"), stored)
@@ -459,6 +467,7 @@ mod tests {
             "$pbkdf2-sha1$29000$otQa4/w/53yPkVJqLWXsnQ$K2399nvjEUjv",
             "$pbkdf2-sha256$0$otQa4/w/53yPkVJqLWXsnQ$K2399nvjEUjv/weCtw6U1AoDKM0Cmo33p.yySNvikOc",
             "$2b$04$short",
+            "$2b$17$1hBFKKKLQdr9eh5Nt4nS5OlYyF0iG7UWwVmh2memtlLrVzHkut5mK",
             "$argon2id$v=19$m=1024,t=1,p=1$bm90IGEgaGFzaA",
         ] {
             assert!(!is_known_format(stored), "{stored}");

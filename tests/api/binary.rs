@@ -16,7 +16,7 @@ use crate::{
     smtp::SmtpServer,
 };
 
-fn taskql() -> Command {
+pub fn taskql() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_taskql"));
     // Only what each test sets: nothing from a developer's environment or .env.
     command.env_clear().current_dir(env!("CARGO_TARGET_TMPDIR"));

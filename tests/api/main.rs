@@ -8,6 +8,7 @@ mod binary;
 mod brute_force;
 mod helpers;
 mod http;
+mod import;
 mod limits;
 mod metrics;
 mod paging;
