@@ -71,7 +71,11 @@ pub fn init(log: &LogSettings, traces: Option<&TraceSettings>) -> anyhow::Result
         .filter
         .directives()
         .fold(EnvFilter::default(), EnvFilter::add_directive);
-    let lines = fmt::layer().with_writer(std::io::stderr);
+    // Colours only for a person at a terminal, not in a container's or a
+    // service manager's log.
+    let lines = fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let lines = match log.format {
         LogFormat::Pretty => lines.boxed(),
         LogFormat::Json => lines.json().flatten_event(true).boxed(),
