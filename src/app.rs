@@ -111,6 +111,8 @@ impl Application {
         let schema = SchemaSettings {
             introspection: config.introspection_enabled(),
             suggestions: !config.is_production(),
+            trusted_documents: config.http.trusted_documents.clone(),
+            only_trusted: config.is_production(),
         };
         let gateway = graphql::gateway(
             services.accounts.clone(),

@@ -57,6 +57,10 @@ pub enum AppError {
     /// the one the protocol asks for.
     #[error("PersistedQueryNotFound")]
     PersistedQueryNotFound,
+    /// A document that is not one of the server's trusted documents, which
+    /// alone run in production.
+    #[error("only this server's trusted documents run here; send a documentId of its manifest")]
+    UntrustedDocument,
     /// Events may have been lost (the server's listener reconnected): the
     /// client should refetch.
     #[error("events may have been missed; refetch and subscribe again")]

@@ -2,7 +2,10 @@ import type { CodegenConfig } from "@graphql-codegen/cli";
 
 // Typed documents for every operation in src/, generated from the schema the
 // server prints (schema.graphql). `DateTime` is RFC 3339 text (its
-// @specifiedBy), so it is a string here.
+// @specifiedBy), so it is a string here. Each document carries its SHA-256
+// id, and src/gql/persisted-documents.json lists them all: the manifest a
+// production server is given as TASKQL_TRUSTED_DOCUMENTS, so that only this
+// client's operations run there.
 const config: CodegenConfig = {
   schema: "../../schema.graphql",
   documents: ["src/**/*.ts", "!src/gql/**"],
@@ -11,7 +14,10 @@ const config: CodegenConfig = {
   generates: {
     "src/gql/": {
       preset: "client",
-      presetConfig: { fragmentMasking: false },
+      presetConfig: {
+        fragmentMasking: false,
+        persistedDocuments: { mode: "embedHashInDocument", hashAlgorithm: "sha256" },
+      },
       config: {
         scalars: { DateTime: "string" },
         strictScalars: true,

@@ -20,8 +20,8 @@ pub use sections::{
     PasswordSettings, TokenSettings, TraceSettings,
 };
 pub use values::{
-    Environment, LinkTemplate, LogFilter, LogFormat, Origin, OtlpEndpoint, RateLimit, SecretKey,
-    Smtp, SmtpTransport,
+    DocumentManifest, Environment, LinkTemplate, LogFilter, LogFormat, Origin, OtlpEndpoint,
+    RateLimit, SecretKey, Smtp, SmtpTransport, document_hash,
 };
 
 const PREFIX: &str = "TASKQL_";

@@ -18,8 +18,8 @@ use serde_with::{DisplayFromStr, serde_as};
 use super::{
     ConfigError, PASSWORD_MAX_LENGTH,
     values::{
-        CommaList, LinkTemplate, LogFilter, LogFormat, Origin, OtlpEndpoint, RateLimit, SecretKey,
-        Smtp, at_least_a_second, longer_than_zero,
+        CommaList, DocumentManifest, LinkTemplate, LogFilter, LogFormat, Origin, OtlpEndpoint,
+        RateLimit, SecretKey, Smtp, at_least_a_second, longer_than_zero,
     },
 };
 use crate::secret::Secret;
@@ -69,6 +69,10 @@ pub struct HttpSettings {
     /// Address of a second listener for `GET /metrics` and the health
     /// routes; none when unset.
     pub metrics_listen: Option<SocketAddr>,
+    /// The trusted documents (a client preset's manifest file); in
+    /// production only they run.
+    #[serde_as(as = "Option<DisplayFromStr>")]
+    pub trusted_documents: Option<DocumentManifest>,
 }
 
 impl Default for HttpSettings {
@@ -82,6 +86,7 @@ impl Default for HttpSettings {
             graphiql: None,
             shutdown_drain: None,
             metrics_listen: None,
+            trusted_documents: None,
         }
     }
 }

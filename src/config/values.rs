@@ -1,7 +1,10 @@
 //! The value types of the configuration that are more than a number, a
 //! string or a duration, each parsed from the text of its variable.
 
-use std::{fmt, marker::PhantomData, num::NonZeroU32, str::FromStr, time::Duration};
+use std::{
+    collections::HashMap, fmt, marker::PhantomData, num::NonZeroU32, str::FromStr, sync::Arc,
+    time::Duration,
+};
 
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use serde::{Deserialize, Deserializer, de::Error as _};
@@ -316,5 +319,71 @@ mod tests {
         for bad in ["0/min", "30", "30/day", "many/min"] {
             assert!(bad.parse::<RateLimit>().is_err(), "{bad}");
         }
+    }
+}
+
+/// A trusted-documents manifest, as GraphQL Code Generator's client preset
+/// writes it with `persistedDocuments: true`: a JSON object from each
+/// document's id (`sha256:<hex>`, or the bare hex) to its text. Read from
+/// the file the variable names, each id checked against its text's SHA-256.
+#[derive(Clone)]
+pub struct DocumentManifest(Arc<HashMap<[u8; 32], Arc<str>>>);
+
+impl DocumentManifest {
+    /// The text of the document whose SHA-256 is `hash`.
+    pub fn get(&self, hash: &[u8; 32]) -> Option<&Arc<str>> {
+        self.0.get(hash)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The SHA-256 a document id names: `sha256:<64 hex digits>`, or the 64
+/// digits alone.
+pub fn document_hash(id: &str) -> Option<[u8; 32]> {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(hex, &mut hash).ok()?;
+    Some(hash)
+}
+
+impl fmt::Debug for DocumentManifest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DocumentManifest({} documents)", self.0.len())
+    }
+}
+
+impl FromStr for DocumentManifest {
+    type Err = String;
+
+    fn from_str(path: &str) -> Result<Self, String> {
+        use sha2::{Digest, Sha256};
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| format!("cannot read the manifest {path}: {error}"))?;
+        let entries: HashMap<String, String> = serde_json::from_str(&text).map_err(|error| {
+            format!(
+                "{path} is not a manifest (a JSON object from document ids to documents): {error}"
+            )
+        })?;
+        let mut documents = HashMap::with_capacity(entries.len());
+        for (id, document) in entries {
+            let hash = document_hash(&id).ok_or_else(|| {
+                format!(
+                    "{path}: `{id}` is not a SHA-256 document id (sha256:<hex>; \
+                     set the client preset's hashAlgorithm to sha256)"
+                )
+            })?;
+            if Sha256::digest(document.as_bytes()).as_slice() != hash {
+                return Err(format!("{path}: `{id}` is not the SHA-256 of its document"));
+            }
+            documents.insert(hash, Arc::from(document));
+        }
+        Ok(Self(Arc::new(documents)))
     }
 }

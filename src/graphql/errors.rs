@@ -63,7 +63,9 @@ pub fn code_of(error: &AppError) -> &'static str {
         AppError::MfaRequired { .. } => code::MFA_REQUIRED,
         AppError::NotFound => code::NOT_FOUND,
         AppError::RateLimited | AppError::FellBehind => code::RATE_LIMITED,
-        AppError::PersistedQueryNotFound => code::PERSISTED_QUERY_NOT_FOUND,
+        AppError::PersistedQueryNotFound | AppError::UntrustedDocument => {
+            code::PERSISTED_QUERY_NOT_FOUND
+        }
         AppError::Unavailable(_) => code::SERVICE_UNAVAILABLE,
         AppError::EventsMissed | AppError::Internal(_) => code::INTERNAL_SERVER_ERROR,
     }
@@ -203,6 +205,7 @@ mod tests {
             AppError::RateLimited,
             AppError::FellBehind,
             AppError::PersistedQueryNotFound,
+            AppError::UntrustedDocument,
             AppError::EventsMissed,
             AppError::Unavailable("down".into()),
             AppError::internal("broken"),
@@ -220,6 +223,7 @@ mod tests {
                 | AppError::RateLimited
                 | AppError::FellBehind
                 | AppError::PersistedQueryNotFound
+                | AppError::UntrustedDocument
                 | AppError::EventsMissed
                 | AppError::Unavailable(_)
                 | AppError::Internal(_) => {}

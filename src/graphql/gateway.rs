@@ -26,7 +26,7 @@ use super::{
     TaskqlSchema,
     errors::{self, server_error},
     limits,
-    persisted::PersistedQueries,
+    persisted::{DocumentId, PersistedQueries},
 };
 use tracing::Instrument;
 
@@ -67,23 +67,28 @@ impl Prepared {
 }
 
 impl Gateway {
-    pub fn new(schema: TaskqlSchema, metrics: Metrics) -> Self {
+    pub fn new(schema: TaskqlSchema, persisted: PersistedQueries, metrics: Metrics) -> Self {
         Self {
             schema,
-            persisted: PersistedQueries::default(),
+            persisted,
             parsed: BoundedCache::new(PARSED_BUDGET_BYTES),
             metrics,
         }
     }
 
-    /// Gives a request named by hash (automatic persisted queries) its
-    /// query, parses its document (or takes it as it was parsed and checked
+    /// Gives a request that names its document (a trusted document's id, a
+    /// persisted query's hash) its query, refuses one that may not run, parses its document (or takes it as it was parsed and checked
     /// before) and checks its shape. Transports that must look at the
     /// operation before running it (GET refuses mutations) call this, then
     /// [`Gateway::run`]; [`Executor::execute`] does both.
     pub fn prepare(&self, mut request: Request) -> Result<Prepared, ServerError> {
+        let document_id = request
+            .data
+            .get(&TypeId::of::<DocumentId>())
+            .and_then(|data| data.downcast_ref::<DocumentId>())
+            .map(|id| id.0.clone());
         self.persisted
-            .resolve(&mut request)
+            .resolve(&mut request, document_id.as_deref())
             .map_err(|error| server_error(error, None))?;
         let document = match self.parsed.get(request.query.as_str()) {
             Some(document) => document,

@@ -24,6 +24,7 @@ use super::{
     errors::{self, code, has_code},
     gateway::{Gateway, RequestId, never_ran},
     graphiql,
+    persisted::{DocumentId, with_document},
     viewer::Authorization,
 };
 use crate::{accounts::Client, error::AppError};
@@ -85,7 +86,25 @@ pub async fn post(
             );
         }
     };
-    execute(&state, peer, &headers, request).await
+    // Only a body that names a document is read a second time.
+    let document_id = contains(&body, b"\"documentId\"")
+        .then(|| serde_json::from_slice::<Named>(&body).ok())
+        .flatten()
+        .and_then(|named| named.document_id);
+    execute(&state, peer, &headers, with_document(request, document_id)).await
+}
+
+/// The `documentId` of a body or a query string (trusted documents).
+#[derive(serde::Deserialize)]
+struct Named {
+    #[serde(rename = "documentId")]
+    document_id: Option<String>,
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
 
 pub async fn get(
@@ -107,6 +126,12 @@ pub async fn get(
             );
         }
     };
+    let document_id = query
+        .contains("documentId=")
+        .then(|| serde_urlencoded::from_str::<Named>(&query).ok())
+        .flatten()
+        .and_then(|named| named.document_id);
+    let request = with_document(request, document_id);
     if state.get_needs_preflight && !forces_preflight(&headers) {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -156,9 +181,13 @@ async fn execute(
     graphql_response(headers, &response)
 }
 
-/// Whether the request has neither a query nor the hash of one.
+/// Whether the request has neither a query nor the hash or id of one.
 fn is_empty(request: &Request) -> bool {
-    request.query.trim().is_empty() && !request.extensions.0.contains_key("persistedQuery")
+    request.query.trim().is_empty()
+        && !request.extensions.0.contains_key("persistedQuery")
+        && !request
+            .data
+            .contains_key(&std::any::TypeId::of::<DocumentId>())
 }
 
 /// `request` with what the transport knows of its caller: the bearer

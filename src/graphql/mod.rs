@@ -10,7 +10,7 @@ pub mod graphiql;
 pub mod http;
 pub mod limits;
 mod page_info;
-mod persisted;
+pub mod persisted;
 mod plain;
 mod scalars;
 mod second_factor;
@@ -55,11 +55,15 @@ pub const MAX_COMPLEXITY: usize = 2_000;
 pub type TaskqlSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// How the schema presents itself, from the configuration.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct SchemaSettings {
     pub introspection: bool,
     /// Whether "did you mean …" suggestions may name fields.
     pub suggestions: bool,
+    /// The documents of `TASKQL_TRUSTED_DOCUMENTS`.
+    pub trusted_documents: Option<crate::config::DocumentManifest>,
+    /// Whether only the trusted documents run (production).
+    pub only_trusted: bool,
 }
 
 fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
@@ -94,7 +98,9 @@ pub fn gateway(
         .data(events)
         .data(metrics.clone())
         .finish();
-    gateway::Gateway::new(schema, metrics)
+    let persisted =
+        persisted::PersistedQueries::new(settings.trusted_documents, settings.only_trusted);
+    gateway::Gateway::new(schema, persisted, metrics)
 }
 
 /// The schema in SDL, as `taskql schema` prints it and `schema.graphql` holds it.

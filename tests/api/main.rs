@@ -25,5 +25,6 @@ mod subscriptions;
 mod tasks;
 mod tokens;
 mod traces;
+mod trusted;
 mod verification;
 mod ws_client;

@@ -2,11 +2,21 @@
 // graphql-ws, with the access token renewed by the refresh token when the
 // server says it expired.
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
-import { print } from "graphql";
+import { type DocumentNode, print } from "graphql";
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
 
 import { CompleteLogin, Login, Refresh } from "./operations.js";
+
+/**
+ * How a request names its operation: by the id codegen gave the document
+ * (a trusted document of the server's manifest), or, for a document without
+ * one, by its text.
+ */
+export function named(document: DocumentNode): { documentId: string } | { query: string } {
+  const hash = (document as { __meta__?: { hash?: string } }).__meta__?.hash;
+  return hash ? { documentId: hash } : { query: print(document) };
+}
 
 export class GraphqlError extends Error {
   constructor(
@@ -89,7 +99,7 @@ export class TaskqlClient {
         accept: "application/graphql-response+json",
         ...(token ? { authorization: `Bearer ${token}` } : {}),
       },
-      body: JSON.stringify({ query: print(document), variables }),
+      body: JSON.stringify({ ...named(document), variables }),
     });
     const body = (await response.json()) as {
       data?: R | null;

@@ -19,7 +19,7 @@ use tokio::{sync::broadcast::error::RecvError, time::Instant};
 
 use super::{
     INIT_TIMEOUT, MAX_SUBSCRIPTIONS, PING_EVERY, SEND_TIMEOUT, WsState, authenticate,
-    protocol::{ClientMessage, ServerMessage, close},
+    protocol::{ClientMessage, Operation, ServerMessage, close},
 };
 use crate::{
     error::AppError,
@@ -27,6 +27,7 @@ use crate::{
     graphql::{
         errors,
         gateway::{RequestId, never_ran},
+        persisted::with_document,
         viewer::Authorization,
     },
 };
@@ -196,7 +197,11 @@ impl Connection {
                         })
                         .await;
                 }
-                let request = payload.data(self.request_id.clone());
+                let Operation {
+                    request,
+                    document_id,
+                } = *payload;
+                let request = with_document(request, document_id).data(self.request_id.clone());
                 let responses = self
                     .state
                     .gateway

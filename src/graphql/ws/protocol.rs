@@ -25,11 +25,21 @@ pub(super) enum ClientMessage {
     },
     Subscribe {
         id: String,
-        payload: Box<Request>,
+        payload: Box<Operation>,
     },
     Complete {
         id: String,
     },
+}
+
+/// What a `subscribe` message asks to run: a GraphQL request, which may
+/// name a trusted document by `documentId`.
+#[derive(Deserialize)]
+pub(super) struct Operation {
+    #[serde(flatten)]
+    pub request: Request,
+    #[serde(rename = "documentId", default)]
+    pub document_id: Option<String>,
 }
 
 /// A message to the client.
