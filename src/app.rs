@@ -323,6 +323,7 @@ impl Services {
                 reset_link: config.mail.reset_link.clone(),
                 verification_ttl: config.mail.verification_ttl,
                 verification_link: config.mail.verification_link.clone(),
+                passkeys: config.passkeys.clone(),
             },
         );
         let reads = SqliteReads::open(config.database.url.expose())?;

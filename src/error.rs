@@ -42,6 +42,10 @@ pub enum AppError {
     /// a correct password, `mfa_token` is what `completeLogin` takes with it.
     #[error("a second-factor code is required")]
     MfaRequired { mfa_token: Option<Secret> },
+    /// A passkey ceremony that does not check out; the reason is the
+    /// client's to read (nothing in it is secret).
+    #[error("the passkey was refused: {0}")]
+    PasskeyRefused(&'static str),
     /// The thing does not exist, or is not the viewer's.
     #[error("not found")]
     NotFound,

@@ -6,6 +6,8 @@
 pub mod email_token;
 pub mod mail_outbox;
 pub mod mfa_challenge;
+pub mod passkey;
+pub mod passkey_challenge;
 pub mod password_reset;
 pub mod rate_counter;
 pub mod recovery_code;

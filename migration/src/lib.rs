@@ -12,6 +12,7 @@ mod m20261126_000006_create_password_resets_and_mail_outbox;
 mod m20261202_000007_accounts_with_a_life;
 mod m20261202_000008_second_factor;
 mod m20261202_000009_mail_trace;
+mod m20261203_000010_passkeys;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_accounts_with_a_life::Migration),
             Box::new(m20261202_000008_second_factor::Migration),
             Box::new(m20261202_000009_mail_trace::Migration),
+            Box::new(m20261203_000010_passkeys::Migration),
         ]
     }
 }

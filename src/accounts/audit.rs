@@ -66,6 +66,8 @@ pub enum SecurityEventKind {
     TotpDisabled,
     RecoveryCodeUsed,
     RecoveryCodesRegenerated,
+    PasskeyAdded,
+    PasskeyRemoved,
 }
 
 impl StoredByName for SecurityEventKind {
@@ -86,6 +88,8 @@ impl StoredByName for SecurityEventKind {
         (Self::TotpDisabled, "totp_disabled"),
         (Self::RecoveryCodeUsed, "recovery_code_used"),
         (Self::RecoveryCodesRegenerated, "recovery_codes_regenerated"),
+        (Self::PasskeyAdded, "passkey_added"),
+        (Self::PasskeyRemoved, "passkey_removed"),
     ];
 }
 

@@ -6,6 +6,7 @@
 pub mod audit;
 mod email;
 mod mail;
+mod passkeys;
 mod reset;
 mod second_factor;
 mod sessions;
@@ -24,6 +25,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 pub use audit::{Client, SecurityEvent, SecurityEventKind};
+pub use passkeys::PasskeyChallenge;
 pub use second_factor::{TotpSetup, TwoFactor};
 pub use sessions::{ActiveSession, SignedIn};
 
@@ -34,7 +36,7 @@ use crate::{
         refresh,
         sealed::DataKey,
     },
-    config::{AccountPolicy, LimitSettings, LinkTemplate, RateLimit},
+    config::{AccountPolicy, LimitSettings, LinkTemplate, PasskeySettings, RateLimit},
     db,
     error::{AppError, AppResult},
     events::{Events, Notice, Pending},
@@ -56,6 +58,8 @@ pub struct AccountSettings {
     pub verification_ttl: Duration,
     /// Makes the link of a verification mail, if the mail has one.
     pub verification_link: Option<LinkTemplate>,
+    /// The relying party passkeys are made for.
+    pub passkeys: PasskeySettings,
 }
 
 /// Everything account operations need; cheap to clone.
@@ -311,6 +315,7 @@ impl Accounts {
             .await?;
         sessions::sweep(db).await?;
         second_factor::sweep(db).await?;
+        passkeys::sweep(db).await?;
         audit::sweep(db, self.inner.settings.policy.security_event_retention).await?;
         self.inner.outbox.sweep().await?;
         Ok(())

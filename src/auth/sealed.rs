@@ -8,6 +8,7 @@ use aes_gcm::{
     aead::{Aead, KeyInit, Payload},
 };
 use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use uuid::Uuid;
 
@@ -16,9 +17,13 @@ use crate::error::{AppError, AppResult};
 
 const NONCE_BYTES: usize = 12;
 
-/// The key that seals secrets at rest.
+/// The key that seals secrets at rest, and tags what must look the same
+/// every time without revealing what it stands for.
 #[derive(Clone)]
-pub struct DataKey(Aes256Gcm);
+pub struct DataKey {
+    cipher: Aes256Gcm,
+    tags: Hmac<Sha256>,
+}
 
 impl DataKey {
     /// The key `TASKQL_DATA_KEY` holds (32 bytes or more, reduced with HKDF
@@ -34,11 +39,28 @@ impl DataKey {
     }
 
     fn derive(secret: &[u8], info: &[u8]) -> Self {
+        let hkdf = Hkdf::<Sha256>::new(None, secret);
         let mut key = [0_u8; 32];
-        Hkdf::<Sha256>::new(None, secret)
-            .expand(info, &mut key)
+        hkdf.expand(info, &mut key)
             .expect("32 bytes is a valid HKDF-SHA-256 length");
-        Self(Aes256Gcm::new(&key.into()))
+        let mut tag_key = [0_u8; 32];
+        hkdf.expand_multi_info(&[info, b" for tags"], &mut tag_key)
+            .expect("32 bytes is a valid HKDF-SHA-256 length");
+        Self {
+            cipher: Aes256Gcm::new(&key.into()),
+            tags: <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&tag_key)
+                .expect("HMAC takes any key length"),
+        }
+    }
+
+    /// A tag of `data` for `purpose`: the same for the same input under this
+    /// key, and telling nothing of the input without it.
+    pub fn tag(&self, purpose: &[u8], data: &[u8]) -> [u8; 32] {
+        let mut mac = self.tags.clone();
+        mac.update(purpose);
+        mac.update(&[0]);
+        mac.update(data);
+        mac.finalize().into_bytes().into()
     }
 
     /// `secret` sealed for the account `owner`: the nonce, then the
@@ -50,7 +72,7 @@ impl DataKey {
             aad: owner.as_bytes(),
         };
         let sealed = self
-            .0
+            .cipher
             .encrypt(&Nonce::from(nonce), payload)
             .map_err(|_| AppError::internal("cannot seal a secret"))?;
         let mut out = nonce.to_vec();
@@ -70,7 +92,7 @@ impl DataKey {
             msg: sealed,
             aad: owner.as_bytes(),
         };
-        self.0
+        self.cipher
             .decrypt(&Nonce::from(nonce), payload)
             .map_err(|_| AppError::internal("a sealed secret does not open with the data key"))
     }

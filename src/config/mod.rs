@@ -17,7 +17,7 @@ use serde::{
 
 pub use sections::{
     AccountPolicy, DatabaseSettings, HttpSettings, LimitSettings, LogSettings, MailSettings,
-    PasswordSettings, TokenSettings, TraceSettings,
+    PasskeySettings, PasswordSettings, TokenSettings, TraceSettings,
 };
 pub use values::{
     DocumentManifest, Environment, LinkTemplate, LogFilter, LogFormat, Origin, OtlpEndpoint,
@@ -45,6 +45,7 @@ pub struct Config {
     pub accounts: AccountPolicy,
     pub log: LogSettings,
     pub traces: TraceSettings,
+    pub passkeys: PasskeySettings,
 }
 
 /// A configuration problem, worded for the person starting the server.
@@ -127,6 +128,7 @@ impl Config {
             accounts: sections.read()?,
             log: sections.read()?,
             traces: sections.read()?,
+            passkeys: sections.read::<sections::PasskeyVariables>()?.parse()?,
         };
         if config.tokens.secret.is_none() && config.is_production() {
             return Err(ConfigError::new(

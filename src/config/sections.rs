@@ -314,3 +314,77 @@ pub struct TraceSettings {
     #[serde_as(as = "Option<DisplayFromStr>")]
     pub otlp_endpoint: Option<OtlpEndpoint>,
 }
+
+/// Passkeys: the relying party browsers sign for.
+#[derive(Clone)]
+pub struct PasskeySettings {
+    /// Checks ceremonies against the relying party id and the origins.
+    pub relying_party: std::sync::Arc<webauthn_rs::Webauthn>,
+}
+
+impl std::fmt::Debug for PasskeySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasskeySettings")
+            .field("origins", &self.relying_party.get_allowed_origins())
+            .finish_non_exhaustive()
+    }
+}
+
+/// [`PasskeySettings`] as the variables write them.
+#[serde_as]
+#[derive(Deserialize)]
+#[serde(default)]
+pub(super) struct PasskeyVariables {
+    /// The relying party id: the registrable domain passkeys are bound to.
+    webauthn_rp_id: String,
+    /// The page origins allowed to use them, comma-separated.
+    #[serde_as(as = "CommaList<DisplayFromStr>")]
+    webauthn_origins: Vec<webauthn_rs::prelude::Url>,
+}
+
+impl Default for PasskeyVariables {
+    fn default() -> Self {
+        Self {
+            webauthn_rp_id: "localhost".to_owned(),
+            webauthn_origins: vec![
+                webauthn_rs::prelude::Url::parse("http://localhost:8000").expect("a URL"),
+            ],
+        }
+    }
+}
+
+impl PasskeyVariables {
+    pub(super) fn parse(self) -> Result<PasskeySettings, ConfigError> {
+        let Some((first, others)) = self.webauthn_origins.split_first() else {
+            return Err(ConfigError::new("webauthn_origins", "must name an origin"));
+        };
+        let refused = |origin: &webauthn_rs::prelude::Url| {
+            ConfigError::new(
+                "webauthn_origins",
+                format!(
+                    "{origin} is not an origin of the relying party id `{}` \
+                     (TASKQL_WEBAUTHN_RP_ID): its host must be that domain or below it",
+                    self.webauthn_rp_id
+                ),
+            )
+        };
+        let mut builder = webauthn_rs::WebauthnBuilder::new(&self.webauthn_rp_id, first)
+            .map_err(|_| refused(first))?
+            .rp_name("taskql");
+        for origin in others {
+            let host = origin.host_str().unwrap_or_default();
+            let within =
+                host == self.webauthn_rp_id || host.ends_with(&format!(".{}", self.webauthn_rp_id));
+            if !within {
+                return Err(refused(origin));
+            }
+            builder = builder.append_allowed_origin(origin);
+        }
+        let relying_party = builder.build().map_err(|error| {
+            ConfigError::new("webauthn_rp_id", format!("not a relying party: {error}"))
+        })?;
+        Ok(PasskeySettings {
+            relying_party: std::sync::Arc::new(relying_party),
+        })
+    }
+}

@@ -62,6 +62,7 @@ pub fn code_of(error: &AppError) -> &'static str {
         AppError::EmailNotVerified => code::EMAIL_NOT_VERIFIED,
         AppError::MfaRequired { .. } => code::MFA_REQUIRED,
         AppError::NotFound => code::NOT_FOUND,
+        AppError::PasskeyRefused(_) => code::INVALID_CREDENTIALS,
         AppError::RateLimited | AppError::FellBehind => code::RATE_LIMITED,
         AppError::PersistedQueryNotFound | AppError::UntrustedDocument => {
             code::PERSISTED_QUERY_NOT_FOUND
@@ -202,6 +203,7 @@ mod tests {
             AppError::EmailNotVerified,
             AppError::MfaRequired { mfa_token: None },
             AppError::NotFound,
+            AppError::PasskeyRefused("no"),
             AppError::RateLimited,
             AppError::FellBehind,
             AppError::PersistedQueryNotFound,
@@ -220,6 +222,7 @@ mod tests {
                 | AppError::EmailNotVerified
                 | AppError::MfaRequired { .. }
                 | AppError::NotFound
+                | AppError::PasskeyRefused(_)
                 | AppError::RateLimited
                 | AppError::FellBehind
                 | AppError::PersistedQueryNotFound

@@ -38,7 +38,7 @@ pub const MAX_FRAGMENT_NESTING: usize = 8;
 pub const MAX_RECURSION: usize = 32;
 /// Mutations that check a password or a token: aliases must not let one
 /// request make many guesses.
-pub const AUTH_MUTATIONS: [&str; 17] = [
+pub const AUTH_MUTATIONS: [&str; 22] = [
     "signup",
     "login",
     "refreshToken",
@@ -56,6 +56,11 @@ pub const AUTH_MUTATIONS: [&str; 17] = [
     "disableTotp",
     "regenerateRecoveryCodes",
     "completeLogin",
+    "startPasskeyRegistration",
+    "finishPasskeyRegistration",
+    "removePasskey",
+    "startPasskeyLogin",
+    "finishPasskeyLogin",
 ];
 
 /// What a selection set costs, relative to where it stands.

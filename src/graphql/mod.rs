@@ -10,6 +10,7 @@ pub mod graphiql;
 pub mod http;
 pub mod limits;
 mod page_info;
+mod passkeys;
 pub mod persisted;
 mod plain;
 mod scalars;
@@ -40,6 +41,7 @@ pub struct MutationRoot(
     account::AccountMutation,
     sessions::SessionMutation,
     second_factor::SecondFactorMutation,
+    passkeys::PasskeyMutation,
     task::TaskMutation,
 );
 

@@ -16,6 +16,8 @@ pub struct TwoFactorStatus {
     pub totp: bool,
     /// Recovery codes not used yet.
     pub recovery_codes_left: i32,
+    /// The passkeys the account signs in with, oldest first.
+    pub passkeys: Vec<super::passkeys::Passkey>,
 }
 
 /// A TOTP setup to put in an authenticator app, then confirm with a code.
@@ -64,6 +66,7 @@ impl SecondFactorQuery {
         Ok(TwoFactorStatus {
             totp,
             recovery_codes_left: i32::try_from(recovery_codes_left).unwrap_or(i32::MAX),
+            passkeys: super::passkeys::of_viewer(ctx, viewer.user.id).await?,
         })
     }
 }

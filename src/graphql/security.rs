@@ -40,6 +40,8 @@ pub enum SecurityEventKind {
     TotpDisabled,
     RecoveryCodeUsed,
     RecoveryCodesRegenerated,
+    PasskeyAdded,
+    PasskeyRemoved,
 }
 
 /// A security-relevant change to the account, or an attempt at one. Never

@@ -24,7 +24,7 @@ impl TestApp {
             .clone()
     }
 
-    async fn event_kinds(&self, token: &str) -> Vec<String> {
+    pub async fn event_kinds(&self, token: &str) -> Vec<String> {
         let response = self
             .graphql(EVENTS, json!({ "first": 100 }), Some(token))
             .await;

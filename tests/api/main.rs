@@ -4,6 +4,7 @@
 
 mod account_sessions;
 mod accounts;
+mod authenticator;
 mod binary;
 mod brute_force;
 mod helpers;
@@ -12,6 +13,7 @@ mod import;
 mod limits;
 mod metrics;
 mod paging;
+mod passkeys;
 mod persisted;
 mod postgres;
 mod proxy;

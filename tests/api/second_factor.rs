@@ -27,10 +27,10 @@ const DISABLE: &str = "mutation($input: DisableTotpInput!) { disableTotp(input: 
 const DELETE: &str = "mutation($password: String!, $code: String) { deleteAccount(password: $password, code: $code) }";
 
 /// An account with TOTP on: its secret and recovery codes.
-struct Enrolled {
-    session: Session,
-    secret: Vec<u8>,
-    recovery: Vec<String>,
+pub struct Enrolled {
+    pub session: Session,
+    pub secret: Vec<u8>,
+    pub recovery: Vec<String>,
 }
 
 /// The current step, at least 5 s before it ends, so that the codes of it
@@ -55,7 +55,7 @@ impl TestApp {
 
     /// Registers `email` and turns TOTP on with the code of the step before
     /// the current one (the later steps stay free for the test).
-    async fn enrolled(&self, email: &str) -> Enrolled {
+    pub async fn enrolled(&self, email: &str) -> Enrolled {
         let session = self.register(email).await;
         let setup = self
             .graphql(START, json!({}), Some(&session.access_token))
