@@ -20,6 +20,7 @@
 //! * [`accounts`]: the accounts service: signup, login, sessions (listed and
 //!   revoked), password change and reset, verified email and email change,
 //!   the record of security events (`accounts::audit`), the second factor,
+//!   passkeys (WebAuthn),
 //!   deletion, the
 //!   per-IP and per-email limits.
 //! * [`tasks`]: the tasks service: a task's fields, declared once
