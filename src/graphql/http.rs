@@ -87,7 +87,8 @@ pub async fn post(
         }
     };
     // Only a body that names a document is read a second time.
-    let document_id = contains(&body, b"\"documentId\"")
+    let document_id = memchr::memmem::find(&body, b"\"documentId\"")
+        .is_some()
         .then(|| serde_json::from_slice::<Named>(&body).ok())
         .flatten()
         .and_then(|named| named.document_id);
@@ -99,12 +100,6 @@ pub async fn post(
 struct Named {
     #[serde(rename = "documentId")]
     document_id: Option<String>,
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
 }
 
 pub async fn get(
