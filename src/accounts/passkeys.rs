@@ -257,19 +257,20 @@ impl Accounts {
         let Some(email) = email else {
             return self.keep(Purpose::Login, None, &state, options).await;
         };
-        let mut expected = None;
-        let mut allowed = Vec::new();
-        if let Some(user) = self.find_by_email(&email).await? {
-            for row in self.passkeys(user.id).await? {
-                allowed.push(json!({ "type": "public-key", "id": row.credential_id }));
-                expected = Some(user.id);
-            }
-        }
+        // The same statements and work whether the email has passkeys,
+        // an account without any, or no account.
+        let user = self.find_by_email(&email).await?.map(|user| user.id);
+        let rows = self.passkeys(user.unwrap_or_else(Uuid::nil)).await?;
+        let stand_in = self
+            .inner
+            .data_key
+            .tag(b"passkey sign-in", email.as_str().as_bytes());
+        let expected = user.filter(|_| !rows.is_empty());
+        let mut allowed: Vec<Value> = rows
+            .into_iter()
+            .map(|row| json!({ "type": "public-key", "id": row.credential_id }))
+            .collect();
         if allowed.is_empty() {
-            let stand_in = self
-                .inner
-                .data_key
-                .tag(b"passkey sign-in", email.as_str().as_bytes());
             allowed.push(json!({ "type": "public-key", "id": URL_SAFE_NO_PAD.encode(stand_in) }));
         }
         options["allowCredentials"] = Value::Array(allowed);

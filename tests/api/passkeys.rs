@@ -362,3 +362,40 @@ async fn passkey_sign_ins_count_toward_the_per_ip_limit() {
         "RATE_LIMITED",
     );
 }
+
+#[tokio::test]
+async fn a_challenge_past_its_five_minutes_is_refused() {
+    use entity::passkey_challenge::{Column, Entity as PasskeyChallenges};
+    use sea_orm::{Database, EntityTrait, sea_query::Expr};
+
+    let app = spawn_app().await;
+    let ann = app.register("ann@example.com").await;
+    let mut key = Authenticator::new();
+    app.add_passkey(&ann.access_token, &mut key).await;
+    let (challenge, options) = app.start_login(None).await;
+    let db = Database::connect(app.database.url.as_str())
+        .await
+        .expect("connect");
+    let kept = PasskeyChallenges::find_by_id(uuid::Uuid::parse_str(&challenge).expect("an id"))
+        .one(&db)
+        .await
+        .expect("read")
+        .expect("kept");
+    let five_minutes = kept.expires_at - chrono::Utc::now();
+    assert!(
+        (chrono::Duration::seconds(290)..=chrono::Duration::seconds(300)).contains(&five_minutes),
+        "{five_minutes}"
+    );
+    PasskeyChallenges::update_many()
+        .col_expr(
+            Column::ExpiresAt,
+            Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)),
+        )
+        .exec(&db)
+        .await
+        .expect("aged");
+    assert_refused(
+        &app.finish_login(&challenge, key.assert(&options)).await,
+        "expired",
+    );
+}
