@@ -37,7 +37,7 @@ use super::{
 };
 use crate::{
     auth::Email,
-    db,
+    db::{self, StoredByName},
     error::{AppError, AppResult},
 };
 
@@ -64,14 +64,12 @@ enum Purpose {
     LoginByEmail,
 }
 
-impl Purpose {
-    fn stored(self) -> &'static str {
-        match self {
-            Self::Registration => "registration",
-            Self::Login => "login",
-            Self::LoginByEmail => "login_by_email",
-        }
-    }
+impl StoredByName for Purpose {
+    const NAMES: &'static [(Self, &'static str)] = &[
+        (Self::Registration, "registration"),
+        (Self::Login, "login"),
+        (Self::LoginByEmail, "login_by_email"),
+    ];
 }
 
 /// A ceremony taken from the database.
@@ -345,7 +343,7 @@ impl Accounts {
         let id = Uuid::now_v7();
         PasskeyChallenges::insert(passkey_challenge::ActiveModel {
             id: Set(id),
-            purpose: Set(purpose.stored().to_owned()),
+            purpose: Set(purpose.stored_name().to_owned()),
             user_id: Set(user),
             state: Set(serde_json::to_string(state).map_err(AppError::internal)?),
             expires_at: Set(db::now() + db::span(CHALLENGE_TTL)?),
@@ -357,22 +355,22 @@ impl Accounts {
 
     /// Takes the ceremony `id` out of the database: it answers once.
     async fn take<S: DeserializeOwned>(&self, id: &str) -> AppResult<Taken<S>> {
-        let gone = AppError::PasskeyRefused("its challenge was used already or has expired");
         let id =
             Uuid::parse_str(id).map_err(|_| AppError::bad_input("challengeId", "not an id"))?;
         let taken = PasskeyChallenges::delete_many()
             .filter(passkey_challenge::Column::Id.eq(id))
             .exec_with_returning(self.db())
             .await?;
-        let row = taken.into_iter().next().ok_or(gone)?;
-        if row.expires_at <= db::now() {
+        let Some(row) = taken
+            .into_iter()
+            .next()
+            .filter(|row| row.expires_at > db::now())
+        else {
             return Err(AppError::PasskeyRefused(
                 "its challenge was used already or has expired",
             ));
-        }
-        let purpose = [Purpose::Registration, Purpose::Login, Purpose::LoginByEmail]
-            .into_iter()
-            .find(|purpose| purpose.stored() == row.purpose)
+        };
+        let purpose = Purpose::from_stored_name(&row.purpose)
             .ok_or_else(|| AppError::internal("a passkey challenge of no known purpose"))?;
         Ok(Taken {
             purpose,

@@ -368,16 +368,19 @@ impl PasskeyVariables {
                 ),
             )
         };
-        let mut builder = webauthn_rs::WebauthnBuilder::new(&self.webauthn_rp_id, first)
-            .map_err(|_| refused(first))?
-            .rp_name("taskql");
-        for origin in others {
+        // One rule for every origin: its host is the RP id or below it.
+        for origin in &self.webauthn_origins {
             let host = origin.host_str().unwrap_or_default();
             let within =
                 host == self.webauthn_rp_id || host.ends_with(&format!(".{}", self.webauthn_rp_id));
             if !within {
                 return Err(refused(origin));
             }
+        }
+        let mut builder = webauthn_rs::WebauthnBuilder::new(&self.webauthn_rp_id, first)
+            .map_err(|_| refused(first))?
+            .rp_name("taskql");
+        for origin in others {
             builder = builder.append_allowed_origin(origin);
         }
         let relying_party = builder.build().map_err(|error| {

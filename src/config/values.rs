@@ -334,14 +334,6 @@ impl DocumentManifest {
     pub fn get(&self, hash: &[u8; 32]) -> Option<&Arc<str>> {
         self.0.get(hash)
     }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// The SHA-256 a document id names: `sha256:<64 hex digits>`, or the 64

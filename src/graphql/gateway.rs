@@ -77,7 +77,8 @@ impl Gateway {
     }
 
     /// Gives a request that names its document (a trusted document's id, a
-    /// persisted query's hash) its query, refuses one that may not run, parses its document (or takes it as it was parsed and checked
+    /// persisted query's hash) its query, refuses one that may not run,
+    /// parses its document (or takes it as it was parsed and checked
     /// before) and checks its shape. Transports that must look at the
     /// operation before running it (GET refuses mutations) call this, then
     /// [`Gateway::run`]; [`Executor::execute`] does both.

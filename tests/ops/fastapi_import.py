@@ -30,7 +30,7 @@ import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from support import free_port, wait_ready  # noqa: E402
+from support import free_port, graphql, wait_ready  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APP = os.path.join(HERE, "fastapi-app")
@@ -119,14 +119,6 @@ with Session(app.engine) as session:
         "dee@example.com": ("dee's bcrypt password 4", {"Feed the cat": False}),
         "eve@example.com": ("eve's pbkdf2 password 5", {"Water plants": False, "Pay rent": False}),
     }
-
-
-def graphql(base, query, variables, token=None):
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    answer = call(f"{base}/graphql", {"query": query, "variables": variables}, headers)
-    if answer.get("errors"):
-        raise SystemExit(f"{query.split('(')[0]}: {answer['errors']}")
-    return answer["data"]
 
 
 def import_and_log_in(binary, source_url, taskql_url, expected, workdir, what):

@@ -24,11 +24,10 @@ import sys
 import tempfile
 import time
 import urllib.parse
-import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from support import free_port, wait_ready  # noqa: E402
+from support import free_port, graphql, wait_ready  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SECRET = "an image secret of more than thirty-two bytes"
@@ -38,19 +37,6 @@ PASSWORD = "containers keep their data 7"
 def run(*command, **kwargs):
     kwargs.setdefault("check", True)
     return subprocess.run(command, text=True, capture_output=True, **kwargs)
-
-
-def graphql(base, query, variables=None, token=None):
-    headers = {"content-type": "application/json"}
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    request = urllib.request.Request(f"{base}/graphql", body, headers)
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        data = json.load(answer)
-    if data.get("errors"):
-        raise SystemExit(f"{query.split('(')[0]}: {data['errors']}")
-    return data["data"]
 
 
 def login(base, email):
