@@ -67,10 +67,14 @@ impl Telemetry {
 
 /// Sets up the log, and traces when `traces` names a collector.
 pub fn init(log: &LogSettings, traces: Option<&TraceSettings>) -> anyhow::Result<Telemetry> {
-    let filter = log
-        .filter
-        .directives()
-        .fold(EnvFilter::default(), EnvFilter::add_directive);
+    // webauthn-rs logs whole ceremonies below info (challenges, the
+    // credentials browsers send); they stay out of the log unless a filter
+    // names that target itself.
+    let quiet = "webauthn_rs_core=info".parse()?;
+    let filter = log.filter.directives().fold(
+        EnvFilter::default().add_directive(quiet),
+        EnvFilter::add_directive,
+    );
     // Colours only for a person at a terminal, not in a container's or a
     // service manager's log.
     let lines = fmt::layer()
