@@ -6,7 +6,10 @@ flags every resolver error, is replaced by this one: a 5xx, a body that is
 not JSON, or an error without a client code is a failure.
 """
 
+import graphql
 import schemathesis
+from hypothesis import strategies as st
+from schemathesis.graphql import nodes
 
 CLIENT_CODES = {
     "UNAUTHENTICATED",
@@ -16,6 +19,29 @@ CLIENT_CODES = {
     "NOT_FOUND",
     "RATE_LIMITED",
 }
+
+
+
+def _object(fields):
+    return nodes.Object([
+        graphql.ObjectFieldNode(name=graphql.NameNode(value=name), value=value)
+        for name, value in fields.items()
+    ])
+
+
+# `JSON` (WebAuthn credentials): any JSON value, with the names a
+# credential has among the keys, so that some values get past the shape.
+_names = st.sampled_from(["id", "rawId", "type", "response", "clientDataJSON",
+                          "attestationObject", "authenticatorData", "signature",
+                          "userHandle", "clientExtensionResults"]) | st.from_regex(r"\A[a-zA-Z_]\w{0,8}\Z")
+_json = st.recursive(
+    st.text().map(nodes.String) | st.integers(-2**31, 2**31 - 1).map(nodes.Int)
+    | st.booleans().map(nodes.Boolean) | st.just(nodes.Null),
+    lambda inner: st.lists(inner, max_size=4).map(nodes.List)
+    | st.dictionaries(_names, inner, max_size=6).map(_object),
+    max_leaves=20,
+)
+schemathesis.graphql.scalar("JSON", _json)
 
 
 @schemathesis.check
