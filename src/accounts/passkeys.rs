@@ -54,7 +54,7 @@ pub struct PasskeyChallenge {
 }
 
 /// What a stored ceremony is for.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Purpose {
     Registration,
     /// A sign-in without an email: any account's discoverable credential.
@@ -387,4 +387,20 @@ pub(super) async fn sweep(conn: &impl ConnectionTrait) -> AppResult<()> {
         .exec(conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Purpose;
+
+    #[test]
+    fn every_purpose_is_stored_under_a_name_of_its_own() {
+        // A new purpose goes in both: the match fails to compile without it.
+        let every = [Purpose::Registration, Purpose::Login, Purpose::LoginByEmail];
+        crate::db::assert_stored_names(&every, |purpose| match purpose {
+            Purpose::Registration => "registration",
+            Purpose::Login => "login",
+            Purpose::LoginByEmail => "login_by_email",
+        });
+    }
 }

@@ -253,6 +253,25 @@ pub fn truncate(time: DateTime<Utc>) -> DateTime<Utc> {
     time.trunc_subsecs(6)
 }
 
+/// Checks a [`StoredByName`] table against names written out apart from it:
+/// `every` lists each value, `expected` gives its name by an exhaustive
+/// `match` (no wildcard), so a new value does not compile until it is named
+/// there, and is then missed by no table.
+#[cfg(test)]
+pub fn assert_stored_names<T: StoredByName + std::fmt::Debug>(
+    every: &[T],
+    expected: fn(T) -> &'static str,
+) {
+    for &value in every {
+        let name = expected(value);
+        assert_eq!(value.stored_name(), name, "{value:?}");
+        assert_eq!(T::from_stored_name(name), Some(value), "{name}");
+    }
+    assert_eq!(every.len(), T::NAMES.len(), "every value listed, once");
+    let names: std::collections::HashSet<_> = every.iter().map(|&value| expected(value)).collect();
+    assert_eq!(names.len(), every.len(), "no two values share a name");
+}
+
 /// A migrated SQLite database in a temporary directory, for unit tests.
 #[cfg(test)]
 pub async fn scratch() -> (tempfile::TempDir, DatabaseConnection) {

@@ -186,7 +186,10 @@ impl Outbox {
             .filter(Column::SendAfter.lte(now))
             .filter(Column::ExpiresAt.gt(now))
             .filter(free.clone())
+            // Mail goes out in the order it was asked for, even within one
+            // microsecond: ids are v7, made in order.
             .order_by_asc(Column::SendAfter)
+            .order_by_asc(Column::Id)
             .limit(1)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
             .into_query();
@@ -298,12 +301,29 @@ mod tests {
 
     #[test]
     fn every_kind_is_stored_under_a_name_of_its_own() {
-        for &(kind, name) in Kind::NAMES {
-            assert_eq!(
-                (kind.stored_name(), Kind::from_stored_name(name)),
-                (name, Some(kind))
-            );
-        }
+        // A new kind goes in both: the match fails to compile without it.
+        let every = [
+            Kind::PasswordReset,
+            Kind::VerifyEmail,
+            Kind::ChangeEmail,
+            Kind::EmailChangeRequested,
+            Kind::EmailChanged,
+            Kind::PasswordChanged,
+            Kind::RefreshTokenReused,
+            Kind::TotpDisabled,
+            Kind::RecoveryCodeUsed,
+        ];
+        db::assert_stored_names(&every, |kind| match kind {
+            Kind::PasswordReset => "password_reset",
+            Kind::VerifyEmail => "verify_email",
+            Kind::ChangeEmail => "change_email",
+            Kind::EmailChangeRequested => "email_change_requested",
+            Kind::EmailChanged => "email_changed",
+            Kind::PasswordChanged => "password_changed",
+            Kind::RefreshTokenReused => "refresh_token_reused",
+            Kind::TotpDisabled => "totp_disabled",
+            Kind::RecoveryCodeUsed => "recovery_code_used",
+        });
     }
 
     #[test]

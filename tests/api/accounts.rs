@@ -306,6 +306,7 @@ async fn delete_account_removes_the_user_and_its_sessions() {
         .all(&app.db)
         .await
         .expect("tokens");
+    assert!(!tokens.is_empty(), "the bystander's session is kept");
     assert!(
         tokens
             .iter()

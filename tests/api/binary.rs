@@ -104,6 +104,8 @@ pub struct Server {
     /// The lines logged up to the one with the address.
     startup: Vec<String>,
     logs: std::sync::mpsc::Receiver<String>,
+    /// The thread that reads the log; it ends when the process's stderr does.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -126,7 +128,7 @@ impl Server {
         let mut child = command.spawn().expect("starts");
         let stderr = BufReader::new(child.stderr.take().expect("stderr"));
         let (sender, logs) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in stderr.lines().map_while(Result::ok) {
                 if sender.send(line).is_err() {
                     break;
@@ -152,6 +154,7 @@ impl Server {
             address,
             startup,
             logs,
+            reader: Some(reader),
         }
     }
 
@@ -225,6 +228,11 @@ impl Server {
             .status()
             .expect("kill");
         let status = self.child.wait().expect("exits");
+        // Every line the process wrote has been read once the reader has
+        // met the end of its stderr.
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("the log reader ends");
+        }
         let mut lines = std::mem::take(&mut self.startup);
         lines.extend(self.logs.try_iter());
         (status, lines)
@@ -496,7 +504,6 @@ async fn an_accounts_life_is_audited_and_leaves_no_secret_in_the_log() {
             json!({ "t": renewed }),
         )
         .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let (_, logs) = server.stop();
     let all = logs.join("\n");
     for secret in &secrets {

@@ -133,7 +133,11 @@ async fn attempts(app: &TestApp, email: &str, passwords: &[&str]) -> Vec<(String
 #[tokio::test]
 async fn the_lockout_engages_for_a_made_up_email_exactly_as_for_a_real_one() {
     let app = spawn_app_with(&[("TASKQL_LOGIN_MAX_FAILURES", "3")]).await;
-    app.signup("ada@example.com", PASSWORD).await;
+    let signup = app.signup("ada@example.com", PASSWORD).await;
+    assert_eq!(
+        signup["data"]["signup"]["email"], "ada@example.com",
+        "the real account exists: {signup}"
+    );
     let guesses = [
         "guess one",
         "guess two",
@@ -169,7 +173,11 @@ async fn the_lockout_engages_for_a_made_up_email_exactly_as_for_a_real_one() {
 #[tokio::test]
 async fn a_successful_login_resets_the_count() {
     let app = spawn_app_with(&[("TASKQL_LOGIN_MAX_FAILURES", "3")]).await;
-    app.signup("ada@example.com", PASSWORD).await;
+    let signup = app.signup("ada@example.com", PASSWORD).await;
+    assert_eq!(
+        signup["data"]["signup"]["email"], "ada@example.com",
+        "the real account exists: {signup}"
+    );
     let outcomes = attempts(
         &app,
         "ada@example.com",

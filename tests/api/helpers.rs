@@ -1,6 +1,7 @@
-//! Starting test servers and talking to them.
+//! Starting test servers and talking to them, and the one way the suite
+//! checks that something does not arrive.
 
-use std::sync::Arc;
+use std::{fmt::Debug, sync::Arc};
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
@@ -22,14 +23,28 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// The database the suite runs on: PostgreSQL when
+    /// `TASKQL_TEST_POSTGRES_URL` is set, else a SQLite file.
     pub async fn create() -> Self {
-        match std::env::var("TASKQL_TEST_POSTGRES_URL") {
-            Ok(base) if !base.is_empty() => Self::postgres(&base).await,
-            _ => Self::sqlite(),
+        match postgres_url() {
+            Some(base) => Self::postgres(&base).await,
+            None => Self::sqlite(),
         }
     }
 
-    fn sqlite() -> Self {
+    /// A PostgreSQL database, for a test that needs one. Such a test is
+    /// marked `#[ignore = "needs PostgreSQL: …"]`, so that `cargo test`
+    /// reports it as ignored; CI runs it with `--include-ignored` and
+    /// `TASKQL_TEST_POSTGRES_URL` set, and without the URL it fails here
+    /// rather than passing without having run.
+    pub async fn postgres_only() -> Self {
+        let base =
+            postgres_url().expect("this test needs PostgreSQL: set TASKQL_TEST_POSTGRES_URL");
+        Self::postgres(&base).await
+    }
+
+    /// A SQLite file, whatever the suite runs on: for what only SQLite has.
+    pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let url = format!(
             "sqlite://{}?mode=rwc",
@@ -63,6 +78,12 @@ impl TestDatabase {
     }
 }
 
+fn postgres_url() -> Option<String> {
+    std::env::var("TASKQL_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
 pub struct TestApp {
     pub address: String,
     /// The metrics listener's, when `TASKQL_METRICS_LISTEN` is set.
@@ -83,6 +104,12 @@ impl Drop for TestApp {
 /// A server with test settings: a known JWT key and cheap Argon2 costs.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
+}
+
+/// A server on PostgreSQL, for a test that needs one (see
+/// [`TestDatabase::postgres_only`]).
+pub async fn spawn_postgres_app() -> TestApp {
+    spawn_app_on(Arc::new(TestDatabase::postgres_only().await), &[]).await
 }
 
 /// A server with test settings overridden by `vars` (`TASKQL_*` names).
@@ -315,4 +342,38 @@ impl TestApp {
             .unwrap_or_else(|| panic!("task created: {response}"))
             .to_owned()
     }
+}
+
+/// Something a test watches arrive, one thing after another, in the order
+/// it was sent: a subscription's messages, the mail of a mailbox.
+pub trait Channel {
+    type Item: Debug;
+
+    /// The next thing to arrive; fails the test when nothing comes in time.
+    async fn next_arrival(&mut self) -> Self::Item;
+}
+
+/// Asserts that nothing arrives on `channel` before a marker does.
+///
+/// Absence cannot be seen by waiting a while: whatever leaks may come after
+/// any wait. So `mark` makes something that must arrive on the same channel
+/// *after* anything the action under test could have sent there (a marker
+/// event of the viewer's own, a marker mail: both travel in the order they
+/// were made); the check waits for it, which fails when the channel is
+/// deaf, and only then asserts that nothing came before it.
+pub async fn assert_nothing_arrives<C: Channel>(
+    channel: &mut C,
+    mark: impl Future<Output = ()>,
+    is_marker: impl Fn(&C::Item) -> bool,
+) {
+    mark.await;
+    let mut before = Vec::new();
+    loop {
+        let item = channel.next_arrival().await;
+        if is_marker(&item) {
+            break;
+        }
+        before.push(item);
+    }
+    assert!(before.is_empty(), "arrived before the marker: {before:#?}");
 }

@@ -7,19 +7,16 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::json;
 
 use crate::{
-    helpers::{TestDatabase, assert_error, spawn_app, spawn_app_on},
+    helpers::{TestDatabase, assert_error, spawn_app_on, spawn_postgres_app},
     proxy::Relay,
     ws_client::TASK_EVENTS,
 };
 
 /// CI sets `TASKQL_TEST_POSTGRES_URL`; this proves the suite really ran there.
 #[tokio::test]
+#[ignore = "needs PostgreSQL: TASKQL_TEST_POSTGRES_URL and --include-ignored"]
 async fn the_suite_runs_on_postgres_when_configured() {
-    if std::env::var("TASKQL_TEST_POSTGRES_URL").is_err() {
-        eprintln!("skipped: set TASKQL_TEST_POSTGRES_URL to run the suite against PostgreSQL");
-        return;
-    }
-    let app = spawn_app().await;
+    let app = spawn_postgres_app().await;
     assert!(app.database.is_postgres());
     assert_eq!(app.db.get_database_backend(), DbBackend::Postgres);
 }
@@ -28,11 +25,9 @@ async fn the_suite_runs_on_postgres_when_configured() {
 /// database all come up: the migrations run once, under a lock, and so does
 /// `taskql migrate up` started next to them.
 #[tokio::test]
+#[ignore = "needs PostgreSQL: TASKQL_TEST_POSTGRES_URL and --include-ignored"]
 async fn instances_started_together_on_an_empty_database_all_come_up() {
-    if !postgres_configured() {
-        return;
-    }
-    let database = Arc::new(TestDatabase::create().await);
+    let database = Arc::new(TestDatabase::postgres_only().await);
     let url = database.url.clone();
     let migrate = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_taskql"))
@@ -57,22 +52,12 @@ async fn instances_started_together_on_an_empty_database_all_come_up() {
     }
 }
 
-fn postgres_configured() -> bool {
-    let configured = std::env::var("TASKQL_TEST_POSTGRES_URL").is_ok();
-    if !configured {
-        eprintln!("skipped: set TASKQL_TEST_POSTGRES_URL to run the suite against PostgreSQL");
-    }
-    configured
-}
-
 /// A change made through one instance reaches a subscriber on another, and
 /// a refresh token rotated on one is dead on the other.
 #[tokio::test]
+#[ignore = "needs PostgreSQL: TASKQL_TEST_POSTGRES_URL and --include-ignored"]
 async fn two_instances_share_events_and_sessions() {
-    if !postgres_configured() {
-        return;
-    }
-    let a = spawn_app().await;
+    let a = spawn_postgres_app().await;
     let b = spawn_app_on(Arc::clone(&a.database), &[]).await;
     let ada = a.register("ada@example.com").await;
     let mut ws = b.ws_subscribed(&ada.access_token, "1").await;
@@ -91,11 +76,9 @@ async fn two_instances_share_events_and_sessions() {
 /// tells its subscribers that they may have missed events (an error, then
 /// completion); events flow again afterwards.
 #[tokio::test]
+#[ignore = "needs PostgreSQL: TASKQL_TEST_POSTGRES_URL and --include-ignored"]
 async fn a_dropped_listener_reconnects_and_subscribers_are_told() {
-    if !postgres_configured() {
-        return;
-    }
-    let app = spawn_app().await;
+    let app = spawn_postgres_app().await;
     let ada = app.register("ada@example.com").await;
     let mut ws = app.ws_subscribed(&ada.access_token, "1").await;
 
@@ -135,11 +118,9 @@ async fn a_dropped_listener_reconnects_and_subscribers_are_told() {
 /// `/readyz` a `503`; once it is back the server recovers by itself, and
 /// what was stored before is all there.
 #[tokio::test]
+#[ignore = "needs PostgreSQL: TASKQL_TEST_POSTGRES_URL and --include-ignored"]
 async fn a_database_out_of_reach_is_service_unavailable_until_it_is_back() {
-    if !postgres_configured() {
-        return;
-    }
-    let database = Arc::new(TestDatabase::create().await);
+    let database = Arc::new(TestDatabase::postgres_only().await);
     let direct = url::Url::parse(&database.url).expect("URL");
     let target = tokio::net::lookup_host((
         direct.host_str().expect("host"),

@@ -397,12 +397,9 @@ async fn the_secret_is_sealed_in_the_database() {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL: TASKQL_TEST_POSTGRES_URL and --include-ignored"]
 async fn a_login_begun_on_one_instance_is_completed_on_another() {
-    let database = Arc::new(TestDatabase::create().await);
-    if !database.is_postgres() {
-        eprintln!("skipped: set TASKQL_TEST_POSTGRES_URL to run the suite against PostgreSQL");
-        return;
-    }
+    let database = Arc::new(TestDatabase::postgres_only().await);
     let one = spawn_app_on(Arc::clone(&database), &[]).await;
     let two = spawn_app_on(database, &[]).await;
     let ada = one.enrolled("ada@example.com").await;

@@ -47,23 +47,42 @@ async fn reuse_in_one_session_leaves_other_sessions_alone() {
         .as_str()
         .expect("token")
         .to_owned();
-    app.refresh(&phone.refresh_token).await;
+    let rotated = app.refresh(&phone.refresh_token).await;
+    assert!(
+        rotated["errors"].is_null(),
+        "the first exchange works: {rotated}"
+    );
     assert_error(&app.refresh(&phone.refresh_token).await, "UNAUTHENTICATED");
     let response = app.refresh(&laptop).await;
     assert!(response["errors"].is_null(), "{response}");
 }
 
 #[tokio::test]
-async fn concurrent_exchanges_of_one_token_let_at_most_one_through() {
+async fn concurrent_exchanges_of_one_token_let_at_most_one_through_and_end_the_session() {
     let app = spawn_app().await;
     let session = app.register("ada@example.com").await;
-    let attempts = (0..6).map(|_| app.refresh(&session.refresh_token));
+    // A control: an exchange on its own goes through, so none going through
+    // below is the reuse's doing.
+    let alone = app.refresh(&session.refresh_token).await;
+    let token = alone["data"]["refreshToken"]["refreshToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an exchange on its own works: {alone}"))
+        .to_owned();
+    let attempts = (0..6).map(|_| app.refresh(&token));
     let responses = futures_util::future::join_all(attempts).await;
-    let winners = responses.iter().filter(|r| r["errors"].is_null()).count();
-    assert!(winners <= 1, "{responses:#?}");
+    let winners: Vec<&str> = responses
+        .iter()
+        .filter_map(|r| r["data"]["refreshToken"]["refreshToken"].as_str())
+        .collect();
+    assert!(winners.len() <= 1, "{responses:#?}");
     assert!(responses.iter().all(
         |r| r["errors"].is_null() || r["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     ));
+    // The others were a reuse, which ends the session, the winner's token
+    // with it: whichever came first, nothing of the session is left.
+    for token in winners.iter().copied().chain([token.as_str()]) {
+        assert_error(&app.refresh(token).await, "UNAUTHENTICATED");
+    }
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use std::{
     time::Duration,
 };
 
+use crate::helpers::Channel;
 use mail_parser::MessageParser;
 use smtp_proto::{
     Request,
@@ -163,8 +164,32 @@ impl SmtpServer {
         self.wait_for(seen + 1).await.swap_remove(seen)
     }
 
+    /// The mail from now on, one at a time, as a [`Channel`].
+    pub fn mailbox(&self) -> Mailbox<'_> {
+        Mailbox {
+            server: self,
+            seen: self.received().len(),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().expect("not poisoned")
+    }
+}
+
+/// The mail a server receives after a point, in the order it arrives.
+pub struct Mailbox<'a> {
+    server: &'a SmtpServer,
+    seen: usize,
+}
+
+impl Channel for Mailbox<'_> {
+    type Item = Received;
+
+    async fn next_arrival(&mut self) -> Received {
+        let mail = self.server.next_after(self.seen).await;
+        self.seen += 1;
+        mail
     }
 }
 

@@ -5,8 +5,8 @@
 use serde_json::json;
 
 use crate::{
-    helpers::{CHANGE_PASSWORD, PASSWORD, spawn_app, spawn_app_with},
-    ws_client::{Received, TASK_EVENTS},
+    helpers::{CHANGE_PASSWORD, PASSWORD, assert_nothing_arrives, spawn_app, spawn_app_with},
+    ws_client::{Received, TASK_EVENTS, is_task_titled},
 };
 
 const UPDATE_TASK: &str =
@@ -95,28 +95,32 @@ async fn events_never_reach_another_user() {
     let app = spawn_app().await;
     let ada = app.register("ada@example.com").await;
     let bob = app.register("bob@example.com").await;
-    let mut ada_ws = app.ws_session(&ada.access_token).await;
-    let mut bob_ws = app.ws_session(&bob.access_token).await;
-    for ws in [&mut ada_ws, &mut bob_ws] {
-        ws.subscribe("events", TASK_EVENTS).await;
-        ws.settle().await;
-    }
+    let mut ada_ws = app.ws_subscribed(&ada.access_token, "events").await;
+    let mut bob_ws = app.ws_subscribed(&bob.access_token, "events").await;
     app.task_id(&ada.access_token, "Ada's secret").await;
-    app.task_id(&bob.access_token, "Bob's secret").await;
     let ada_event = ada_ws.next_of("events").await;
     assert_eq!(
         ada_event["data"]["taskEvents"]["task"]["title"],
         "Ada's secret"
     );
-    let bob_event = bob_ws.next_of("events").await;
-    assert_eq!(
-        bob_event["data"]["taskEvents"]["task"]["title"],
-        "Bob's secret"
-    );
-    // Nothing else is waiting for either: a ping is answered next.
-    for ws in [&mut ada_ws, &mut bob_ws] {
-        ws.settle().await;
-    }
+    // Bob's own next change comes after anything of Ada's that could reach
+    // him, and so does Ada's after Bob's secret.
+    assert_nothing_arrives(
+        &mut bob_ws,
+        async {
+            app.task_id(&bob.access_token, "Bob's secret").await;
+        },
+        |message| is_task_titled(message, "Bob's secret"),
+    )
+    .await;
+    assert_nothing_arrives(
+        &mut ada_ws,
+        async {
+            app.task_id(&ada.access_token, "Ada's marker").await;
+        },
+        |message| is_task_titled(message, "Ada's marker"),
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use tokio_tungstenite::{
     tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
 };
 
-use crate::helpers::TestApp;
+use crate::helpers::{Channel, TestApp};
 
 /// Longest a test waits for a message the server should send.
 const PATIENCE: Duration = Duration::from_secs(15);
@@ -175,6 +175,21 @@ impl WsClient {
         );
         message["payload"].clone()
     }
+}
+
+/// A subscription's protocol messages, pings answered; a close fails.
+impl Channel for WsClient {
+    type Item = Value;
+
+    async fn next_arrival(&mut self) -> Value {
+        self.message().await
+    }
+}
+
+/// Whether `message` is the `next` of a task event whose task is titled
+/// `title`: a marker for [`crate::helpers::assert_nothing_arrives`].
+pub fn is_task_titled(message: &Value, title: &str) -> bool {
+    message["type"] == "next" && message["payload"]["data"]["taskEvents"]["task"]["title"] == title
 }
 
 pub const TASK_EVENTS: &str = "subscription { taskEvents { kind taskId task { id title description completed dueAt updatedAt } } }";

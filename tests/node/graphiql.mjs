@@ -6,10 +6,15 @@
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 
+import { fetchWithin, watchdog, within } from "./bounded.mjs";
+
+// Playwright's own actions time out by themselves; the rest is bounded here.
+watchdog(300_000);
+
 const base = process.env.TASKQL_URL ?? "http://127.0.0.1:8000";
 
 async function graphql(query, variables, token) {
-  const response = await fetch(`${base}/graphql`, {
+  const response = await fetchWithin(`${base}/graphql`, {
     method: "POST",
     headers: { "content-type": "application/json", ...(token && { authorization: `Bearer ${token}` }) },
     body: JSON.stringify({ query, variables }),
@@ -94,5 +99,5 @@ try {
   assert.deepEqual(problems, [], "no errors in the page (CSP included)");
   console.log(`ok - GraphiQL loads from the server alone (${requests.length} requests), runs a typed query and a subscription`);
 } finally {
-  await browser.close();
+  await within(browser.close(), "closing the browser");
 }

@@ -2,10 +2,14 @@
 // running server at TASKQL_URL: every audit must pass as ok.
 import { serverAudits } from "graphql-http";
 
+import { watchdog, within } from "./bounded.mjs";
+
+watchdog(300_000);
+
 const url = `${process.env.TASKQL_URL ?? "http://127.0.0.1:8000"}/graphql`;
 let failed = 0;
 for (const audit of serverAudits({ url })) {
-  const result = await audit.fn();
+  const result = await within(audit.fn(), audit.name);
   if (result.status === "ok") {
     console.log(`ok - ${audit.name}`);
   } else {

@@ -4,13 +4,17 @@ import assert from "node:assert/strict";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 
+import { check, fetchWithin, watchdog, within } from "./bounded.mjs";
+
+watchdog(300_000);
+
 const base = process.env.TASKQL_URL ?? "http://127.0.0.1:8000";
 const wsUrl = `${base.replace(/^http/, "ws")}/graphql/ws`;
 const EVENTS =
   "subscription { taskEvents { kind taskId task { id title completed dueAt updatedAt } } }";
 
 async function graphql(query, variables = {}, token) {
-  const response = await fetch(`${base}/graphql`, {
+  const response = await fetchWithin(`${base}/graphql`, {
     method: "POST",
     headers: {
       "content-type": "application/json",
@@ -48,23 +52,18 @@ function connect(token, onClosed) {
   return { client, answered };
 }
 
-async function check(name, body) {
-  await body();
-  console.log(`ok - ${name}`);
-}
-
 await check("events of one's own tasks arrive, in order", async () => {
   const token = await register(`ada-${Date.now()}@example.com`);
   const { client, answered } = connect(token);
   const events = client.iterate({ query: EVENTS });
   const first = events.next();
-  await answered;
+  await within(answered, "the first pong");
   const { createTask } = await graphql(
     'mutation { createTask(input: { title: "Buy milk" }) { id } }',
     {},
     token,
   );
-  const created = (await first).value.data.taskEvents;
+  const created = (await within(first, "the CREATED event")).value.data.taskEvents;
   assert.equal(created.kind, "CREATED");
   assert.equal(created.taskId, createTask.id);
   assert.equal(created.task.title, "Buy milk");
@@ -73,14 +72,14 @@ await check("events of one's own tasks arrive, in order", async () => {
     { id: createTask.id },
     token,
   );
-  const updated = (await events.next()).value.data.taskEvents;
+  const updated = (await within(events.next(), "the UPDATED event")).value.data.taskEvents;
   assert.equal(updated.kind, "UPDATED");
   assert.equal(updated.task.completed, true);
   await graphql("mutation($id: ID!) { deleteTask(id: $id) }", { id: createTask.id }, token);
-  const deleted = (await events.next()).value.data.taskEvents;
+  const deleted = (await within(events.next(), "the DELETED event")).value.data.taskEvents;
   assert.deepEqual([deleted.kind, deleted.task], ["DELETED", null]);
-  await events.return();
-  await client.dispose();
+  await within(events.return(), "the subscription's end");
+  await within(client.dispose(), "the client's end");
 });
 
 await check("a bad token is refused with 4403, which the client treats as final", async () => {
@@ -88,9 +87,9 @@ await check("a bad token is refused with 4403, which the client treats as final"
   const code = new Promise((resolve) => (closed = resolve));
   const { client } = connect("not-a-token", (event) => closed(event.code));
   const events = client.iterate({ query: EVENTS });
-  await assert.rejects(events.next());
-  assert.equal(await code, 4403);
-  await client.dispose();
+  await assert.rejects(within(events.next(), "the refusal"));
+  assert.equal(await within(code, "the close code"), 4403);
+  await within(client.dispose(), "the client's end");
 });
 
 await check("a subscription refused before it starts reaches the error callback", async () => {
@@ -101,7 +100,7 @@ await check("a subscription refused before it starts reaches the error callback"
     ["subscription { noSuchField }", "noSuchField"],
     [deep, "deep"],
   ]) {
-    const errors = await new Promise((resolve, reject) => {
+    const errors = await within(new Promise((resolve, reject) => {
       client.subscribe(
         { query },
         {
@@ -110,10 +109,10 @@ await check("a subscription refused before it starts reaches the error callback"
           complete: () => reject(new Error("complete instead of error")),
         },
       );
-    });
+    }), `the error of ${query}`);
     assert.ok(Array.isArray(errors), JSON.stringify(errors));
     assert.equal(errors[0].extensions.code, "BAD_USER_INPUT", JSON.stringify(errors));
     assert.ok(errors[0].message.includes(says), JSON.stringify(errors));
   }
-  await client.dispose();
+  await within(client.dispose(), "the client's end");
 });

@@ -11,6 +11,11 @@
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 
+import { fetchWithin, watchdog, within } from "./bounded.mjs";
+
+// Playwright's own actions time out by themselves; the rest is bounded here.
+watchdog(300_000);
+
 const base = (process.env.TASKQL_URL ?? "http://127.0.0.1:8000").replace("127.0.0.1", "localhost");
 
 const browser = await chromium.launch({
@@ -33,8 +38,8 @@ try {
   await page.goto(`${base}/graphql`, { waitUntil: "load" });
 
   const cdp = await context.newCDPSession(page);
-  await cdp.send("WebAuthn.enable");
-  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+  await within(cdp.send("WebAuthn.enable"), "WebAuthn.enable");
+  const { authenticatorId } = await within(cdp.send("WebAuthn.addVirtualAuthenticator", {
     options: {
       protocol: "ctap2",
       transport: "internal",
@@ -43,10 +48,10 @@ try {
       isUserVerified: true,
       automaticPresenceSimulation: true,
     },
-  });
+  }), "WebAuthn.addVirtualAuthenticator");
 
   const email = `passkey-${Date.now()}@example.com`;
-  const result = await page.evaluate(async (email) => {
+  const result = await within(page.evaluate(async (email) => {
     async function graphql(query, variables, token) {
       const response = await fetch("/graphql", {
         method: "POST",
@@ -92,18 +97,21 @@ try {
     const { me, twoFactor } = await graphql(
       "{ me { email } twoFactor { passkeys { name lastUsedAt } } }", {}, payload.accessToken);
     return { passkey, me, twoFactor };
-  }, email);
+  }, email), "the page's registration and sign-in");
 
   assert.equal(result.passkey.name, "This browser");
   assert.equal(result.me.email, email);
   assert.equal(result.twoFactor.passkeys.length, 1);
   assert.ok(result.twoFactor.passkeys[0].lastUsedAt, "the sign-in is recorded");
-  const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+  const { credentials } = await within(
+    cdp.send("WebAuthn.getCredentials", { authenticatorId }),
+    "WebAuthn.getCredentials",
+  );
   assert.equal(credentials.length, 1);
   assert.ok(credentials[0].isResidentCredential, "a discoverable credential");
   assert.ok(credentials[0].signCount >= 1, "signed once at least");
   assert.deepEqual(problems, []);
   console.log("ok - a passkey registered with navigator.credentials.create, then a sign-in with navigator.credentials.get alone, in Chromium");
 } finally {
-  await browser.close();
+  await within(browser.close(), "closing the browser");
 }

@@ -7,10 +7,15 @@ import jsQR from "jsqr";
 import { PNG } from "pngjs";
 import { chromium } from "playwright-core";
 
+import { fetchWithin, watchdog, within } from "./bounded.mjs";
+
+// Playwright's own actions time out by themselves; the rest is bounded here.
+watchdog(300_000);
+
 const base = process.env.TASKQL_URL ?? "http://127.0.0.1:8000";
 
 async function graphql(query, variables, token) {
-  const response = await fetch(`${base}/graphql`, {
+  const response = await fetchWithin(`${base}/graphql`, {
     method: "POST",
     headers: { "content-type": "application/json", ...(token && { authorization: `Bearer ${token}` }) },
     body: JSON.stringify({ query, variables }),
@@ -44,5 +49,5 @@ try {
   assert.equal(decoded.data, startTotpSetup.otpauthUri);
   console.log("ok - the TOTP setup's QR code decodes to its otpauthUri");
 } finally {
-  await browser.close();
+  await within(browser.close(), "closing the browser");
 }

@@ -74,6 +74,9 @@ class Client(threading.Thread):
         self.port, self.token, self.index, self.allowed = port, token, index, allowed
         self.stop, self.answers, self.failures, self.acknowledged = threading.Event(), 0, [], []
         self.unavailable = 0
+        # When each answer came (monotonic), to see that the load overlapped
+        # what was done during it; and whether the loop ran to its end.
+        self.answered_at, self.finished = [], False
 
     def request(self, connection, query, variables):
         body = json.dumps({"query": query, "variables": variables})
@@ -83,6 +86,14 @@ class Client(threading.Thread):
         return response.status, response.read()
 
     def run(self):
+        try:
+            self.load()
+        except Exception as error:  # a thread that dies says why, and the check fails
+            self.failures.append(f"the client died: {type(error).__name__}: {error}")
+            raise
+        self.finished = True
+
+    def load(self):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         n = 0
         while not self.stop.is_set():
@@ -97,6 +108,7 @@ class Client(threading.Thread):
                     connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
                     continue
                 self.answers += 1
+                self.answered_at.append(time.monotonic())
                 answer = json.loads(body) if body.startswith(b"{") else None
                 if status == 200 and answer and not answer.get("errors"):
                     if query is CREATE:
@@ -133,22 +145,36 @@ def stored_titles(admin_url, database):
 
 
 def run_clients(port, tokens, allowed, during):
+    """Runs the clients around `during`; returns them and when `during`
+    began and ended."""
     clients = [Client(port, token, index, allowed) for index, token in enumerate(tokens)]
     for client in clients:
         client.start()
     time.sleep(1)
+    began = time.monotonic()
     during()
+    ended = time.monotonic()
     time.sleep(1)
     for client in clients:
         client.stop.set()
     for client in clients:
         client.join(timeout=60)
-    return clients
+    return clients, (began, ended)
 
 
-def check(name, clients, stored):
+def check(name, run, stored):
+    clients, (began, ended) = run
     answers = sum(client.answers for client in clients)
     failures = [failure for client in clients for failure in client.failures]
+    for client in clients:
+        if client.is_alive() or not client.finished:
+            failures.append(f"client {client.index} did not run to its end")
+        # Answered before, during and after what was done: the load overlapped it.
+        times = client.answered_at
+        if not any(t < began for t in times) or not any(t > ended for t in times):
+            failures.append(f"client {client.index}: no answers on both sides of it ({len(times)} answers)")
+        if not any(began <= t <= ended for t in times):
+            failures.append(f"client {client.index}: no answer while it happened")
     unavailable = sum(client.unavailable for client in clients)
     acknowledged = [title for client in clients for title in client.acknowledged]
     lost = [title for title in acknowledged if title not in stored]
@@ -205,8 +231,8 @@ backend taskql
                 # Up again for the balancer: two good checks, 500 ms apart.
                 time.sleep(1.5)
 
-        clients = run_clients(balancer_port, tokens, None, roll)
-        check("rolling restart behind HAProxy", clients, stored_titles(args.postgres, database))
+        rolled = run_clients(balancer_port, tokens, None, roll)
+        check("rolling restart behind HAProxy", rolled, stored_titles(args.postgres, database))
 
         cluster = args.cluster.split() if args.cluster else [sorted(os.listdir("/etc/postgresql"))[0], "main"]
 
@@ -217,11 +243,11 @@ backend taskql
                     break
                 time.sleep(0.1)
 
-        clients = run_clients(instances[0].port, tokens, {"SERVICE_UNAVAILABLE"}, restart_postgres)
+        restarted = run_clients(instances[0].port, tokens, {"SERVICE_UNAVAILABLE"}, restart_postgres)
         # After the outage, every answer is whole again.
         after = run_clients(instances[0].port, tokens, None, lambda: time.sleep(1))
         stored = stored_titles(args.postgres, database)
-        check("PostgreSQL restarted under load", clients, stored)
+        check("PostgreSQL restarted under load", restarted, stored)
         check("after the restart", after, stored)
     finally:
         balancer.terminate()

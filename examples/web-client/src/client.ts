@@ -93,6 +93,8 @@ export class TaskqlClient {
   ): Promise<R> {
     const token = withToken ? this.tokens?.accessToken : undefined;
     const response = await fetch(`${this.baseUrl}/graphql`, {
+      // A request that hangs fails instead of holding the page forever.
+      signal: AbortSignal.timeout(30_000),
       method: "POST",
       headers: {
         "content-type": "application/json",

@@ -34,8 +34,18 @@ import {
 
 const client = new TaskqlClient(process.env.TASKQL_URL ?? "http://127.0.0.1:8000");
 
+/** Settles as `promise` does, or rejects naming `what` after `ms`. */
+function within<T>(promise: Promise<T>, what: string, ms = 30_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** One named check, bounded in time: a hang fails it. */
 async function check(name: string, body: () => Promise<void>): Promise<void> {
-  await body();
+  await within(body(), name, 120_000);
   console.log(`ok - ${name}`);
 }
 
@@ -104,13 +114,13 @@ await check("live events over graphql-ws", async () => {
   const payload: SubscribePayload = { query: "", ...named(TaskEvents) };
   const events = live.iterate<TaskEventsSubscription>(payload);
   const next = events.next();
-  await answered;
+  await within(answered, "the first pong");
   const { createTask } = await client.run(CreateTask, { input: { title: "Seen live" } });
-  const event = (await next).value;
+  const event = (await within(next, "the CREATED event")).value;
   assert.equal(event?.data?.taskEvents.kind, "CREATED");
   assert.equal(event?.data?.taskEvents.task?.id, createTask.id);
-  await events.return?.();
-  await live.dispose();
+  await within(Promise.resolve(events.return?.()), "the subscription's end");
+  await within(Promise.resolve(live.dispose()), "the client's end");
 });
 
 await check("sessions listed, one ended, then all the others", async () => {
