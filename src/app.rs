@@ -17,9 +17,15 @@ use crate::{
     auth::{PasswordHasher, TokenKeys, sealed::DataKey, token},
     config::Config,
     db::{self, sqlite_reads::SqliteReads},
+    error::AppResult,
     events::{Events, listener},
     graphql::{self, SchemaSettings, http::GraphqlState, ws::WsState},
-    mail::{Mailer, outbox::Outbox, sender},
+    lists::{InvitationSettings, Lists},
+    mail::{
+        Mail, Mailer,
+        outbox::{Kind, Outbox, Queued},
+        sender::{self, Compose},
+    },
     metrics::Metrics,
     server,
     tasks::{Tasks, cursor::CursorKey},
@@ -28,6 +34,8 @@ use crate::{
 /// How often what has run out (counters, reset tokens, mail given up on)
 /// is deleted.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Invitations one person may send in an hour.
+const INVITATIONS_PER_HOUR: u32 = 20;
 
 /// A built application, ready to run on its listener.
 pub struct Application {
@@ -116,6 +124,7 @@ impl Application {
         };
         let gateway = graphql::gateway(
             services.accounts.clone(),
+            services.lists.clone(),
             services.tasks.clone(),
             services.events.clone(),
             services.metrics.clone(),
@@ -194,6 +203,7 @@ impl Application {
         let Shutdown { token, tracker, .. } = self.shutdown;
         let Services {
             accounts,
+            lists,
             events,
             outbox,
             mailer,
@@ -212,7 +222,7 @@ impl Application {
         tracker.spawn(sender::run(
             outbox,
             mailer,
-            accounts,
+            Letters { accounts, lists },
             metrics.clone(),
             workers.clone(),
         ));
@@ -256,6 +266,7 @@ impl Application {
 /// The services, each built once from the configuration.
 struct Services {
     accounts: Accounts,
+    lists: Lists,
     tasks: Tasks,
     events: Events,
     outbox: Outbox,
@@ -328,8 +339,18 @@ impl Services {
         );
         let reads = SqliteReads::open(config.database.url.expose())?;
         let tasks = Tasks::new(db.clone(), reads, CursorKey::new(&secret), events.clone());
+        let lists = Lists::new(
+            tasks.writer().clone(),
+            events.clone(),
+            outbox.clone(),
+            InvitationSettings {
+                link: config.mail.invitation_link.clone(),
+                per_window: INVITATIONS_PER_HOUR,
+            },
+        );
         Ok(Self {
             accounts,
+            lists,
             tasks,
             events,
             outbox,
@@ -337,6 +358,22 @@ impl Services {
             listening,
             metrics,
         })
+    }
+}
+
+/// What each queued mail says: an invitation is the lists service's to
+/// write, every other mail the accounts service's.
+struct Letters {
+    accounts: Accounts,
+    lists: Lists,
+}
+
+impl Compose for Letters {
+    async fn compose(&self, kind: Kind, queued: &Queued) -> AppResult<Option<Mail>> {
+        match kind {
+            Kind::Invitation => self.lists.invitation_mail(queued).await,
+            _ => self.accounts.compose(kind, queued).await,
+        }
     }
 }
 

@@ -49,6 +49,9 @@ pub enum AppError {
     /// The thing does not exist, or is not the viewer's.
     #[error("not found")]
     NotFound,
+    /// The viewer sees the thing, but its role there does not allow this.
+    #[error("your role does not allow this")]
+    Forbidden,
     /// Too many attempts, or the server is saturated.
     #[error("too many requests; try again later")]
     RateLimited,

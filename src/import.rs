@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::{Email, password},
-    db,
+    db, lists,
     tasks::{Description, TaskTitle, input},
 };
 
@@ -147,6 +147,11 @@ pub async fn run(destination: &str, from: &str, dry_run: bool) -> anyhow::Result
             .exec(&txn)
             .await
             .context("cannot write the users")?;
+        for user in chunk {
+            lists::create_inbox(&txn, user.id, user.created_at)
+                .await
+                .context("cannot make the users' inboxes")?;
+        }
     }
     for chunk in plan.tasks.chunks(CHUNK) {
         task::Entity::insert_many(chunk.iter().cloned().map(task::ActiveModel::from))
@@ -476,6 +481,7 @@ fn check(rows: SourceRows) -> anyhow::Result<Checked> {
                 password_version: 0,
                 password_changed_at: created_at,
                 email_verified: true,
+                display_name: None,
                 created_at,
                 updated_at: created_at,
             },
@@ -500,7 +506,9 @@ fn check(rows: SourceRows) -> anyhow::Result<Checked> {
             row.owner,
             task::Model {
                 id: Uuid::now_v7(),
-                user_id: Uuid::nil(),
+                list_id: Uuid::nil(),
+                created_by: None,
+                assignee_id: None,
                 search_text: input::search_text(&title, description.as_deref()),
                 title,
                 description,
@@ -579,7 +587,9 @@ impl Checked {
         for (owner, mut task) in self.tasks {
             match owner.and_then(|owner| owners.get(&owner).copied()) {
                 Some(Some(id)) => {
-                    task.user_id = id;
+                    // Into the owner's inbox, which has the owner's id.
+                    task.list_id = id;
+                    task.created_by = Some(id);
                     tasks.push(task);
                 }
                 Some(None) => tasks_skipped += 1,

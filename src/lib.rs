@@ -23,9 +23,14 @@
 //!   passkeys (WebAuthn),
 //!   deletion, the
 //!   per-IP and per-email limits.
+//! * [`lists`]: the lists service: lists, members and roles, invitations,
+//!   what becomes of an account's lists when it goes, and the one rule for
+//!   who sees what (`lists::visible`), which every read and write of lists
+//!   and tasks adds to its own statement.
 //! * [`tasks`]: the tasks service: a task's fields, declared once
 //!   (`tasks::fields`), the input rules, listing orders, cursors, pages,
-//!   reads of only the fields a client shows, writes in transactions.
+//!   reads of only the fields a client shows, writes that tell the list's
+//!   members.
 //! * [`events`]: the event bus that carries task changes and ended sessions
 //!   to subscribers on every instance (PostgreSQL `LISTEN/NOTIFY`).
 //! * [`mail`]: outgoing mail: the queue in the database, the worker that
@@ -57,6 +62,7 @@ pub mod events;
 pub mod graphql;
 pub mod http_policy;
 pub mod import;
+pub mod lists;
 pub mod mail;
 pub mod metrics;
 pub mod secret;

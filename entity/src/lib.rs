@@ -4,6 +4,8 @@
 //! lets the migration crate and tools use the model without the web stack.
 
 pub mod email_token;
+pub mod list_invitation;
+pub mod list_member;
 pub mod mail_outbox;
 pub mod mfa_challenge;
 pub mod passkey;
@@ -15,5 +17,6 @@ pub mod refresh_token;
 pub mod security_event;
 pub mod session;
 pub mod task;
+pub mod task_list;
 pub mod totp_secret;
 pub mod user;

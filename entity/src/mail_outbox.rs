@@ -28,6 +28,8 @@ pub struct Model {
     /// The W3C `traceparent` of the request that asked for it, when traces
     /// are on: its delivery is a span of that trace.
     pub traceparent: Option<String>,
+    /// What else it is about: the invitation whose token it carries.
+    pub about: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

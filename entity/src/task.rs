@@ -1,4 +1,4 @@
-//! A task, owned by exactly one user.
+//! A task, in exactly one list.
 
 use sea_orm::entity::prelude::*;
 
@@ -7,7 +7,11 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub user_id: Uuid,
+    pub list_id: Uuid,
+    /// Who made it; `None` once their account is gone.
+    pub created_by: Option<Uuid>,
+    /// A member of the list, or nobody.
+    pub assignee_id: Option<Uuid>,
     pub title: String,
     pub description: Option<String>,
     pub completed: bool,
@@ -23,17 +27,17 @@ pub struct Model {
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(
-        belongs_to = "super::user::Entity",
-        from = "Column::UserId",
-        to = "super::user::Column::Id",
+        belongs_to = "super::task_list::Entity",
+        from = "Column::ListId",
+        to = "super::task_list::Column::Id",
         on_delete = "Cascade"
     )]
-    User,
+    List,
 }
 
-impl Related<super::user::Entity> for Entity {
+impl Related<super::task_list::Entity> for Entity {
     fn to() -> RelationDef {
-        Relation::User.def()
+        Relation::List.def()
     }
 }
 

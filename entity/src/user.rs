@@ -18,6 +18,9 @@ pub struct Model {
     pub password_changed_at: DateTimeUtc,
     /// Whether the person proved the address is theirs (a mailed token).
     pub email_verified: bool,
+    /// The name others see; the email's local part until the person sets
+    /// one (never the email itself).
+    pub display_name: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -13,6 +13,7 @@ mod m20261202_000007_accounts_with_a_life;
 mod m20261202_000008_second_factor;
 mod m20261202_000009_mail_trace;
 mod m20261203_000010_passkeys;
+mod m20261204_000011_shared_lists;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_second_factor::Migration),
             Box::new(m20261202_000009_mail_trace::Migration),
             Box::new(m20261203_000010_passkeys::Migration),
+            Box::new(m20261204_000011_shared_lists::Migration),
         ]
     }
 }

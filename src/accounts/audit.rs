@@ -232,6 +232,7 @@ mod tests {
             password_version: Set(0),
             password_changed_at: Set(now),
             email_verified: Set(false),
+            display_name: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         })

@@ -38,10 +38,15 @@ use crate::{
     },
     config::{AccountPolicy, LimitSettings, LinkTemplate, PasskeySettings, RateLimit},
     db,
+    db::write::Write,
     error::{AppError, AppResult},
-    events::{Events, Notice, Pending},
+    events::{Delivery, Events, Notice, Pending},
+    lists,
     mail::outbox::{Kind, Outbox},
 };
+
+/// How long a display name may be, in characters after trimming.
+const DISPLAY_NAME_MAX_CHARS: usize = 64;
 
 /// The rules accounts follow, from the configuration.
 #[derive(Clone, Debug)]
@@ -169,6 +174,7 @@ impl Accounts {
             password_version: Set(0),
             password_changed_at: Set(now),
             email_verified: Set(false),
+            display_name: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         };
@@ -180,6 +186,7 @@ impl Accounts {
                 Some(SqlErr::UniqueConstraintViolation(_)) => AppError::EmailTaken,
                 _ => error.into(),
             })?;
+        lists::create_inbox(&txn, user.id, now).await?;
         audit::record(&txn, user.id, SecurityEventKind::SignedUp, client).await?;
         self.queue_verification(&txn, &user).await?;
         txn.commit().await?;
@@ -233,25 +240,64 @@ impl Accounts {
         let password = Password::parse_given(password, "password")?;
         let user = self.check_password(user.clone(), &password).await?;
         self.second_factor(&user, client, code).await?;
-        // Tasks, sessions, tokens and events go with the user (foreign keys
-        // cascade).
-        let txn = self.db().begin().await?;
+        // Its shared lists are handed on and those it owned alone deleted;
+        // memberships, sessions, tokens and events go with the user
+        // (foreign keys cascade), its tasks in lists that live on stay.
+        let write = Write::Transaction(self.db().begin().await?, None);
+        let told = lists::hand_over(&write, user.id).await?;
+        let Write::Transaction(txn, _) = write else {
+            return Err(AppError::internal("an account is deleted in a transaction"));
+        };
         Users::delete_by_id(user.id).exec(&txn).await?;
-        self.commit_ending_sessions(txn, user.id).await?;
+        self.commit_ending_sessions_telling(txn, user.id, told)
+            .await?;
         tracing::info!("account deleted");
         Ok(())
+    }
+
+    /// Sets the name the people `user` shares lists with see: 1 to 64
+    /// characters after trimming.
+    #[tracing::instrument(skip_all, fields(user = %user.id))]
+    pub async fn update_display_name(
+        &self,
+        user: &user::Model,
+        name: &str,
+    ) -> AppResult<user::Model> {
+        let name = name.trim();
+        let chars = name.chars().count();
+        if chars == 0 || chars > DISPLAY_NAME_MAX_CHARS {
+            return Err(AppError::bad_input(
+                "displayName",
+                format!("a display name is 1 to {DISPLAY_NAME_MAX_CHARS} characters"),
+            ));
+        }
+        let mut active = user.clone().into_active_model();
+        active.display_name = Set(Some(name.to_owned()));
+        active.updated_at = Set(db::now());
+        Ok(active.update(self.db()).await?)
     }
 
     /// Ends every session of `user` within `txn`, commits it, and tells the
     /// connections authenticated as the user, on every instance, to close;
     /// the mail queued within it is woken.
     async fn commit_ending_sessions(&self, txn: DatabaseTransaction, user: Uuid) -> AppResult<()> {
+        self.commit_ending_sessions_telling(txn, user, Vec::new())
+            .await
+    }
+
+    /// [`Accounts::commit_ending_sessions`], telling others `told` too.
+    async fn commit_ending_sessions_telling(
+        &self,
+        txn: DatabaseTransaction,
+        user: Uuid,
+        mut told: Vec<Delivery>,
+    ) -> AppResult<()> {
         sessions::end(&txn, user, sessions::Ending::AllBut(None)).await?;
         refresh::revoke_all(&txn, user).await?;
-        let notice = Notice::SessionsEnded { except: None };
+        told.push(Delivery::to(user, Notice::SessionsEnded { except: None }));
         self.inner
             .events
-            .commit(Pending::Transaction(txn), user, notice)
+            .commit(Pending::Transaction(txn), told)
             .await?;
         self.inner.outbox.wake();
         Ok(())

@@ -27,7 +27,7 @@ use crate::{
     },
     db,
     error::{AppError, AppResult},
-    events::{Notice, Pending},
+    events::{Delivery, Notice, Pending},
     mail::outbox::Kind,
 };
 
@@ -287,7 +287,7 @@ impl Accounts {
     ) -> AppResult<()> {
         self.inner
             .events
-            .commit(Pending::Transaction(txn), user, notice)
+            .commit(Pending::Transaction(txn), vec![Delivery::to(user, notice)])
             .await?;
         self.inner.outbox.wake();
         Ok(())

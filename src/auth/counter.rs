@@ -27,6 +27,8 @@ pub enum Scope {
     ResetMail,
     /// Verification mails queued, per account.
     VerifyMail,
+    /// List invitations sent, per inviter.
+    Invitation,
 }
 
 impl Scope {
@@ -36,6 +38,7 @@ impl Scope {
             Self::Client => "client",
             Self::ResetMail => "reset_mail",
             Self::VerifyMail => "verify_mail",
+            Self::Invitation => "invitation",
         }
     }
 }

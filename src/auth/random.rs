@@ -26,6 +26,11 @@ pub fn digest(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// [`digest`] as text, for a text column.
+pub fn digest_text(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(digest(token))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -252,6 +252,10 @@ pub struct MailSettings {
         deserialize_with = "at_least_a_second"
     )]
     pub verification_ttl: Duration,
+    /// Makes the link of a list invitation from its token.
+    #[serde_as(as = "Option<DisplayFromStr>")]
+    #[serde(rename = "invitation_url")]
+    pub invitation_link: Option<LinkTemplate>,
 }
 
 impl Default for MailSettings {
@@ -266,6 +270,7 @@ impl Default for MailSettings {
             reset_ttl: Duration::from_secs(30 * 60),
             verification_link: None,
             verification_ttl: Duration::from_secs(24 * 60 * 60),
+            invitation_link: None,
         }
     }
 }

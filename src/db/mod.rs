@@ -4,6 +4,7 @@
 //! column position ([`Columns`]).
 
 pub mod sqlite_reads;
+pub mod write;
 
 use std::time::Duration;
 
@@ -142,6 +143,7 @@ pub fn is_unreachable(error: &DbErr) -> bool {
 /// nullable; the reader decides what may be null.
 pub trait Columns {
     fn uuid(&self, at: usize) -> Result<Uuid, DbErr>;
+    fn optional_uuid(&self, at: usize) -> Result<Option<Uuid>, DbErr>;
     fn text(&self, at: usize) -> Result<Option<String>, DbErr>;
     fn boolean(&self, at: usize) -> Result<Option<bool>, DbErr>;
     fn integer(&self, at: usize) -> Result<Option<i32>, DbErr>;
@@ -150,6 +152,10 @@ pub trait Columns {
 
 impl Columns for QueryResult {
     fn uuid(&self, at: usize) -> Result<Uuid, DbErr> {
+        self.try_get_by_index(at)
+    }
+
+    fn optional_uuid(&self, at: usize) -> Result<Option<Uuid>, DbErr> {
         self.try_get_by_index(at)
     }
 
@@ -204,6 +210,12 @@ pub trait ColumnValue: Sized {
 impl ColumnValue for String {
     fn read_nullable(row: &impl Columns, at: usize) -> Result<Option<Self>, DbErr> {
         row.text(at)
+    }
+}
+
+impl ColumnValue for Uuid {
+    fn read_nullable(row: &impl Columns, at: usize) -> Result<Option<Self>, DbErr> {
+        row.optional_uuid(at)
     }
 }
 

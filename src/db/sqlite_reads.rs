@@ -138,6 +138,17 @@ impl Columns for Row<'_> {
             .or_failed()
     }
 
+    fn optional_uuid(&self, at: usize) -> Result<Option<uuid::Uuid>, DbErr> {
+        let bytes = self
+            .get_ref(at)
+            .and_then(|value| Ok(value.as_blob_or_null()?));
+        bytes
+            .or_failed()?
+            .map(|bytes| uuid::Uuid::from_slice(bytes).map_err(|error| conversion(at, error)))
+            .transpose()
+            .or_failed()
+    }
+
     fn text(&self, at: usize) -> Result<Option<String>, DbErr> {
         self.get(at).or_failed()
     }

@@ -86,7 +86,7 @@ pub async fn listen(db: &DatabaseConnection) -> Result<PgListener, sea_orm::sqlx
 
 async fn handle(events: &Events, db: &DatabaseConnection, payload: &str) {
     let Payload {
-        user,
+        users,
         mut notice,
         fetch,
     } = match serde_json::from_str(payload) {
@@ -97,19 +97,22 @@ async fn handle(events: &Events, db: &DatabaseConnection, payload: &str) {
         }
     };
     if let (Notice::Task(event), true) = (&mut notice, fetch) {
-        match read(db, user, event.task_id).await {
+        match read(db, event.list_id, event.task_id).await {
             Some(task) => event.task = Some(task),
-            // Deleted since; its own notice follows.
+            // Deleted or moved since; its own notice follows.
             None => return,
         }
     }
-    events.deliver(user, notice);
+    for user in users {
+        events.deliver(user, notice.clone());
+    }
 }
 
-/// A task too large to travel in a notice, as it is now.
-async fn read(db: &DatabaseConnection, user: uuid::Uuid, id: uuid::Uuid) -> Option<TaskRead> {
+/// A task too large to travel in a notice, as it is now, if it is still in
+/// the list the notice is about (those who hear of it see that list).
+async fn read(db: &DatabaseConnection, list: uuid::Uuid, id: uuid::Uuid) -> Option<TaskRead> {
     let found = task::Entity::find_by_id(id)
-        .filter(task::Column::UserId.eq(user))
+        .filter(task::Column::ListId.eq(list))
         .one(db)
         .await;
     found

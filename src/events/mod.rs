@@ -1,5 +1,11 @@
-//! The event bus: what happened to a user's tasks and sessions, fanned out
-//! to that user's subscribers on every instance.
+//! The event bus: what happened to the tasks and lists people see and to
+//! their sessions, fanned out to each person's subscribers on every
+//! instance.
+//!
+//! Who hears of a change is decided by the write that makes it: it reads the
+//! members of the list in its own transaction (or turn), so a person who
+//! left or was removed before it committed is not among them, and one
+//! removed after hears of it before their `LEFT`.
 //!
 //! On SQLite (one server per file) a notice is delivered in-process as soon
 //! as it is published. On PostgreSQL it is a `NOTIFY` sent inside the
@@ -21,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::{error::AppResult, tasks::fields::TaskRead};
+use crate::{db::write::Write, error::AppResult, tasks::fields::TaskRead};
 
 /// Notices a subscriber may hold back before it is cut off.
 const CHANNEL_CAPACITY: usize = 64;
@@ -35,15 +41,36 @@ pub enum TaskEventKind {
     Deleted,
 }
 
-/// A committed change to one of a user's tasks, in the one form it has in
-/// the process and between instances.
+/// A committed change to a task, in the one form it has in the process and
+/// between instances.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TaskEvent {
     pub kind: TaskEventKind,
     pub task_id: Uuid,
+    /// The list the task is in, for those who hear of it; for a task moved
+    /// out of their lists (`Deleted`), the list it left.
+    pub list_id: Uuid,
     /// The task as the change left it, every field read; `None` when
     /// deleted (or, between instances, when too large to travel).
     pub task: Option<TaskRead>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ListEventKind {
+    /// The person became a member (or the owner, by a transfer).
+    Joined,
+    /// Renamed, or its members or their roles changed.
+    Updated,
+    Deleted,
+    /// The person left or was removed: nothing of it reaches them any more.
+    Left,
+}
+
+/// A committed change to a list, for one of its (former) members.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct ListEvent {
+    pub kind: ListEventKind,
+    pub list_id: Uuid,
 }
 
 /// What a user's subscribers are told.
@@ -51,6 +78,7 @@ pub struct TaskEvent {
 #[serde(tag = "notice", rename_all = "snake_case")]
 pub enum Notice {
     Task(TaskEvent),
+    List(ListEvent),
     /// Every session of the user but `except` ended (password changed or
     /// reset, account deleted, the other sessions revoked): connections
     /// authenticated in them must close.
@@ -65,6 +93,23 @@ pub enum Notice {
     /// subscribers should refetch. Never leaves the instance.
     #[serde(skip)]
     MaybeMissed,
+}
+
+/// A notice and the people who are to hear it.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub users: Vec<Uuid>,
+    pub notice: Notice,
+}
+
+impl Delivery {
+    /// `notice` for `user` alone.
+    pub fn to(user: Uuid, notice: Notice) -> Self {
+        Self {
+            users: vec![user],
+            notice,
+        }
+    }
 }
 
 /// A change being written, which tells subscribers when it commits.
@@ -122,41 +167,59 @@ impl Events {
         }
     }
 
-    /// Ends `change`, announcing `notice` to `user`'s subscribers on every
-    /// instance. This is where it is decided when a notice leaves: on
-    /// PostgreSQL as a `NOTIFY` inside the change's transaction, so that it
-    /// leaves only if the change commits and in commit order; on SQLite
+    /// Ends `change`, announcing each delivery to its users' subscribers
+    /// on every instance. This is where it is decided when a notice leaves:
+    /// on PostgreSQL as a `NOTIFY` inside the change's transaction, so that
+    /// it leaves only if the change commits and in commit order; on SQLite
     /// (one server per file) right after the commit, in this process.
-    pub async fn commit(&self, change: Pending<'_>, user: Uuid, notice: Notice) -> AppResult<()> {
+    pub async fn commit(&self, change: Pending<'_>, deliveries: Vec<Delivery>) -> AppResult<()> {
         match change {
             Pending::Transaction(txn) if self.is_shared() => {
-                self.notify(&txn, user, &notice).await?;
+                self.notify(&txn, &deliveries).await?;
                 txn.commit().await?;
             }
             Pending::Transaction(txn) => {
                 txn.commit().await?;
-                self.deliver(user, notice);
+                self.deliver_all(deliveries);
             }
-            Pending::Committed(db) if self.is_shared() => self.notify(db, user, &notice).await?,
-            Pending::Committed(_) => self.deliver(user, notice),
+            Pending::Committed(db) if self.is_shared() => self.notify(db, &deliveries).await?,
+            Pending::Committed(_) => self.deliver_all(deliveries),
         }
         Ok(())
     }
 
-    async fn notify(
-        &self,
-        conn: &impl ConnectionTrait,
-        user: Uuid,
-        notice: &Notice,
-    ) -> AppResult<()> {
-        let payload = wire::encode(user, notice)?;
-        conn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [CHANNEL.into(), payload.into()],
-        ))
-        .await?;
+    /// Ends a [`Write`] as [`Events::commit`] ends a change; its turn, if
+    /// any, passes on once the notices are on their way.
+    pub async fn commit_write(&self, write: Write<'_>, deliveries: Vec<Delivery>) -> AppResult<()> {
+        let (change, turn) = match write {
+            Write::Turn(db, turn) => (Pending::Committed(db), Some(turn)),
+            Write::Transaction(txn, turn) => (Pending::Transaction(txn), turn),
+        };
+        self.commit(change, deliveries).await?;
+        drop(turn);
         Ok(())
+    }
+
+    async fn notify(&self, conn: &impl ConnectionTrait, deliveries: &[Delivery]) -> AppResult<()> {
+        for delivery in deliveries {
+            for payload in wire::encode(delivery)? {
+                conn.execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_notify($1, $2)",
+                    [CHANNEL.into(), payload.into()],
+                ))
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn deliver_all(&self, deliveries: Vec<Delivery>) {
+        for Delivery { users, notice } in deliveries {
+            for user in users {
+                self.deliver(user, notice.clone());
+            }
+        }
     }
 
     /// Hands `notice` to `user`'s subscribers on this instance.
@@ -203,7 +266,7 @@ impl Notice {
         match self {
             Self::SessionsEnded { except } => except.is_none() || *except != session,
             Self::SessionEnded { session: ended } => session == Some(*ended),
-            Self::Task(_) | Self::MaybeMissed => false,
+            Self::Task(_) | Self::List(_) | Self::MaybeMissed => false,
         }
     }
 }

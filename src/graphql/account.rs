@@ -12,8 +12,15 @@ use super::{
 };
 use crate::{
     accounts::{Accounts, SignedIn},
+    lists,
     metrics::Metrics,
 };
+
+#[derive(InputObject)]
+pub struct UpdateProfileInput {
+    /// 1 to 64 characters after trimming.
+    pub display_name: String,
+}
 
 /// A person with an account. Never carries a password or its hash.
 #[derive(SimpleObject)]
@@ -22,6 +29,9 @@ pub struct User {
     pub email: String,
     /// Whether the person proved the address is theirs, with a mailed token.
     pub email_verified: bool,
+    /// The name the people one shares lists with see: the email's local
+    /// part until set with `updateProfile`.
+    pub display_name: String,
     pub created_at: DateTime,
 }
 
@@ -29,6 +39,7 @@ impl From<user::Model> for User {
     fn from(user: user::Model) -> Self {
         Self {
             id: ID(user.id.to_string()),
+            display_name: lists::display_name(user.display_name, &user.email),
             email: user.email,
             email_verified: user.email_verified,
             created_at: DateTime(user.created_at),
@@ -126,6 +137,16 @@ pub struct AccountMutation;
 impl AccountMutation {
     /// Creates an account and mails a token that verifies its address. Log
     /// in afterwards to get tokens.
+    /// Sets the viewer's display name.
+    async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> Result<User> {
+        let viewer = Viewer::require(ctx).await?;
+        let accounts = ctx.data_unchecked::<Accounts>();
+        let user = accounts
+            .update_display_name(&viewer.user, &input.display_name)
+            .await?;
+        Ok(user.into())
+    }
+
     async fn signup(&self, ctx: &Context<'_>, input: SignupInput) -> Result<User> {
         let accounts = ctx.data_unchecked::<Accounts>();
         let user = accounts

@@ -26,6 +26,7 @@ pub mod code {
     pub const EMAIL_NOT_VERIFIED: &str = "EMAIL_NOT_VERIFIED";
     pub const MFA_REQUIRED: &str = "MFA_REQUIRED";
     pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
@@ -33,7 +34,7 @@ pub mod code {
 }
 
 /// Every code, for readers that need it as a `&'static str`.
-const CODES: [&str; 11] = [
+const CODES: [&str; 12] = [
     code::UNAUTHENTICATED,
     code::BAD_USER_INPUT,
     code::EMAIL_TAKEN,
@@ -41,6 +42,7 @@ const CODES: [&str; 11] = [
     code::EMAIL_NOT_VERIFIED,
     code::MFA_REQUIRED,
     code::NOT_FOUND,
+    code::FORBIDDEN,
     code::RATE_LIMITED,
     code::SERVICE_UNAVAILABLE,
     code::INTERNAL_SERVER_ERROR,
@@ -62,6 +64,7 @@ pub fn code_of(error: &AppError) -> &'static str {
         AppError::EmailNotVerified => code::EMAIL_NOT_VERIFIED,
         AppError::MfaRequired { .. } => code::MFA_REQUIRED,
         AppError::NotFound => code::NOT_FOUND,
+        AppError::Forbidden => code::FORBIDDEN,
         AppError::PasskeyRefused(_) => code::INVALID_CREDENTIALS,
         AppError::RateLimited | AppError::FellBehind => code::RATE_LIMITED,
         AppError::PersistedQueryNotFound | AppError::UntrustedDocument => {
@@ -203,6 +206,7 @@ mod tests {
             AppError::EmailNotVerified,
             AppError::MfaRequired { mfa_token: None },
             AppError::NotFound,
+            AppError::Forbidden,
             AppError::PasskeyRefused("no"),
             AppError::RateLimited,
             AppError::FellBehind,
@@ -222,6 +226,7 @@ mod tests {
                 | AppError::EmailNotVerified
                 | AppError::MfaRequired { .. }
                 | AppError::NotFound
+                | AppError::Forbidden
                 | AppError::PasskeyRefused(_)
                 | AppError::RateLimited
                 | AppError::FellBehind

@@ -27,6 +27,7 @@ use super::{
     errors::{self, server_error},
     limits,
     persisted::{DocumentId, PersistedQueries},
+    rounds::Rounds,
 };
 use tracing::Instrument;
 
@@ -147,11 +148,9 @@ impl Gateway {
             error.type = tracing::field::Empty,
         );
         let started = Instant::now();
-        let response = self
-            .schema
-            .execute(prepared.request)
-            .instrument(span.clone())
-            .await;
+        // Loads of the same kind go out together, round by round.
+        let request = prepared.request.data(Rounds::default());
+        let response = self.schema.execute(request).instrument(span.clone()).await;
         let response = coded(response, &request_id);
         if let Some(code) = response.errors.first().and_then(errors::code_name) {
             span.record("error.type", code);
@@ -206,7 +205,7 @@ impl Executor for Gateway {
                     Duration::ZERO,
                 );
                 self.schema.execute_stream_with_session_data(
-                    prepared.request,
+                    prepared.request.data(Rounds::default()),
                     session_data.unwrap_or_default(),
                 )
             }

@@ -38,7 +38,7 @@ pub const MAX_FRAGMENT_NESTING: usize = 8;
 pub const MAX_RECURSION: usize = 32;
 /// Mutations that check a password or a token: aliases must not let one
 /// request make many guesses.
-pub const AUTH_MUTATIONS: [&str; 22] = [
+pub const AUTH_MUTATIONS: [&str; 23] = [
     "signup",
     "login",
     "refreshToken",
@@ -61,6 +61,7 @@ pub const AUTH_MUTATIONS: [&str; 22] = [
     "removePasskey",
     "startPasskeyLogin",
     "finishPasskeyLogin",
+    "acceptInvitation",
 ];
 
 /// What a selection set costs, relative to where it stands.
@@ -249,9 +250,27 @@ mod tests {
     use crate::graphql::MutationRoot;
 
     /// Mutations that are not authentication mutations, each for a reason:
-    /// the task mutations guess at nothing, and `logout` of an unknown
-    /// refresh token answers as of a known one, so it tells nothing.
-    const OTHER_MUTATIONS: [&str; 4] = ["createTask", "updateTask", "deleteTask", "logout"];
+    /// the task, list and profile mutations guess at nothing (ids of what
+    /// the viewer cannot see answer as if absent), and `logout` of an
+    /// unknown refresh token answers as of a known one, so it tells nothing.
+    const OTHER_MUTATIONS: [&str; 16] = [
+        "createTask",
+        "updateTask",
+        "deleteTask",
+        "assignTask",
+        "logout",
+        "updateProfile",
+        "createList",
+        "renameList",
+        "deleteList",
+        "inviteToList",
+        "revokeInvitation",
+        "declineInvitation",
+        "changeMemberRole",
+        "removeMember",
+        "leaveList",
+        "transferListOwnership",
+    ];
 
     fn takes_secret(registry: &Registry, arguments: &[&MetaInputValue]) -> bool {
         arguments.iter().any(|argument| {

@@ -9,10 +9,13 @@ pub mod gateway;
 pub mod graphiql;
 pub mod http;
 pub mod limits;
+mod lists;
+mod loaders;
 mod page_info;
 mod passkeys;
 pub mod persisted;
 mod plain;
+mod rounds;
 mod scalars;
 mod second_factor;
 mod security;
@@ -23,7 +26,7 @@ pub mod ws;
 
 use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema, SchemaBuilder};
 
-use crate::{accounts::Accounts, events::Events, metrics::Metrics, tasks::Tasks};
+use crate::{accounts::Accounts, events::Events, lists::Lists, metrics::Metrics, tasks::Tasks};
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
@@ -32,6 +35,7 @@ pub struct QueryRoot(
     sessions::SessionQuery,
     security::SecurityQuery,
     second_factor::SecondFactorQuery,
+    lists::ListQuery,
     task::TaskQuery,
 );
 
@@ -42,6 +46,7 @@ pub struct MutationRoot(
     sessions::SessionMutation,
     second_factor::SecondFactorMutation,
     passkeys::PasskeyMutation,
+    lists::ListMutation,
     task::TaskMutation,
 );
 
@@ -82,6 +87,7 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
 /// resolves with.
 pub fn gateway(
     accounts: Accounts,
+    lists: Lists,
     tasks: Tasks,
     events: Events,
     metrics: Metrics,
@@ -96,6 +102,8 @@ pub fn gateway(
     }
     let schema = builder
         .data(accounts)
+        .data(loaders::Loaders::new(&lists, &tasks))
+        .data(lists)
         .data(tasks)
         .data(events)
         .data(metrics.clone())

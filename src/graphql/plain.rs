@@ -13,6 +13,11 @@
 //!
 //! The schema has no extensions and no custom directives, which would see
 //! none of these fields.
+//!
+//! A field whose value must be loaded (a task's list, its assignee) cannot
+//! be answered in one pass: an object whose selection asks for one
+//! ([`PlainObject::is_plain`]) is resolved the ordinary way instead, field
+//! by field, each loaded field through its `DataLoader`.
 
 use std::borrow::Cow;
 
@@ -21,7 +26,7 @@ use async_graphql::{
     indexmap::{IndexMap, map::Entry},
     parser::types::{Field, Selection},
     registry::Registry,
-    resolver_utils::ContainerType,
+    resolver_utils::{ContainerType, resolve_container, resolve_list},
 };
 
 use super::errors::server_error;
@@ -31,6 +36,51 @@ use crate::error::AppError;
 pub trait PlainObject: ContainerType {
     /// The value of the field that `ctx` is at (never `__typename`).
     fn field(&self, ctx: &Context<'_>) -> ServerResult<Value>;
+
+    /// Whether the selection of `ctx` asks only for fields [`field`]
+    /// answers; when not, the object is resolved the ordinary way.
+    ///
+    /// [`field`]: PlainObject::field
+    fn is_plain(_ctx: &ContextSelectionSet<'_>) -> bool {
+        true
+    }
+}
+
+/// Whether the selection of `ctx`, through its fragments, asks at this
+/// level for a field named in `names`.
+pub fn selects_any(ctx: &ContextSelectionSet<'_>, names: &[&str]) -> bool {
+    selection_asks(ctx, &ctx.item.node, &mut |field| {
+        names.contains(&field.name.node.as_str())
+    })
+}
+
+/// Whether the selection of `ctx` asks, below a field named `field`, for a
+/// field named in `names`.
+pub fn selects_below(ctx: &ContextSelectionSet<'_>, field: &str, names: &[&str]) -> bool {
+    selection_asks(ctx, &ctx.item.node, &mut |asked| {
+        asked.name.node == field
+            && selection_asks(ctx, &asked.selection_set.node, &mut |below| {
+                names.contains(&below.name.node.as_str())
+            })
+    })
+}
+
+fn selection_asks(
+    ctx: &ContextSelectionSet<'_>,
+    set: &async_graphql::parser::types::SelectionSet,
+    wanted: &mut dyn FnMut(&Field) -> bool,
+) -> bool {
+    set.items.iter().any(|selection| match &selection.node {
+        Selection::Field(field) => wanted(&field.node),
+        Selection::FragmentSpread(spread) => ctx
+            .query_env
+            .fragments
+            .get(&spread.node.fragment_name.node)
+            .is_some_and(|fragment| selection_asks(ctx, &fragment.node.selection_set.node, wanted)),
+        Selection::InlineFragment(fragment) => {
+            selection_asks(ctx, &fragment.node.selection_set.node, wanted)
+        }
+    })
 }
 
 /// The object `T`, presented as itself, resolved in one pass.
@@ -78,7 +128,11 @@ impl<T: PlainObject> OutputType for Plain<T> {
         ctx: &ContextSelectionSet<'_>,
         _field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        Ok(resolve(&self.0, ctx))
+        if T::is_plain(ctx) {
+            Ok(resolve(&self.0, ctx))
+        } else {
+            resolve_container(ctx, &self.0).await
+        }
     }
 }
 
@@ -98,8 +152,11 @@ impl<T: PlainObject> OutputType for PlainList<T> {
     async fn resolve(
         &self,
         ctx: &ContextSelectionSet<'_>,
-        _field: &Positioned<Field>,
+        field: &Positioned<Field>,
     ) -> ServerResult<Value> {
+        if !T::is_plain(ctx) {
+            return resolve_list(ctx, field, &self.0, Some(self.0.len())).await;
+        }
         let items = self
             .0
             .iter()

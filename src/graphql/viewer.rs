@@ -122,6 +122,12 @@ impl Viewer {
     }
 }
 
+/// Who a nested field answers for: the viewer its parent field proved
+/// (the token's subject, checked once by the parent).
+pub fn viewer_id(ctx: &Context<'_>) -> AppResult<uuid::Uuid> {
+    Ok(Viewer::claimed(ctx)?.user_id)
+}
+
 fn authorization<'a>(ctx: &'a Context<'_>) -> AppResult<&'a Authorization> {
     ctx.data_opt::<Authorization>()
         .ok_or(AppError::Unauthenticated)

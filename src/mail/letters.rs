@@ -46,6 +46,16 @@ pub const VERIFY_EMAIL: TokenWords = TokenWords {
     otherwise: "If you did not sign up for taskql, ignore this mail.",
 };
 
+pub const INVITATION: TokenWords = TokenWords {
+    subject: "You are invited to a taskql list",
+    intro: "",
+    action: "join the list",
+    button: "Join the list",
+    token_name: "invitation token",
+    effect: "Sign in with this address, verified, to join.",
+    otherwise: "If you do not know the sender, ignore this mail: nothing happens.",
+};
+
 pub const CHANGE_EMAIL: TokenWords = TokenWords {
     subject: "Confirm the new address of your taskql account",
     intro: "Someone asked to make this the address of a taskql account.",
@@ -60,6 +70,7 @@ pub const CHANGE_EMAIL: TokenWords = TokenWords {
 #[template(path = "token.txt")]
 struct TokenText<'a> {
     words: &'a TokenWords,
+    intro: &'a str,
     token: &'a str,
     link: Option<&'a str>,
     validity: &'a str,
@@ -69,6 +80,7 @@ struct TokenText<'a> {
 #[template(path = "token.html")]
 struct TokenHtml<'a> {
     words: &'a TokenWords,
+    intro: &'a str,
     token: &'a str,
     link: Option<&'a str>,
     validity: &'a str,
@@ -83,18 +95,46 @@ pub fn token(
     link: Option<&str>,
     ttl: Duration,
 ) -> AppResult<Mail> {
+    token_saying(words, words.intro, to, token, link, ttl)
+}
+
+/// An invitation to a list, from `inviter`, to take up with `token`.
+pub fn invitation(
+    inviter: &str,
+    list: &str,
+    role: &str,
+    to: String,
+    token: &str,
+    link: Option<&str>,
+    ttl: Duration,
+) -> AppResult<Mail> {
+    let intro =
+        format!("{inviter} invited you to the taskql list \u{201c}{list}\u{201d} as {role}.");
+    token_saying(&INVITATION, &intro, to, token, link, ttl)
+}
+
+fn token_saying(
+    words: &TokenWords,
+    intro: &str,
+    to: String,
+    token: &str,
+    link: Option<&str>,
+    ttl: Duration,
+) -> AppResult<Mail> {
     let validity = &humane(ttl);
     Ok(Mail {
         to,
         subject: words.subject.into(),
         text: render(&TokenText {
             words,
+            intro,
             token,
             link,
             validity,
         })?,
         html: render(&TokenHtml {
             words,
+            intro,
             token,
             link,
             validity,
@@ -133,7 +173,9 @@ pub fn notice(to: String, subject: &str, what: &str) -> AppResult<Mail> {
 fn humane(ttl: Duration) -> String {
     let minutes = ttl.as_secs().div_ceil(60);
     let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    if minutes >= 120 && minutes.is_multiple_of(60) {
+    if minutes >= 2 * 1440 && minutes.is_multiple_of(1440) {
+        plural(minutes / 1440, "day")
+    } else if minutes >= 120 && minutes.is_multiple_of(60) {
         plural(minutes / 60, "hour")
     } else {
         plural(minutes, "minute")

@@ -55,6 +55,8 @@ pub enum Kind {
     TotpDisabled,
     /// A recovery code was used.
     RecoveryCodeUsed,
+    /// An invitation to a list, with its token, to the invited address.
+    Invitation,
 }
 
 impl StoredByName for Kind {
@@ -68,6 +70,7 @@ impl StoredByName for Kind {
         (Self::RefreshTokenReused, "refresh_token_reused"),
         (Self::TotpDisabled, "totp_disabled"),
         (Self::RecoveryCodeUsed, "recovery_code_used"),
+        (Self::Invitation, "invitation"),
     ];
 }
 
@@ -85,6 +88,8 @@ pub struct Queued {
     pub attempts: u32,
     /// The trace of the request that asked for it, when it has one.
     pub traceparent: Option<String>,
+    /// What else it is about (the invitation whose token it carries).
+    pub about: Option<Uuid>,
 }
 
 /// The queue; cheap to clone.
@@ -112,6 +117,19 @@ impl Outbox {
         recipient: &str,
         user: Option<Uuid>,
     ) -> AppResult<()> {
+        self.enqueue_about(conn, kind, recipient, user, None).await
+    }
+
+    /// [`Outbox::enqueue`] for a mail about something beyond an account
+    /// (`about`: the invitation whose token it carries).
+    pub async fn enqueue_about(
+        &self,
+        conn: &impl ConnectionTrait,
+        kind: Kind,
+        recipient: &str,
+        user: Option<Uuid>,
+        about: Option<Uuid>,
+    ) -> AppResult<()> {
         let now = db::now();
         MailOutbox::insert(mail_outbox::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -124,6 +142,7 @@ impl Outbox {
             created_at: Set(now),
             expires_at: Set(now + db::span(GIVE_UP_AFTER)?),
             traceparent: Set(crate::telemetry::current_traceparent()),
+            about: Set(about),
         })
         .exec(conn)
         .await?;
@@ -208,6 +227,7 @@ impl Outbox {
             created_at: row.created_at,
             attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
             traceparent: row.traceparent,
+            about: row.about,
         }))
     }
 
@@ -312,6 +332,7 @@ mod tests {
             Kind::RefreshTokenReused,
             Kind::TotpDisabled,
             Kind::RecoveryCodeUsed,
+            Kind::Invitation,
         ];
         db::assert_stored_names(&every, |kind| match kind {
             Kind::PasswordReset => "password_reset",
@@ -323,6 +344,7 @@ mod tests {
             Kind::RefreshTokenReused => "refresh_token_reused",
             Kind::TotpDisabled => "totp_disabled",
             Kind::RecoveryCodeUsed => "recovery_code_used",
+            Kind::Invitation => "invitation",
         });
     }
 

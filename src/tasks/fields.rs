@@ -11,7 +11,11 @@
 //! more than the rest of reading a row.
 //!
 //! Adding a field: a migration, the entity's column, one line of
-//! [`task_fields!`], and the input rules if clients may set it.
+//! [`task_fields!`], and the input rules if clients may set it. A link to
+//! another object (the assignee, the author) is declared the same way, with
+//! the column that holds the other's id; its GraphQL field loads the object.
+//! The list a task is in is read with every task, as its id is: who hears
+//! of a change and what a client may do with it depend on it.
 
 use entity::task::{self, Column};
 use sea_orm::{
@@ -23,28 +27,41 @@ use uuid::Uuid;
 
 use crate::db::{Columns, FromColumn};
 
-/// Every field of a task a client can be shown, but the id, which every
-/// read reads: `name: type = Column as "graphqlName"`. The name is the
-/// entity's field, the type its Rust type (`Option` when the column is
-/// nullable). Hands the list to the macro `$then`.
+/// Every field of a task a client can be shown, but the id and the list,
+/// which every read reads: `name: type = Column as "graphqlName"`. The name
+/// is the entity's field, the type its Rust type (`Option` when the column
+/// is nullable). `values` are answered as they are; `links` hold the id of
+/// another object, which their field loads. Hands both to the macro `$then`.
 macro_rules! task_fields {
     ($then:ident) => {
         $then! {
-            title: String = Title as "title",
-            description: Option<String> = Description as "description",
-            completed: bool = Completed as "completed",
-            due_at: Option<chrono::DateTime<chrono::Utc>> = DueAt as "dueAt",
-            created_at: chrono::DateTime<chrono::Utc> = CreatedAt as "createdAt",
-            updated_at: chrono::DateTime<chrono::Utc> = UpdatedAt as "updatedAt",
+            values {
+                title: String = Title as "title",
+                description: Option<String> = Description as "description",
+                completed: bool = Completed as "completed",
+                due_at: Option<chrono::DateTime<chrono::Utc>> = DueAt as "dueAt",
+                created_at: chrono::DateTime<chrono::Utc> = CreatedAt as "createdAt",
+                updated_at: chrono::DateTime<chrono::Utc> = UpdatedAt as "updatedAt",
+            }
+            links {
+                assignee_id: Option<uuid::Uuid> = AssigneeId as "assignee",
+                created_by: Option<uuid::Uuid> = CreatedBy as "createdBy",
+            }
         }
     };
 }
 pub(crate) use task_fields;
 
 macro_rules! shape {
-    ($($name:ident: $ty:ty = $column:ident as $graphql:tt),* $(,)?) => {
+    (
+        values { $($value:ident: $value_ty:ty = $value_column:ident as $value_graphql:tt),* $(,)? }
+        links { $($link:ident: $link_ty:ty = $link_column:ident as $link_graphql:tt),* $(,)? }
+    ) => {
+        shape! { @all $($value: $value_ty = $value_column,)* $($link: $link_ty = $link_column,)* }
+    };
+    (@all $($name:ident: $ty:ty = $column:ident,)*) => {
         /// Which of a task's fields a read fills; the id always.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub struct Shown {
             $(pub $name: bool,)*
         }
@@ -60,7 +77,9 @@ macro_rules! shape {
             /// reads them, from the tasks table.
             pub fn select(self) -> SelectStatement {
                 let mut select = Query::select();
-                select.column((task::Entity, Column::Id));
+                select
+                    .column((task::Entity, Column::Id))
+                    .column((task::Entity, Column::ListId));
                 $(
                     if self.$name {
                         select.column((task::Entity, Column::$column));
@@ -76,6 +95,7 @@ macro_rules! shape {
         #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
         pub struct TaskRead {
             pub id: Uuid,
+            pub list_id: Uuid,
             $(
                 #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
                 pub $name: Option<$ty>,
@@ -86,9 +106,10 @@ macro_rules! shape {
             /// Reads a row of a statement that selected `shown`
             /// ([`Shown::select`]).
             pub fn read(row: &impl Columns, shown: Shown) -> Result<Self, DbErr> {
-                let mut at = 0;
+                let mut at = 1;
                 Ok(Self {
                     id: row.uuid(0)?,
+                    list_id: row.uuid(1)?,
                     $(
                         $name: if shown.$name {
                             at += 1;
@@ -106,6 +127,7 @@ macro_rules! shape {
             fn from(task: task::Model) -> Self {
                 Self {
                     id: task.id,
+                    list_id: task.list_id,
                     $($name: Some(task.$name),)*
                 }
             }
@@ -146,12 +168,15 @@ mod tests {
         let now = crate::db::now();
         let whole = TaskRead {
             id: Uuid::now_v7(),
+            list_id: Uuid::now_v7(),
             title: Some("Title".into()),
             description: Some(None),
             completed: Some(false),
             due_at: Some(Some(now)),
             created_at: Some(now),
             updated_at: Some(now),
+            assignee_id: Some(Some(Uuid::now_v7())),
+            created_by: Some(None),
         };
         let partial = TaskRead {
             description: None,

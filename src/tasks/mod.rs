@@ -1,14 +1,16 @@
-//! The tasks service: creating, changing, deleting and listing one user's
-//! tasks.
+//! The tasks service: creating, changing, moving, assigning, deleting and
+//! listing the tasks of the lists a viewer is in.
 //!
-//! Every query here filters on the owner in SQL, so another user's task is
-//! indistinguishable from one that does not exist.
+//! Every query here applies the lists' rule ([`crate::lists::visible`]) in
+//! SQL, so a task of a list the viewer is not in is indistinguishable from
+//! one that does not exist.
 
 pub mod cursor;
 pub mod fields;
 pub mod input;
 pub mod order;
 mod page;
+mod pages;
 mod write;
 
 use chrono::{DateTime, Utc};
@@ -20,15 +22,19 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, Select,
     sea_query::{Expr, ExprTrait, LikeExpr, SelectStatement},
 };
-use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use cursor::CursorKey;
 pub use fields::{Shown, TaskRead};
 pub use input::{Description, TaskTitle};
-pub use page::{DEFAULT_PAGE, MAX_PAGE, Page, PageArgs, PageCursors, PageShows};
+pub use page::{DEFAULT_PAGE, Edge, MAX_PAGE, Page, PageArgs, PageCursors, PageShows};
 
-use crate::{db::sqlite_reads::SqliteReads, error::AppResult, events::Events};
+use crate::{
+    db::{sqlite_reads::SqliteReads, write::Writer},
+    error::AppResult,
+    events::Events,
+    lists::{Role, visible},
+};
 
 /// Everything task operations need; cheap to clone.
 #[derive(Clone)]
@@ -38,11 +44,12 @@ pub struct Tasks {
     reads: Option<Arc<SqliteReads>>,
     cursors: CursorKey,
     events: Events,
-    /// On SQLite, whose turn it is to write (see [`write`]).
-    turns: Option<Arc<Mutex<()>>>,
+    writer: Writer,
 }
 
 pub struct NewTask {
+    /// The list it goes in; the viewer's inbox when none is named.
+    pub list_id: Option<Uuid>,
     pub title: TaskTitle,
     pub description: Option<Description>,
     pub due_at: Option<DateTime<Utc>>,
@@ -55,11 +62,17 @@ pub struct TaskChanges {
     pub description: Option<Option<Description>>,
     pub completed: Option<bool>,
     pub due_at: Option<Option<DateTime<Utc>>>,
+    /// Another list to move it to.
+    pub list_id: Option<Uuid>,
+    /// A member of its list to assign it to, or nobody.
+    pub assignee: Option<Option<Uuid>>,
 }
 
-/// Which of the owner's tasks a listing shows.
-#[derive(Clone, Debug, Default)]
+/// Which of the viewer's tasks a listing shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct TaskFilter {
+    pub list_id: Option<Uuid>,
+    pub assignee_id: Option<Uuid>,
     pub completed: Option<bool>,
     /// A `LIKE` pattern from [`input::search_pattern`].
     pub search_pattern: Option<String>,
@@ -73,12 +86,20 @@ impl TaskChanges {
             && self.description.is_none()
             && self.completed.is_none()
             && self.due_at.is_none()
+            && self.list_id.is_none()
+            && self.assignee.is_none()
     }
 }
 
-/// The owner's tasks that pass `filter`, as a condition for any query.
-pub fn owned(owner: Uuid, filter: &TaskFilter) -> Condition {
-    let mut condition = Condition::all().add(Column::UserId.eq(owner));
+/// The tasks `viewer` sees that pass `filter`, as a condition for any query.
+pub fn listed(viewer: Uuid, filter: &TaskFilter) -> Condition {
+    let mut condition = Condition::all().add(visible::tasks(viewer, Role::Viewer));
+    if let Some(list) = filter.list_id {
+        condition = condition.add(Column::ListId.eq(list));
+    }
+    if let Some(assignee) = filter.assignee_id {
+        condition = condition.add(Column::AssigneeId.eq(assignee));
+    }
     if let Some(completed) = filter.completed {
         condition = condition.add(Column::Completed.eq(completed));
     }
@@ -95,8 +116,8 @@ pub fn owned(owner: Uuid, filter: &TaskFilter) -> Condition {
     condition
 }
 
-fn select_owned(owner: Uuid, filter: &TaskFilter) -> Select<task::Entity> {
-    task::Entity::find().filter(owned(owner, filter))
+fn select_listed(viewer: Uuid, filter: &TaskFilter) -> Select<task::Entity> {
+    task::Entity::find().filter(listed(viewer, filter))
 }
 
 impl Tasks {
@@ -106,21 +127,26 @@ impl Tasks {
         cursors: CursorKey,
         events: Events,
     ) -> Self {
-        let turns = (db.get_database_backend() == DbBackend::Sqlite).then(Arc::default);
         Self {
+            writer: Writer::new(db.clone()),
             db,
             reads: reads.map(Arc::new),
             cursors,
             events,
-            turns,
         }
     }
 
-    /// The owner's task `id`, if there is one, with every field.
-    pub async fn find(&self, owner: Uuid, id: Uuid) -> AppResult<Option<TaskRead>> {
+    /// The writer this service's writes take turns with; the lists
+    /// service shares it.
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    /// The viewer's task `id`, if there is one, with every field.
+    pub async fn find(&self, viewer: Uuid, id: Uuid) -> AppResult<Option<TaskRead>> {
         let mut select = Shown::ALL.select();
         select
-            .cond_where(owned(owner, &TaskFilter::default()).add(Column::Id.eq(id)))
+            .cond_where(listed(viewer, &TaskFilter::default()).add(Column::Id.eq(id)))
             .limit(1);
         Ok(self.all(&select, Shown::ALL).await?.pop())
     }
@@ -144,8 +170,8 @@ impl Tasks {
         Ok(tasks)
     }
 
-    /// How many of the owner's tasks pass `filter`.
-    pub async fn count(&self, owner: Uuid, filter: &TaskFilter) -> AppResult<u64> {
-        Ok(select_owned(owner, filter).count(&self.db).await?)
+    /// How many of the viewer's tasks pass `filter`.
+    pub async fn count(&self, viewer: Uuid, filter: &TaskFilter) -> AppResult<u64> {
+        Ok(select_listed(viewer, filter).count(&self.db).await?)
     }
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use entity::task::{self, Column};
 use sea_orm::{
     ColumnTrait, Condition, Order,
-    sea_query::{Expr, ExprTrait, NullOrdering, SelectStatement},
+    sea_query::{Expr, ExprTrait, NullOrdering, OrderedStatement},
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::{Shown, TaskRead};
 
 /// What a listing is ordered by.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum OrderField {
     #[default]
     CreatedAt,
@@ -26,7 +26,7 @@ pub enum OrderField {
     Title,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Direction {
     Asc,
     #[default]
@@ -34,7 +34,7 @@ pub enum Direction {
 }
 
 /// An order of tasks; the default is newest first.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct TaskOrder {
     pub field: OrderField,
     pub direction: Direction,
@@ -102,8 +102,9 @@ impl Shown {
 }
 
 impl TaskOrder {
-    /// Sorts `select` for a walk through this order.
-    pub fn sort(self, select: &mut SelectStatement, walk: Walk) {
+    /// Sorts `select` (a query, or the window of a page per list) for a
+    /// walk through this order.
+    pub fn sort(self, select: &mut impl OrderedStatement, walk: Walk) {
         let ascending = (self.direction == Direction::Asc) == (walk == Walk::Forward);
         let order = if ascending { Order::Asc } else { Order::Desc };
         let column = (task::Entity, self.field.column());

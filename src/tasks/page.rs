@@ -6,8 +6,8 @@ use uuid::Uuid;
 use super::{
     Shown, TaskFilter, TaskRead, Tasks,
     cursor::CursorKey,
+    listed,
     order::{OrderField, Position, TaskOrder, Walk},
-    owned,
 };
 use crate::{
     auth::Claimed,
@@ -18,7 +18,7 @@ pub const DEFAULT_PAGE: u64 = 20;
 pub const MAX_PAGE: u64 = 100;
 
 /// The connection arguments, as the client sent them.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PageArgs {
     pub first: Option<i32>,
     pub after: Option<String>,
@@ -27,13 +27,14 @@ pub struct PageArgs {
 }
 
 /// What a page shows: which fields of its tasks, and whether cursors.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PageShows {
     pub tasks: Shown,
     pub cursors: bool,
 }
 
 /// One page, in listing order, with what lies on either side.
+#[derive(Clone)]
 pub struct Page {
     pub edges: Vec<Edge>,
     pub has_previous_page: bool,
@@ -44,6 +45,7 @@ pub struct Page {
 
 /// A task of a page and, when the page shows cursors, where it stands in
 /// the listing.
+#[derive(Clone)]
 pub struct Edge {
     pub position: Option<Position>,
     pub task: TaskRead,
@@ -51,10 +53,11 @@ pub struct Edge {
 
 /// The cursors of one page: a cursor is signed (an HMAC), so it is made
 /// only for the edges a client asks it of.
+#[derive(Clone)]
 pub struct PageCursors {
-    key: CursorKey,
-    owner: Uuid,
-    field: OrderField,
+    pub(super) key: CursorKey,
+    pub(super) owner: Uuid,
+    pub(super) field: OrderField,
 }
 
 impl PageCursors {
@@ -87,7 +90,7 @@ impl Tasks {
         let after = decode(args.after, "after")?;
         let before = decode(args.before, "before")?;
 
-        let mut window = owned(owner, filter).add(viewer.live());
+        let mut window = listed(owner, filter).add(viewer.live());
         if let Some(after) = &after {
             window = window.add(order.beyond(after, Walk::Forward, false));
         }
@@ -120,19 +123,8 @@ impl Tasks {
                     .await?,
             ),
         };
-        let edges = tasks
-            .into_iter()
-            .map(|task| Edge {
-                position: shows
-                    .cursors
-                    .then(|| order.field.key_of(&task))
-                    .flatten()
-                    .map(|key| Position { key, id: task.id }),
-                task,
-            })
-            .collect();
         Ok(Page {
-            edges,
+            edges: edges(tasks, order, shows),
             has_previous_page,
             has_next_page,
             cursors: PageCursors {
@@ -158,14 +150,30 @@ impl Tasks {
         };
         let mut select = Shown::ID.select();
         select
-            .cond_where(owned(owner, filter).add(order.beyond(&cursor, side, true)))
+            .cond_where(listed(owner, filter).add(order.beyond(&cursor, side, true)))
             .limit(1);
         Ok(!self.all(&select, Shown::ID).await?.is_empty())
     }
 }
 
+/// The edges of a page of `tasks`, with their places in `order` when the
+/// page shows cursors.
+pub(super) fn edges(tasks: Vec<TaskRead>, order: TaskOrder, shows: PageShows) -> Vec<Edge> {
+    tasks
+        .into_iter()
+        .map(|task| Edge {
+            position: shows
+                .cursors
+                .then(|| order.field.key_of(&task))
+                .flatten()
+                .map(|key| Position { key, id: task.id }),
+            task,
+        })
+        .collect()
+}
+
 /// Which way the page walks the order, and how many tasks it holds.
-fn walk_and_size(args: &PageArgs) -> AppResult<(Walk, u64)> {
+pub(super) fn walk_and_size(args: &PageArgs) -> AppResult<(Walk, u64)> {
     Ok(match (args.first, args.last) {
         (Some(_), Some(_)) => {
             return Err(AppError::bad_input(

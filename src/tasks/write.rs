@@ -1,74 +1,41 @@
-//! Creating, changing and deleting tasks. Each write is a [`Write`] that
-//! ends in [`Tasks::commit`], which hands the change to the event bus to
-//! commit and tell the owner's subscribers of.
-//!
-//! On SQLite every write is a single statement, so it commits as its own
-//! transaction: an explicit `BEGIN … COMMIT` around it would add two round
-//! trips to SQLite's connection thread, with the write lock held across
-//! them, and cost about a third of `createTask`'s throughput for nothing.
-//! SQLite has one writer at a time, and the writes of this process take
-//! turns, so that subscribers hear of changes in commit order, and a writer
-//! waits for exactly its turn instead of sleeping in SQLite's busy handler.
-//! On PostgreSQL the write and its `NOTIFY` share a transaction, which
-//! orders the notices as the commits.
+//! Creating, changing, moving, assigning and deleting tasks. Each write is a
+//! [`Write`] of the process's [`crate::db::write::Writer`], checked by the
+//! lists' rule in its own statement (an editor of the list, and for a move
+//! of both lists), and ended by the event bus, which commits it and tells
+//! the members of the list, read within the write.
 
 use entity::task::{self, Column, Entity as TaskRows};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, ExecResult, QueryFilter, QueryTrait, TransactionTrait,
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, QueryFilter, QueryTrait,
+    sea_query::{Expr, ExprTrait, Query},
 };
-use tokio::sync::MutexGuard;
 use uuid::Uuid;
 
 use super::{Description, NewTask, TaskChanges, TaskRead, Tasks, input};
 use crate::{
-    db,
+    db::{self, write::Write},
     error::{AppError, AppResult},
-    events::{Notice, Pending, TaskEvent, TaskEventKind},
+    events::{Delivery, Notice, TaskEvent, TaskEventKind},
+    lists::{self, Role, visible},
 };
 
 /// How often an update retries when another update of the same task won.
 const UPDATE_ATTEMPTS: usize = 5;
 
-/// A write in progress: on SQLite the pool and this process's turn, on
-/// PostgreSQL a transaction.
-enum Write<'a> {
-    Turn(&'a DatabaseConnection, MutexGuard<'a, ()>),
-    Transaction(DatabaseTransaction),
-}
-
-impl Write<'_> {
-    async fn execute(&self, statement: &impl QueryTrait) -> AppResult<ExecResult> {
-        Ok(match self {
-            Self::Turn(db, _) => {
-                db.execute_raw(statement.build(db.get_database_backend()))
-                    .await?
-            }
-            Self::Transaction(txn) => {
-                txn.execute_raw(statement.build(txn.get_database_backend()))
-                    .await?
-            }
-        })
-    }
-
-    /// Gives up a write whose statement changed nothing.
-    async fn abandon(self) -> AppResult<()> {
-        if let Self::Transaction(txn) = self {
-            txn.rollback().await?;
-        }
-        Ok(())
-    }
-}
-
 impl Tasks {
-    #[tracing::instrument(skip_all, fields(owner = %owner))]
-    pub async fn create(&self, owner: Uuid, new: NewTask) -> AppResult<TaskRead> {
+    #[tracing::instrument(skip_all, fields(viewer = %viewer))]
+    pub async fn create(&self, viewer: Uuid, new: NewTask) -> AppResult<TaskRead> {
         let now = db::now();
         let title = new.title.into_inner();
         let description = new.description.map(Description::into_inner);
+        // An account's inbox has the account's id.
+        let list = new.list_id.unwrap_or(viewer);
         let task = task::Model {
             id: Uuid::now_v7(),
-            user_id: owner,
+            list_id: list,
+            created_by: Some(viewer),
+            assignee_id: None,
             search_text: input::search_text(&title, description.as_deref()),
             title,
             description,
@@ -77,36 +44,60 @@ impl Tasks {
             created_at: now,
             updated_at: now,
         };
-        let write = self.begin().await?;
-        write
-            .execute(&TaskRows::insert(task::ActiveModel::from(task.clone())))
-            .await?;
+        let write = self.writer.begin().await?;
+        let backend = write.backend();
+        // Inserted only when the viewer may add to the list, in the statement.
+        let mut insert = TaskRows::insert(task::ActiveModel::from(task.clone())).into_query();
+        let values = Query::select()
+            .exprs(insert_values(&task))
+            .and_where(Expr::val(list).in_subquery(visible::lists_of(viewer, Role::Editor)))
+            .to_owned();
+        insert.select_from(values).map_err(AppError::internal)?;
+        if write.execute(backend.build(&insert)).await?.rows_affected() == 0 {
+            write.abandon().await?;
+            return Err(lists::refusal(&self.db, viewer, list).await?);
+        }
         let task = TaskRead::from(task);
-        self.commit(write, owner, TaskEventKind::Created, task.id, Some(&task))
+        self.tell(write, TaskEventKind::Created, &task, None)
             .await?;
         Ok(task)
     }
 
-    /// Applies `changes` to the owner's task `id` and returns it as it is now.
+    /// Applies `changes` to the viewer's task `id` and returns it as it is
+    /// now.
     ///
-    /// The write is conditional on the task being unchanged since it was read,
-    /// so two concurrent updates of different fields both take effect and the
-    /// search text always matches the title and description. The read stays
-    /// outside the transaction: on SQLite, a transaction that reads before it
-    /// writes cannot wait for another writer and fails instead.
-    #[tracing::instrument(skip_all, fields(owner = %owner, task = %id))]
-    pub async fn update(&self, owner: Uuid, id: Uuid, changes: TaskChanges) -> AppResult<TaskRead> {
+    /// The write is conditional on the task being unchanged since it was
+    /// read, so two concurrent updates of different fields both take effect
+    /// and the search text always matches the title and description, and on
+    /// the viewer's role as the rule finds it in that statement. The read
+    /// stays outside the transaction: on SQLite, a transaction that reads
+    /// before it writes cannot wait for another writer and fails instead.
+    #[tracing::instrument(skip_all, fields(viewer = %viewer, task = %id))]
+    pub async fn update(
+        &self,
+        viewer: Uuid,
+        id: Uuid,
+        changes: TaskChanges,
+    ) -> AppResult<TaskRead> {
         for _ in 0..UPDATE_ATTEMPTS {
-            let current = TaskRows::find_by_id(id)
-                .filter(Column::UserId.eq(owner))
-                .one(&self.db)
-                .await?
-                .ok_or(AppError::NotFound)?;
+            let current = self.current(viewer, id).await?;
             if changes.is_empty() {
                 return Ok(current.into());
             }
-            let next = apply(&current, &changes);
-            let statement = TaskRows::update_many()
+            self.check_change(viewer, &current, &changes).await?;
+            let mut next = apply(&current, &changes);
+            let moved = next.list_id != current.list_id;
+            if moved
+                && changes.assignee.is_none()
+                && let Some(assignee) = next.assignee_id
+                && lists::role_in(&self.db, assignee, next.list_id)
+                    .await?
+                    .is_none()
+            {
+                // The assignee is not in the list it moves to.
+                next.assignee_id = None;
+            }
+            let mut statement = TaskRows::update_many()
                 .set(task::ActiveModel {
                     title: Set(next.title.clone()),
                     description: Set(next.description.clone()),
@@ -114,15 +105,33 @@ impl Tasks {
                     due_at: Set(next.due_at),
                     updated_at: Set(next.updated_at),
                     search_text: Set(next.search_text.clone()),
+                    list_id: Set(next.list_id),
+                    assignee_id: Set(next.assignee_id),
                     ..Default::default()
                 })
                 .filter(Column::Id.eq(id))
-                .filter(Column::UserId.eq(owner))
-                .filter(Column::UpdatedAt.eq(current.updated_at));
-            let write = self.begin().await?;
-            if write.execute(&statement).await?.rows_affected() == 1 {
+                .filter(Column::UpdatedAt.eq(current.updated_at))
+                .filter(visible::tasks(viewer, Role::Editor));
+            if moved {
+                statement = statement.filter(
+                    Expr::val(next.list_id).in_subquery(visible::lists_of(viewer, Role::Editor)),
+                );
+            }
+            if let Some(assignee) = next.assignee_id {
+                // Assigned only to a member of the list it ends up in.
+                statement =
+                    statement.filter(Expr::val(assignee).in_subquery(members_of(next.list_id)));
+            }
+            let write = self.writer.begin().await?;
+            if write
+                .execute(write.backend().build(&statement.into_query()))
+                .await?
+                .rows_affected()
+                == 1
+            {
                 let next = TaskRead::from(next);
-                self.commit(write, owner, TaskEventKind::Updated, id, Some(&next))
+                let left = moved.then_some(current.list_id);
+                self.tell(write, TaskEventKind::Updated, &next, left)
                     .await?;
                 return Ok(next);
             }
@@ -131,53 +140,138 @@ impl Tasks {
         Err(AppError::internal("task kept changing during the update"))
     }
 
-    #[tracing::instrument(skip_all, fields(owner = %owner, task = %id))]
-    pub async fn delete(&self, owner: Uuid, id: Uuid) -> AppResult<()> {
+    #[tracing::instrument(skip_all, fields(viewer = %viewer, task = %id))]
+    pub async fn delete(&self, viewer: Uuid, id: Uuid) -> AppResult<()> {
+        let current = self.current(viewer, id).await?;
         let statement = TaskRows::delete_many()
             .filter(Column::Id.eq(id))
-            .filter(Column::UserId.eq(owner));
-        let write = self.begin().await?;
-        if write.execute(&statement).await?.rows_affected() == 0 {
+            .filter(visible::tasks(viewer, Role::Editor))
+            .into_query();
+        let write = self.writer.begin().await?;
+        if write
+            .execute(write.backend().build(&statement))
+            .await?
+            .rows_affected()
+            == 0
+        {
             write.abandon().await?;
-            return Err(AppError::NotFound);
+            return Err(lists::refusal(&self.db, viewer, current.list_id).await?);
         }
-        self.commit(write, owner, TaskEventKind::Deleted, id, None)
-            .await
-    }
-
-    /// Starts a write: on SQLite once it is this process's turn, on
-    /// PostgreSQL in a transaction.
-    async fn begin(&self) -> AppResult<Write<'_>> {
-        Ok(match &self.turns {
-            Some(turns) => Write::Turn(&self.db, turns.lock().await),
-            None => Write::Transaction(self.db.begin().await?),
-        })
-    }
-
-    /// Ends a write whose statement succeeded: the event bus commits it and
-    /// tells the owner's subscribers; then the turn, if any, passes on.
-    async fn commit(
-        &self,
-        write: Write<'_>,
-        owner: Uuid,
-        kind: TaskEventKind,
-        task_id: Uuid,
-        task: Option<&TaskRead>,
-    ) -> AppResult<()> {
-        let notice = Notice::Task(TaskEvent {
-            kind,
-            task_id,
-            task: task.cloned(),
-        });
-        let (change, turn) = match write {
-            Write::Turn(db, turn) => (Pending::Committed(db), Some(turn)),
-            Write::Transaction(txn) => (Pending::Transaction(txn), None),
+        let gone = TaskRead {
+            id,
+            ..TaskRead::from(current)
         };
-        self.events.commit(change, owner, notice).await?;
-        drop(turn);
-        tracing::debug!(task = %task_id, "task change committed");
+        self.tell(write, TaskEventKind::Deleted, &gone, None).await
+    }
+
+    /// The task as it is, if the viewer sees it.
+    async fn current(&self, viewer: Uuid, id: Uuid) -> AppResult<task::Model> {
+        TaskRows::find_by_id(id)
+            .filter(visible::tasks(viewer, Role::Viewer))
+            .one(&self.db)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+
+    /// The viewer may make `changes` to `current`: an editor of its list,
+    /// and of the list it moves to; an assignee who is a member there. The
+    /// update's own statement checks the same again.
+    async fn check_change(
+        &self,
+        viewer: Uuid,
+        current: &task::Model,
+        changes: &TaskChanges,
+    ) -> AppResult<()> {
+        let role = lists::role_in(&self.db, viewer, current.list_id).await?;
+        if !role.is_some_and(|role| role.allows(Role::Editor)) {
+            return Err(lists::refusal(&self.db, viewer, current.list_id).await?);
+        }
+        let target = changes.list_id.unwrap_or(current.list_id);
+        if target != current.list_id {
+            match lists::role_in(&self.db, viewer, target).await? {
+                None => return Err(AppError::NotFound),
+                Some(role) if !role.allows(Role::Editor) => return Err(AppError::Forbidden),
+                Some(_) => {}
+            }
+        }
+        if let Some(Some(person)) = changes.assignee
+            && lists::role_in(&self.db, person, target).await?.is_none()
+        {
+            return Err(AppError::bad_input(
+                "personId",
+                "not a member of the task's list",
+            ));
+        }
         Ok(())
     }
+
+    /// Ends `write`, telling the members of `task`'s list of `kind`, and
+    /// for a task that left list `left`, its members who are not in the new
+    /// one that it is gone for them.
+    async fn tell(
+        &self,
+        write: Write<'_>,
+        kind: TaskEventKind,
+        task: &TaskRead,
+        left: Option<Uuid>,
+    ) -> AppResult<()> {
+        let members = lists::audience(&write, task.list_id).await?;
+        let mut deliveries = Vec::new();
+        if let Some(left) = left {
+            let gone: Vec<Uuid> = lists::audience(&write, left)
+                .await?
+                .into_iter()
+                .filter(|member| !members.contains(member))
+                .collect();
+            deliveries.push(Delivery {
+                users: gone,
+                notice: Notice::Task(TaskEvent {
+                    kind: TaskEventKind::Deleted,
+                    task_id: task.id,
+                    list_id: left,
+                    task: None,
+                }),
+            });
+        }
+        deliveries.push(Delivery {
+            users: members,
+            notice: Notice::Task(TaskEvent {
+                kind,
+                task_id: task.id,
+                list_id: task.list_id,
+                task: (kind != TaskEventKind::Deleted).then(|| task.clone()),
+            }),
+        });
+        self.events.commit_write(write, deliveries).await?;
+        tracing::debug!(task = %task.id, "task change committed");
+        Ok(())
+    }
+}
+
+/// The members of list `list`, as a subquery.
+fn members_of(list: Uuid) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(entity::list_member::Column::UserId)
+        .from(entity::list_member::Entity)
+        .and_where(entity::list_member::Column::ListId.eq(list))
+        .to_owned()
+}
+
+/// The values of `task`'s columns, in the order its insert names them.
+fn insert_values(task: &task::Model) -> Vec<Expr> {
+    vec![
+        Expr::val(task.id),
+        Expr::val(task.list_id),
+        Expr::val(task.created_by),
+        Expr::val(task.assignee_id),
+        Expr::val(task.title.clone()),
+        Expr::val(task.description.clone()),
+        Expr::val(task.completed),
+        Expr::val(task.due_at),
+        Expr::val(task.created_at),
+        Expr::val(task.updated_at),
+        Expr::val(task.search_text.clone()),
+    ]
 }
 
 fn apply(current: &task::Model, changes: &TaskChanges) -> task::Model {
@@ -193,6 +287,12 @@ fn apply(current: &task::Model, changes: &TaskChanges) -> task::Model {
     }
     if let Some(due_at) = changes.due_at {
         next.due_at = due_at.map(db::truncate);
+    }
+    if let Some(list) = changes.list_id {
+        next.list_id = list;
+    }
+    if let Some(assignee) = changes.assignee {
+        next.assignee_id = assignee;
     }
     next.search_text = input::search_text(&next.title, next.description.as_deref());
     // Strictly later than before, even within one microsecond.

@@ -145,7 +145,10 @@ async fn the_user_type_exposes_no_password_or_hash() {
         .iter()
         .filter_map(|f| f["name"].as_str())
         .collect();
-    assert_eq!(fields, ["id", "email", "emailVerified", "createdAt"]);
+    assert_eq!(
+        fields,
+        ["id", "email", "emailVerified", "displayName", "createdAt"]
+    );
 }
 
 #[tokio::test]

@@ -20,6 +20,7 @@ mod proxy;
 mod reset;
 mod second_factor;
 mod sessions;
+mod sharing;
 mod shutdown;
 mod smtp;
 mod storage;

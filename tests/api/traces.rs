@@ -336,3 +336,129 @@ async fn a_collector_that_never_answers_costs_requests_nothing() {
         .count();
     assert_eq!(warnings, 0, "said once, before: {logs:#?}");
 }
+
+const NESTED: &str = "query Nested { lists { name members { person { displayName } role }
+    tasks(first: 20) { totalCount edges { node { title assignee { displayName } createdBy { displayName } } } } } }";
+
+/// The statements of one run of [`NESTED`] by `token`, in a trace of its own.
+async fn nested_statements(
+    server: &Server,
+    received: &Received,
+    token: &str,
+    trace: &str,
+) -> Vec<String> {
+    let traceparent = format!("00-{trace}-00f067aa0ba902b7-01");
+    let bearer = format!("Bearer {token}");
+    let answer = server
+        .graphql_headers(
+            NESTED,
+            json!({}),
+            &[("traceparent", &traceparent), ("authorization", &bearer)],
+        )
+        .await;
+    assert!(answer["errors"].is_null(), "{answer}");
+    let trace_id = hex::decode(trace).expect("hex");
+    let spans = received
+        .trace(&trace_id, |spans| named(spans, "POST /graphql").is_some())
+        .await;
+    spans
+        .iter()
+        .filter_map(|span| attributes(span).get("db.query.text").cloned())
+        .collect()
+}
+
+/// No N+1: the nested query of lists, their members, their tasks and the
+/// tasks' people runs the same statements for a viewer of 2 lists as for
+/// one of 50, each list's page in the one windowed statement.
+#[tokio::test]
+async fn a_nested_query_runs_as_many_statements_for_50_lists_as_for_2() {
+    let (endpoint, received) = collector().await;
+    let database = TestDatabase::create().await;
+    let server = Server::start_with(
+        &database.url,
+        &[
+            ("TASKQL_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("TASKQL_LOG", "info"),
+            ("TASKQL_AUTH_RATE_LIMIT", "off"),
+        ],
+    );
+    let mut counts: Vec<Vec<String>> = Vec::new();
+    for (lists, trace) in [
+        (2, "4bf92f3577b34da6a3ce929d0e0e4701"),
+        (50, "4bf92f3577b34da6a3ce929d0e0e4702"),
+    ] {
+        let email = format!("owner-of-{lists}@example.com");
+        let input = json!({ "input": { "email": email, "password": PASSWORD } });
+        server
+            .graphql(
+                "mutation($input: SignupInput!) { signup(input: $input) { id } }",
+                input.clone(),
+            )
+            .await;
+        let login = server
+            .graphql("mutation($input: LoginInput!) { login(input: $input) { accessToken user { id } } }", input)
+            .await;
+        let token = login["data"]["login"]["accessToken"]
+            .as_str()
+            .expect("a token")
+            .to_owned();
+        let me = login["data"]["login"]["user"]["id"]
+            .as_str()
+            .expect("an id")
+            .to_owned();
+        let mut list_ids = vec![me.clone()];
+        for n in 1..lists {
+            let made = server
+                .graphql_with(
+                    "mutation($name: String!) { createList(input: { name: $name }) { id } }",
+                    json!({ "name": format!("List {n}") }),
+                    &token,
+                )
+                .await;
+            list_ids.push(
+                made["data"]["createList"]["id"]
+                    .as_str()
+                    .expect("a list")
+                    .to_owned(),
+            );
+        }
+        for list in &list_ids {
+            for title in ["one", "two"] {
+                let made = server
+                    .graphql_with(
+                        "mutation($l: ID!, $t: String!) { createTask(input: { listId: $l, title: $t }) { id } }",
+                        json!({ "l": list, "t": title }),
+                        &token,
+                    )
+                    .await;
+                let id = made["data"]["createTask"]["id"]
+                    .as_str()
+                    .expect("a task")
+                    .to_owned();
+                server
+                    .graphql_with(
+                        "mutation($id: ID!, $p: ID) { assignTask(id: $id, personId: $p) { id } }",
+                        json!({ "id": id, "p": me }),
+                        &token,
+                    )
+                    .await;
+            }
+        }
+        let statements = nested_statements(&server, &received, &token, trace).await;
+        assert!(
+            statements.iter().any(|sql| sql.contains("ROW_NUMBER")),
+            "every list's page in one windowed statement: {statements:#?}"
+        );
+        assert!(
+            statements.iter().any(|sql| sql.contains("list_members")),
+            "the rule is in the statements: {statements:#?}"
+        );
+        counts.push(statements);
+    }
+    assert_eq!(
+        counts[0].len(),
+        counts[1].len(),
+        "statements for 2 lists and for 50: {counts:#?}"
+    );
+}

@@ -1,5 +1,5 @@
 //! The floor taskql's task page is measured against: `POST /graphql` with
-//! any body answers the viewer's first 20 tasks, newest first, as
+//! any body answers the first 20 tasks of the lists the viewer is in, newest first, as
 //! `{"data":{"tasks":{"edges":[{"node":{"id":…,"title":…}},…]}}}`, exactly the
 //! bytes taskql sends for `{ tasks(first: 20) { edges { node { id title } } } }`.
 //!
@@ -25,11 +25,11 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 
 const PAGE: &str = "SELECT t.id, t.title FROM tasks t \
-    WHERE t.user_id = ?1 AND EXISTS (SELECT 1 FROM users u WHERE u.id = ?1 AND u.password_version = ?2) \
+    WHERE t.list_id IN (SELECT m.list_id FROM list_members m WHERE m.user_id = ?1) AND EXISTS (SELECT 1 FROM users u WHERE u.id = ?1 AND u.password_version = ?2) \
     ORDER BY t.created_at DESC, t.id DESC LIMIT 20";
 
 const PG_PAGE: &str = "SELECT t.id, t.title FROM tasks t \
-    WHERE t.user_id = $1 AND EXISTS (SELECT 1 FROM users u WHERE u.id = $1 AND u.password_version = $2) \
+    WHERE t.list_id IN (SELECT m.list_id FROM list_members m WHERE m.user_id = $1) AND EXISTS (SELECT 1 FROM users u WHERE u.id = $1 AND u.password_version = $2) \
     ORDER BY t.created_at DESC, t.id DESC LIMIT 20";
 /// PostgreSQL connections, as many as taskql's pool has on two cores.
 const PG_CONNECTIONS: usize = 4;

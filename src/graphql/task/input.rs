@@ -2,7 +2,8 @@
 //! the `tasks` listing, and how each is parsed into what `crate::tasks`
 //! takes, by the input rules of `tasks::input`.
 
-use async_graphql::{Enum, InputObject, MaybeUndefined};
+use async_graphql::{Enum, ID, InputObject, MaybeUndefined};
+use uuid::Uuid;
 
 use super::super::scalars::DateTime;
 use crate::{
@@ -16,6 +17,8 @@ use crate::{
 
 #[derive(InputObject)]
 pub struct CreateTaskInput {
+    /// The list it goes in: the viewer's inbox when not given.
+    pub list_id: Option<ID>,
     /// 1–200 characters after trimming.
     pub title: String,
     /// At most 10,000 characters.
@@ -34,12 +37,21 @@ pub struct UpdateTaskInput {
     pub completed: MaybeUndefined<bool>,
     #[graphql(default)]
     pub due_at: MaybeUndefined<DateTime>,
+    /// Moves the task to another list (an editor of both); its assignee
+    /// stays only if a member there.
+    #[graphql(default)]
+    pub list_id: MaybeUndefined<ID>,
 }
 
 /// Narrows a listing; every condition given must hold.
 #[derive(InputObject, Default)]
 #[graphql(name = "TaskFilter")]
 pub struct TaskFilterInput {
+    /// Only this list's tasks (the root `tasks` spans every list the viewer
+    /// is in).
+    pub list_id: Option<ID>,
+    /// Only the tasks assigned to this person.
+    pub assignee_id: Option<ID>,
     pub completed: Option<bool>,
     /// Case-insensitive text in the title or description, taken literally.
     pub search: Option<String>,
@@ -78,6 +90,16 @@ pub struct TaskOrderInput {
 impl TaskFilterInput {
     pub(super) fn parse(self) -> Result<tasks::TaskFilter, AppError> {
         Ok(tasks::TaskFilter {
+            list_id: self
+                .list_id
+                .as_ref()
+                .map(|id| parse_id(id, "listId"))
+                .transpose()?,
+            assignee_id: self
+                .assignee_id
+                .as_ref()
+                .map(|id| parse_id(id, "assigneeId"))
+                .transpose()?,
             completed: self.completed,
             search_pattern: self.search.as_deref().map(search_pattern).transpose()?,
             due_before: self.due_before.map(|due| due.0),
@@ -111,6 +133,12 @@ impl UpdateTaskInput {
                 MaybeUndefined::Null => Some(None),
                 MaybeUndefined::Value(due) => Some(Some(due.0)),
             },
+            list_id: match self.list_id {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => return Err(required("listId")),
+                MaybeUndefined::Value(id) => Some(parse_id(&id, "listId")?),
+            },
+            assignee: None,
         })
     }
 }
@@ -118,6 +146,11 @@ impl UpdateTaskInput {
 impl CreateTaskInput {
     pub(super) fn parse(self) -> Result<NewTask, AppError> {
         Ok(NewTask {
+            list_id: self
+                .list_id
+                .as_ref()
+                .map(|id| parse_id(id, "listId"))
+                .transpose()?,
             title: TaskTitle::parse(&self.title)?,
             description: self
                 .description
@@ -136,4 +169,9 @@ impl TaskOrderInput {
             direction: self.direction.into(),
         }
     }
+}
+
+/// An id sent in the input field `field`.
+pub(crate) fn parse_id(id: &ID, field: &'static str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(id).map_err(|_| AppError::bad_input(field, "not a valid id"))
 }

@@ -12,22 +12,25 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object, Result};
 use uuid::Uuid;
 
+pub use input::{TaskFilterInput, TaskOrderInput};
 pub use object::Task;
+pub use page::{TaskConnection, page_cost};
 
 use super::{
+    loaders::{self, PageOf},
     page_info::{Cursor, PageInfo},
     plain::{Plain, PlainList},
-    viewer::Viewer,
+    viewer::{Viewer, viewer_id},
 };
 use crate::{
     error::AppError,
     tasks::{self, PageArgs, Tasks, order::TaskOrder},
 };
-use input::{CreateTaskInput, TaskFilterInput, TaskOrderInput, UpdateTaskInput};
-use page::{TaskConnection, TaskEdge, page_cost, shows};
+use input::{CreateTaskInput, UpdateTaskInput};
+use page::{TaskEdge, shows};
 
 fn parse_id(id: &ID) -> Result<Uuid, AppError> {
-    Uuid::parse_str(id).map_err(|_| AppError::bad_input("id", "not a valid task id"))
+    input::parse_id(id, "id")
 }
 
 #[derive(Default)]
@@ -46,8 +49,9 @@ impl TaskQuery {
             .map(|task| Plain(task.into())))
     }
 
-    /// The viewer's tasks, newest first unless `orderBy` says otherwise.
-    /// `first` defaults to 20; at most 100 tasks come in one page.
+    /// The tasks of every list the viewer is in, newest first unless
+    /// `orderBy` says otherwise. `first` defaults to 20; at most 100 tasks
+    /// come in one page.
     #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "1 + page_cost(first, last) * child_complexity")]
     async fn tasks(
@@ -60,52 +64,83 @@ impl TaskQuery {
         filter: Option<TaskFilterInput>,
         order_by: Option<TaskOrderInput>,
     ) -> Result<TaskConnection> {
-        let filter = filter.unwrap_or_default().parse()?;
-        let order = order_by.map_or_else(TaskOrder::default, TaskOrderInput::parse);
         let args = PageArgs {
             first,
             after,
             last,
             before,
         };
-        let tasks = ctx.data_unchecked::<Tasks>();
-        let (owner, page) = Viewer::read(
-            ctx,
-            async |viewer| {
-                Ok((
-                    viewer.user_id,
-                    tasks.page(viewer, &filter, order, args, shows(ctx)).await?,
-                ))
-            },
-            |(_, page)| page.edges.is_empty(),
-        )
-        .await?;
-        let cursors = Arc::new(page.cursors);
-        let at = |position: Option<&tasks::order::Position>| {
-            position.map(|position| Cursor::Task(position.clone(), Arc::clone(&cursors)))
-        };
-        let page_info = PageInfo {
-            has_next_page: page.has_next_page,
-            has_previous_page: page.has_previous_page,
-            start: at(page.edges.first().and_then(|edge| edge.position.as_ref())),
-            end: at(page.edges.last().and_then(|edge| edge.position.as_ref())),
-        };
-        let edges = page
-            .edges
-            .into_iter()
-            .map(|edge| TaskEdge {
-                position: edge.position,
-                node: edge.task.into(),
-                cursors: Arc::clone(&cursors),
-            })
-            .collect();
-        Ok(TaskConnection {
-            edges: PlainList(edges),
-            page_info: Plain(page_info),
-            owner,
-            filter,
-        })
+        Ok(connection(ctx, None, filter, order_by, args).await?)
     }
+}
+
+/// A page of the viewer's tasks, within `list` when one is given (a
+/// list's own `tasks`), as the root `tasks` and `TaskList.tasks` answer.
+pub async fn connection(
+    ctx: &Context<'_>,
+    list: Option<Uuid>,
+    filter: Option<TaskFilterInput>,
+    order_by: Option<TaskOrderInput>,
+    args: PageArgs,
+) -> Result<TaskConnection, AppError> {
+    let mut filter = filter.unwrap_or_default().parse()?;
+    let order = order_by.map_or_else(TaskOrder::default, TaskOrderInput::parse);
+    let (owner, page) = match list {
+        // A list's own page: every list's of the request in one statement.
+        Some(list) => {
+            filter.list_id = None;
+            let viewer = viewer_id(ctx)?;
+            let key = PageOf {
+                viewer,
+                list,
+                filter: filter.clone(),
+                order,
+                args,
+                shows: shows(ctx),
+            };
+            (viewer, loaders::page(ctx, key).await?)
+        }
+        None => {
+            let tasks = ctx.data_unchecked::<Tasks>();
+            Viewer::read(
+                ctx,
+                async |viewer| {
+                    Ok((
+                        viewer.user_id,
+                        tasks.page(viewer, &filter, order, args, shows(ctx)).await?,
+                    ))
+                },
+                |(_, page)| page.edges.is_empty(),
+            )
+            .await?
+        }
+    };
+    let cursors = Arc::new(page.cursors);
+    let at = |position: Option<&tasks::order::Position>| {
+        position.map(|position| Cursor::Task(position.clone(), Arc::clone(&cursors)))
+    };
+    let page_info = PageInfo {
+        has_next_page: page.has_next_page,
+        has_previous_page: page.has_previous_page,
+        start: at(page.edges.first().and_then(|edge| edge.position.as_ref())),
+        end: at(page.edges.last().and_then(|edge| edge.position.as_ref())),
+    };
+    let edges = page
+        .edges
+        .into_iter()
+        .map(|edge| TaskEdge {
+            position: edge.position,
+            node: edge.task.into(),
+            cursors: Arc::clone(&cursors),
+        })
+        .collect();
+    Ok(TaskConnection {
+        edges: PlainList(edges),
+        page_info: Plain(page_info),
+        owner,
+        list,
+        filter,
+    })
 }
 
 #[derive(Default)]
@@ -130,6 +165,29 @@ impl TaskMutation {
         let viewer = Viewer::require(ctx).await?;
         let id = parse_id(&id)?;
         let changes = input.parse()?;
+        let tasks = ctx.data_unchecked::<Tasks>();
+        Ok(Plain(
+            tasks.update(viewer.user.id, id, changes).await?.into(),
+        ))
+    }
+
+    /// An editor assigns a task to a member of its list; `null` unassigns.
+    async fn assign_task(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        person_id: Option<ID>,
+    ) -> Result<Plain<Task>> {
+        let viewer = Viewer::require(ctx).await?;
+        let id = parse_id(&id)?;
+        let person = person_id
+            .as_ref()
+            .map(|person| input::parse_id(person, "personId"))
+            .transpose()?;
+        let changes = tasks::TaskChanges {
+            assignee: Some(person),
+            ..Default::default()
+        };
         let tasks = ctx.data_unchecked::<Tasks>();
         Ok(Plain(
             tasks.update(viewer.user.id, id, changes).await?.into(),

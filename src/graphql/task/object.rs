@@ -1,14 +1,19 @@
 //! The `Task` object, made from the one declaration of a task's fields
 //! (`tasks::fields::task_fields!`): its schema (through `#[Object]`), the
 //! names the page's look-ahead looks for, and the value of each field,
-//! answered in one pass ([`PlainObject`]).
+//! answered in one pass ([`PlainObject`]). Its links (the assignee, the
+//! author) and its list are loaded, batched across the request, through the
+//! loaders, which apply the lists' rule.
 
 use async_graphql::{
-    Context, ID, Lookahead, Object, OutputType, Result, ScalarType, ServerResult, Value,
+    Context, ContextSelectionSet, ID, Lookahead, Object, OutputType, Result, ScalarType,
+    ServerResult, Value,
 };
 
 use super::super::{
     errors::server_error,
+    lists::{Person, TaskList},
+    loaders,
     plain::{self, PlainObject},
     scalars::DateTime,
 };
@@ -95,12 +100,15 @@ impl<T: Answer> Answer for Option<T> {
 }
 
 macro_rules! object {
-    ($($name:ident: $ty:ty = $column:ident as $graphql:tt),* $(,)?) => {
-        /// Something to do, visible only to the user who created it.
+    (
+        values { $($name:ident: $ty:ty = $column:ident as $graphql:tt),* $(,)? }
+        links { $($link:ident: $link_ty:ty = $link_column:ident as $link_graphql:tt),* $(,)? }
+    ) => {
+        /// Something to do, in one of the viewer's lists.
         #[Object]
         impl Task {
             // The schema's view of the fields; their values come from
-            // `PlainObject`.
+            // `PlainObject`, but for the loaded ones.
             async fn id(&self) -> ID {
                 ID(self.0.id.to_string())
             }
@@ -111,6 +119,26 @@ macro_rules! object {
                     Ok(read(self.0.$name.as_ref())?.output())
                 }
             )*
+
+            /// The list the task is in.
+            async fn list(&self, ctx: &Context<'_>) -> Result<TaskList> {
+                Ok(loaders::list(ctx, self.0.list_id).await?)
+            }
+
+            $(
+                #[graphql(name = $link_graphql)]
+                async fn $link(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
+                    match *read(self.0.$link.as_ref())? {
+                        Some(person) => Ok(loaders::person(ctx, person).await?),
+                        None => Ok(None),
+                    }
+                }
+            )*
+        }
+
+        impl Task {
+            /// The fields whose values are loaded.
+            pub const LOADED: &[&str] = &["list", $($link_graphql),*];
         }
 
         impl PlainObject for Task {
@@ -123,6 +151,10 @@ macro_rules! object {
                 };
                 value.map_err(|error| server_error(error, Some(ctx.item.pos)))
             }
+
+            fn is_plain(ctx: &ContextSelectionSet<'_>) -> bool {
+                !plain::selects_any(ctx, Self::LOADED)
+            }
         }
 
         /// The fields a selection of a task (`node`) shows, looked for by
@@ -131,6 +163,7 @@ macro_rules! object {
         pub(super) fn shown(node: &Lookahead<'_>) -> Shown {
             Shown {
                 $($name: node.field($graphql).exists(),)*
+                $($link: node.field($link_graphql).exists(),)*
             }
         }
     };

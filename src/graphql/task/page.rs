@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{
     super::{
         errors::server_error,
+        loaders::{self, CountOf},
         page_info::PageInfo,
         plain::{self, Plain, PlainList, PlainObject},
     },
@@ -46,6 +47,10 @@ impl TaskEdge {
 }
 
 impl PlainObject for TaskEdge {
+    fn is_plain(ctx: &async_graphql::ContextSelectionSet<'_>) -> bool {
+        !plain::selects_below(ctx, "node", Task::LOADED)
+    }
+
     fn field(&self, ctx: &Context<'_>) -> ServerResult<Value> {
         match ctx.item.node.name.node.as_str() {
             "cursor" => self
@@ -63,6 +68,9 @@ pub struct TaskConnection {
     pub(super) edges: PlainList<TaskEdge>,
     pub(super) page_info: Plain<PageInfo>,
     pub(super) owner: Uuid,
+    /// The list a list's own `tasks` is of (counted with every list's of
+    /// the request in one statement).
+    pub(super) list: Option<Uuid>,
     pub(super) filter: tasks::TaskFilter,
 }
 
@@ -78,8 +86,20 @@ impl TaskConnection {
 
     /// All the viewer's tasks that pass the filter; counted only when asked for.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        let tasks = ctx.data_unchecked::<Tasks>();
-        let count = tasks.count(self.owner, &self.filter).await?;
+        let count = match self.list {
+            Some(list) => {
+                let key = CountOf {
+                    viewer: self.owner,
+                    list,
+                    filter: self.filter.clone(),
+                };
+                loaders::count(ctx, key).await?
+            }
+            None => {
+                let tasks = ctx.data_unchecked::<Tasks>();
+                tasks.count(self.owner, &self.filter).await?
+            }
+        };
         Ok(i64::try_from(count).unwrap_or(i64::MAX))
     }
 }
@@ -99,7 +119,7 @@ pub(super) fn shows(ctx: &Context<'_>) -> PageShows {
 }
 
 /// How many tasks a page may hold, for the complexity limit.
-pub(super) fn page_cost(first: Option<i32>, last: Option<i32>) -> usize {
+pub fn page_cost(first: Option<i32>, last: Option<i32>) -> usize {
     let requested = first
         .or(last)
         .map_or(tasks::DEFAULT_PAGE, |n| u64::try_from(n).unwrap_or(0));

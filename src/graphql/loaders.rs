@@ -1,0 +1,301 @@
+//! The loaders of nested fields: a task's list and people, a list's
+//! members, invitations, page of tasks and count. Each is an async-graphql
+//! `Loader`, run by [`Rounds`]: the fields of one request that ask for the
+//! same kind of thing are answered by one statement, however many parents
+//! they have, so a request's statements do not grow with the lists, members
+//! or tasks it shows. Every key carries the viewer, and each statement
+//! applies the lists' rule for it. Nothing is cached between rounds: what a
+//! round reads is as fresh as any read.
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::{Context, dataloader::Loader};
+use uuid::Uuid;
+
+use super::{
+    lists::{Person as PersonObject, TaskList},
+    rounds::Rounds,
+};
+use crate::{
+    error::AppError,
+    lists::{Invitation, ListRead, Lists, Member, Person},
+    tasks::{Page, PageArgs, PageShows, TaskFilter, Tasks, order::TaskOrder},
+};
+
+/// A thing of `id`, as `viewer` may see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Seen {
+    pub viewer: Uuid,
+    pub id: Uuid,
+}
+
+/// What a batch of keys failed with, shared by every field that waited.
+type Shared = Arc<AppError>;
+
+/// The loaders of a schema.
+pub struct Loaders {
+    lists: ListsOf,
+    members: MembersOf,
+    invitations: InvitationsOf,
+    people: PeopleOf,
+    pages: PagesOf,
+    counts: CountsOf,
+}
+
+impl Loaders {
+    pub fn new(lists: &Lists, tasks: &Tasks) -> Self {
+        Self {
+            lists: ListsOf(lists.clone()),
+            members: MembersOf(lists.clone()),
+            invitations: InvitationsOf(lists.clone()),
+            people: PeopleOf(lists.clone()),
+            pages: PagesOf(tasks.clone()),
+            counts: CountsOf(tasks.clone()),
+        }
+    }
+}
+
+/// Loads `key` with `pick`'s loader in the request's current round.
+async fn load<K, L>(
+    ctx: &Context<'_>,
+    pick: impl FnOnce(&Loaders) -> &L,
+    key: K,
+) -> Result<Option<L::Value>, AppError>
+where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    L: Loader<K, Error = Shared>,
+{
+    let loader = pick(ctx.data_unchecked::<Loaders>());
+    match ctx.data_opt::<Rounds>() {
+        Some(rounds) => rounds.load(loader, key).await.map_err(unshared),
+        // Outside a request's rounds: alone.
+        None => {
+            let found = loader
+                .load(std::slice::from_ref(&key))
+                .await
+                .map_err(unshared)?;
+            Ok(found.get(&key).cloned())
+        }
+    }
+}
+
+/// The error a field reports for a batch that failed.
+fn unshared(error: Shared) -> AppError {
+    match Arc::try_unwrap(error) {
+        Ok(error) => error,
+        Err(shared) => match &*shared {
+            AppError::Unavailable(_) => AppError::Unavailable(Box::new(SharedError(shared))),
+            _ => AppError::internal(SharedError(shared)),
+        },
+    }
+}
+
+/// A batch's error, for each field that waited for it.
+#[derive(Debug)]
+struct SharedError(Shared);
+
+impl std::fmt::Display for SharedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SharedError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+fn viewer_of(ctx: &Context<'_>) -> Result<Uuid, AppError> {
+    super::viewer::viewer_id(ctx)
+}
+
+/// The list `id` as the viewer sees it; `NOT_FOUND` when the viewer is no
+/// longer in it.
+pub async fn list(ctx: &Context<'_>, id: Uuid) -> Result<TaskList, AppError> {
+    let key = Seen {
+        viewer: viewer_of(ctx)?,
+        id,
+    };
+    let found = load(ctx, |loaders| &loaders.lists, key).await?;
+    found.map(TaskList).ok_or(AppError::NotFound)
+}
+
+/// The person `id`, if the viewer may know them.
+pub async fn person(ctx: &Context<'_>, id: Uuid) -> Result<Option<PersonObject>, AppError> {
+    let key = Seen {
+        viewer: viewer_of(ctx)?,
+        id,
+    };
+    let found = load(ctx, |loaders| &loaders.people, key).await?;
+    Ok(found.map(PersonObject::from))
+}
+
+/// The members of list `id`, oldest first.
+pub async fn members(ctx: &Context<'_>, id: Uuid) -> Result<Vec<Member>, AppError> {
+    let key = Seen {
+        viewer: viewer_of(ctx)?,
+        id,
+    };
+    let found = load(ctx, |loaders| &loaders.members, key).await?;
+    Ok(found.unwrap_or_default())
+}
+
+/// The pending invitations of list `id`, if the viewer owns it.
+pub async fn invitations(ctx: &Context<'_>, id: Uuid) -> Result<Vec<Invitation>, AppError> {
+    let key = Seen {
+        viewer: viewer_of(ctx)?,
+        id,
+    };
+    let found = load(ctx, |loaders| &loaders.invitations, key).await?;
+    Ok(found.unwrap_or_default())
+}
+
+/// The ids of `keys`, by viewer.
+fn by_viewer(keys: &[Seen]) -> HashMap<Uuid, Vec<Uuid>> {
+    let mut ids: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for key in keys {
+        ids.entry(key.viewer).or_default().push(key.id);
+    }
+    ids
+}
+
+/// A loader of `Value`s, each batch read once per viewer in it by the lists
+/// service's `read`.
+macro_rules! loader_of {
+    ($name:ident, $value:ty, $read:ident) => {
+        struct $name(Lists);
+
+        impl Loader<Seen> for $name {
+            type Value = $value;
+            type Error = Shared;
+
+            async fn load(&self, keys: &[Seen]) -> Result<HashMap<Seen, $value>, Shared> {
+                let mut found = HashMap::new();
+                for (viewer, ids) in by_viewer(keys) {
+                    let read = self.0.$read(viewer, &ids).await.map_err(Arc::new)?;
+                    found.extend(
+                        read.into_iter()
+                            .map(|(id, value)| (Seen { viewer, id }, value)),
+                    );
+                }
+                Ok(found)
+            }
+        }
+    };
+}
+
+loader_of!(ListsOf, ListRead, find_many);
+loader_of!(MembersOf, Vec<Member>, members);
+loader_of!(InvitationsOf, Vec<Invitation>, pending);
+loader_of!(PeopleOf, Person, people);
+
+/// A page of one list's tasks, as a nested `tasks` field asks for it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PageOf {
+    pub viewer: Uuid,
+    pub list: Uuid,
+    pub filter: TaskFilter,
+    pub order: TaskOrder,
+    pub args: PageArgs,
+    pub shows: PageShows,
+}
+
+/// How many of one list's tasks pass a filter.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CountOf {
+    pub viewer: Uuid,
+    pub list: Uuid,
+    pub filter: TaskFilter,
+}
+
+/// The page of a list's tasks that `key` asks for.
+pub async fn page(ctx: &Context<'_>, key: PageOf) -> Result<Page, AppError> {
+    let found = load(ctx, |loaders| &loaders.pages, key).await?;
+    found.ok_or(AppError::NotFound)
+}
+
+/// How many of a list's tasks pass a filter.
+pub async fn count(ctx: &Context<'_>, key: CountOf) -> Result<u64, AppError> {
+    let found = load(ctx, |loaders| &loaders.counts, key).await?;
+    Ok(found.unwrap_or(0))
+}
+
+struct PagesOf(Tasks);
+struct CountsOf(Tasks);
+
+impl Loader<PageOf> for PagesOf {
+    type Value = Page;
+    type Error = Shared;
+
+    async fn load(&self, keys: &[PageOf]) -> Result<HashMap<PageOf, Page>, Shared> {
+        // The same field of every parent asks alike: one statement each.
+        let mut asked: HashMap<PageOf, Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            let alike = PageOf {
+                list: Uuid::nil(),
+                ..key.clone()
+            };
+            asked.entry(alike).or_default().push(key.list);
+        }
+        let mut found = HashMap::new();
+        for (alike, lists) in asked {
+            let pages = self
+                .0
+                .pages(
+                    alike.viewer,
+                    &lists,
+                    &alike.filter,
+                    alike.order,
+                    alike.args.clone(),
+                    alike.shows,
+                )
+                .await
+                .map_err(Arc::new)?;
+            for (list, page) in pages {
+                found.insert(
+                    PageOf {
+                        list,
+                        ..alike.clone()
+                    },
+                    page,
+                );
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl Loader<CountOf> for CountsOf {
+    type Value = u64;
+    type Error = Shared;
+
+    async fn load(&self, keys: &[CountOf]) -> Result<HashMap<CountOf, u64>, Shared> {
+        let mut asked: HashMap<CountOf, Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            let alike = CountOf {
+                list: Uuid::nil(),
+                ..key.clone()
+            };
+            asked.entry(alike).or_default().push(key.list);
+        }
+        let mut found = HashMap::new();
+        for (alike, lists) in asked {
+            let counts = self
+                .0
+                .counts(alike.viewer, &lists, &alike.filter)
+                .await
+                .map_err(Arc::new)?;
+            for (list, count) in counts {
+                found.insert(
+                    CountOf {
+                        list,
+                        ..alike.clone()
+                    },
+                    count,
+                );
+            }
+        }
+        Ok(found)
+    }
+}
