@@ -42,12 +42,13 @@ pub async fn hand_over(write: &Write<'_>, user: Uuid) -> AppResult<Vec<Delivery>
             write.execute(backend.build(&delete)).await?;
             continue;
         }
-        let unassigned = unassign(write, list, user).await?;
+        // Members before tasks, as every write takes them.
         let others: Vec<Uuid> = audience(write, list)
             .await?
             .into_iter()
             .filter(|member| *member != user)
             .collect();
+        let unassigned = unassign(write, list, user).await?;
         deliveries.extend(unassigned.into_iter().map(|task| Delivery {
             users: others.clone(),
             notice: Notice::Task(TaskEvent {

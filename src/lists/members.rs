@@ -256,8 +256,9 @@ impl Lists {
     /// After `person` is out of `list` within `write`: their assignments
     /// there end, and everyone hears of it; then `write` commits.
     async fn part(&self, write: Write<'_>, list: Uuid, person: Uuid) -> AppResult<()> {
-        let unassigned = unassign(&write, list, person).await?;
+        // Members before tasks, as every write takes them.
         let everyone = audience(&write, list).await?;
+        let unassigned = unassign(&write, list, person).await?;
         let mut deliveries = vec![
             Delivery::to(person, list_notice(ListEventKind::Left, list)),
             list_delivery(everyone.clone(), ListEventKind::Updated, list),

@@ -45,6 +45,7 @@ impl Tasks {
             updated_at: now,
         };
         let write = self.writer.begin().await?;
+        let audience = Audience::read(&write, list, None).await?;
         let backend = write.backend();
         // Inserted only when the viewer may add to the list, in the statement.
         let mut insert = TaskRows::insert(task::ActiveModel::from(task.clone())).into_query();
@@ -58,7 +59,7 @@ impl Tasks {
             return Err(lists::refusal(&self.db, viewer, list).await?);
         }
         let task = TaskRead::from(task);
-        self.tell(write, TaskEventKind::Created, &task, None)
+        self.tell(write, TaskEventKind::Created, &task, audience)
             .await?;
         Ok(task)
     }
@@ -123,6 +124,8 @@ impl Tasks {
                     statement.filter(Expr::val(assignee).in_subquery(members_of(next.list_id)));
             }
             let write = self.writer.begin().await?;
+            let left = moved.then_some(current.list_id);
+            let audience = Audience::read(&write, next.list_id, left).await?;
             if write
                 .execute(write.backend().build(&statement.into_query()))
                 .await?
@@ -130,8 +133,7 @@ impl Tasks {
                 == 1
             {
                 let next = TaskRead::from(next);
-                let left = moved.then_some(current.list_id);
-                self.tell(write, TaskEventKind::Updated, &next, left)
+                self.tell(write, TaskEventKind::Updated, &next, audience)
                     .await?;
                 return Ok(next);
             }
@@ -148,6 +150,7 @@ impl Tasks {
             .filter(visible::tasks(viewer, Role::Editor))
             .into_query();
         let write = self.writer.begin().await?;
+        let audience = Audience::read(&write, current.list_id, None).await?;
         if write
             .execute(write.backend().build(&statement))
             .await?
@@ -161,7 +164,8 @@ impl Tasks {
             id,
             ..TaskRead::from(current)
         };
-        self.tell(write, TaskEventKind::Deleted, &gone, None).await
+        self.tell(write, TaskEventKind::Deleted, &gone, audience)
+            .await
     }
 
     /// The task as it is, if the viewer sees it.
@@ -205,24 +209,19 @@ impl Tasks {
         Ok(())
     }
 
-    /// Ends `write`, telling the members of `task`'s list of `kind`, and
-    /// for a task that left list `left`, its members who are not in the new
-    /// one that it is gone for them.
+    /// Ends `write`, telling `audience` of `kind`: the members of `task`'s
+    /// list, and for a task that left a list, its members who are not in
+    /// the new one that it is gone for them.
     async fn tell(
         &self,
         write: Write<'_>,
         kind: TaskEventKind,
         task: &TaskRead,
-        left: Option<Uuid>,
+        audience: Audience,
     ) -> AppResult<()> {
-        let members = lists::audience(&write, task.list_id).await?;
+        let Audience { members, left } = audience;
         let mut deliveries = Vec::new();
-        if let Some(left) = left {
-            let gone: Vec<Uuid> = lists::audience(&write, left)
-                .await?
-                .into_iter()
-                .filter(|member| !members.contains(member))
-                .collect();
+        if let Some((left, gone)) = left {
             deliveries.push(Delivery {
                 users: gone,
                 notice: Notice::Task(TaskEvent {
@@ -245,6 +244,35 @@ impl Tasks {
         self.events.commit_write(write, deliveries).await?;
         tracing::debug!(task = %task.id, "task change committed");
         Ok(())
+    }
+}
+
+/// Who hears of a task's change, read at the start of its write (on
+/// PostgreSQL the members' rows are held before the task's, in the order a
+/// removal takes them, so the two never wait on each other).
+struct Audience {
+    /// The members of the list the task is in after the change.
+    members: Vec<Uuid>,
+    /// For a move, the list it left and those of its members not in the
+    /// new one.
+    left: Option<(Uuid, Vec<Uuid>)>,
+}
+
+impl Audience {
+    async fn read(write: &Write<'_>, list: Uuid, left: Option<Uuid>) -> AppResult<Self> {
+        let members = lists::audience(write, list).await?;
+        let left = match left {
+            Some(left) => {
+                let gone = lists::audience(write, left)
+                    .await?
+                    .into_iter()
+                    .filter(|member| !members.contains(member))
+                    .collect();
+                Some((left, gone))
+            }
+            None => None,
+        };
+        Ok(Self { members, left })
     }
 }
 
