@@ -3,9 +3,12 @@
 //! # Layout
 //!
 //! Dependencies point one way: `app`/`server` → `graphql` → `accounts`,
-//! `tasks` → `events`, `mail`, `auth`, `db`, the `entity` crate; `config`, `error`,
-//! `secret` and `cache` are shared by all. `tasks::fields`, what a task is
-//! to its clients, sits below `events`, which carries tasks in that form.
+//! `tasks` → `lists` → `events`, `mail`, `auth`, `db`, the `entity` crate;
+//! `config`, `error`, `secret` and `cache` are shared by all. `accounts`
+//! makes an account's inbox and hands its lists on through `lists`.
+//! `tasks::fields`, what a task is to its clients, sits below `events`,
+//! which carries tasks in that form, and `lists`, which tells of tasks it
+//! changes (an assignment ended).
 //!
 //! * [`cli`], [`config`], [`telemetry`]: starting up: the command line, the
 //!   `TASKQL_*` configuration (one section per subsystem) and logging.
@@ -16,7 +19,9 @@
 //! * [`graphql`]: the schema, one module per feature; the gateway every
 //!   transport runs operations through (limits, request id); the one place
 //!   errors get their `extensions.code` (`graphql::errors`); the viewer
-//!   guard; GraphQL over HTTP and over WebSocket.
+//!   guard; the loaders of nested fields, batched by rounds so that a
+//!   request's statements do not grow with what it shows; GraphQL over
+//!   HTTP and over WebSocket.
 //! * [`accounts`]: the accounts service: signup, login, sessions (listed and
 //!   revoked), password change and reset, verified email and email change,
 //!   the record of security events (`accounts::audit`), the second factor,
@@ -31,8 +36,9 @@
 //!   (`tasks::fields`), the input rules, listing orders, cursors, pages,
 //!   reads of only the fields a client shows, writes that tell the list's
 //!   members.
-//! * [`events`]: the event bus that carries task changes and ended sessions
-//!   to subscribers on every instance (PostgreSQL `LISTEN/NOTIFY`).
+//! * [`events`]: the event bus that carries task and list changes (to the
+//!   members the write read) and ended sessions to subscribers on every
+//!   instance (PostgreSQL `LISTEN/NOTIFY`).
 //! * [`mail`]: outgoing mail: the queue in the database, the worker that
 //!   sends it over SMTP (or to the log in development), with retries, and
 //!   the words of each mail from templates (`mail::letters`).

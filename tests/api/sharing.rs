@@ -700,7 +700,12 @@ async fn removal_takes_effect_at_once_left_arrives_and_nothing_more_of_the_list(
     );
 
     let mut events = app.ws_session(&bob.access_token).await;
-    events.subscribe("tasks", TASK_EVENTS).await;
+    events
+        .subscribe(
+            "tasks",
+            "subscription { taskEvents { kind listId task { title list { name } createdBy { displayName } } } }",
+        )
+        .await;
     events
         .subscribe(
             "lists",
@@ -711,7 +716,9 @@ async fn removal_takes_effect_at_once_left_arrives_and_nothing_more_of_the_list(
     app.task_in(&ada, &list, "Heard by Bob").await;
     let heard = events.next_of("tasks").await;
     assert_eq!(
-        heard["data"]["taskEvents"]["task"]["title"], "Heard by Bob",
+        heard["data"]["taskEvents"],
+        json!({ "kind": "CREATED", "listId": list, "task": {
+            "title": "Heard by Bob", "list": { "name": "Garden" }, "createdBy": { "displayName": "ada" } } }),
         "{heard}"
     );
 
