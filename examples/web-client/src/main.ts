@@ -15,9 +15,16 @@ import type {
 } from "./gql/graphql.js";
 import * as OTPAuth from "otpauth";
 
+import { readFile } from "node:fs/promises";
+
 import {
+  AcceptInvitation,
   ConfirmTotpSetup,
+  CreateList,
   CreateTask,
+  InviteToList,
+  Lists,
+  VerifyEmail,
   DeleteTask,
   Login,
   Me,
@@ -141,6 +148,63 @@ await check("sessions listed, one ended, then all the others", async () => {
   const { sessions: left } = await client.run(Sessions, {});
   assert.deepEqual(left.map((session) => session.current), [true]);
 });
+
+/**
+ * The token of the newest mail to `to` about `subject` in the development
+ * server's JSON log (`TASKQL_SERVER_LOG`), where a server without an SMTP
+ * server writes its mail: what a person would copy from their inbox.
+ */
+async function mailedToken(log: string, to: string, subject: string): Promise<string> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const lines = (await readFile(log, "utf8")).split("\n").filter((line) => line.startsWith("{"));
+    const mail = lines
+      .map((line) => JSON.parse(line) as { to?: string; subject?: string; message?: string })
+      .filter((line) => line.to === to && line.subject === subject)
+      .pop();
+    const token = mail?.message?.split(/[^A-Za-z0-9_-]/).find((word) => word.length === 43);
+    if (token) return token;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no mail ${subject} to ${to} in ${log}`);
+}
+
+const serverLog = process.env.TASKQL_SERVER_LOG;
+if (serverLog) {
+  await check("a list shared: invited by mail, the second person adds a task the first one sees", async () => {
+    const { createList: list } = await client.run(CreateList, { input: { name: "Household" } });
+    assert.equal(list.role, "OWNER");
+    const friendEmail = `friend-${Date.now()}@example.com`;
+    const friend = new TaskqlClient(process.env.TASKQL_URL ?? "http://127.0.0.1:8000");
+    await friend.run(Signup, { input: { email: friendEmail, password } });
+    await friend.logIn(friendEmail, password, async () => {
+      throw new Error("no second factor here");
+    });
+    const verification = await mailedToken(serverLog, friendEmail, "Confirm your taskql address");
+    const { verifyEmail } = await friend.run(VerifyEmail, { token: verification });
+    assert.equal(verifyEmail, true);
+
+    const { inviteToList } = await client.run(InviteToList, {
+      input: { listId: list.id, email: friendEmail, role: "EDITOR" },
+    });
+    assert.equal(inviteToList.listName, "Household");
+    const token = await mailedToken(serverLog, friendEmail, "You are invited to a taskql list");
+    const { acceptInvitation } = await friend.run(AcceptInvitation, { input: { token } });
+    assert.deepEqual([acceptInvitation.id, acceptInvitation.role], [list.id, "EDITOR"]);
+    await friend.run(CreateTask, { input: { title: "Added by a friend", listId: list.id } });
+
+    const { lists } = await client.run(Lists, {});
+    const shared = lists.find((found) => found.id === list.id);
+    assert.ok(shared, "the list is there");
+    assert.deepEqual(
+      shared.members.map((member) => member.role),
+      ["OWNER", "EDITOR"],
+    );
+    assert.deepEqual(
+      shared.tasks.edges.map((edge) => [edge.node.title, edge.node.createdBy?.displayName]),
+      [["Added by a friend", friendEmail.split("@")[0]]],
+    );
+  });
+}
 
 await check("a second factor from the otpauth URI, then a two-step login", async () => {
   const { startTotpSetup } = await client.run(StartTotpSetup, {});

@@ -89,3 +89,33 @@ export const StartTotpSetup = graphql(`
 export const ConfirmTotpSetup = graphql(`
   mutation ConfirmTotpSetup($code: String!) { confirmTotpSetup(code: $code) }
 `);
+
+export const VerifyEmail = graphql(`
+  mutation VerifyEmail($token: String!) { verifyEmail(token: $token) }
+`);
+
+export const CreateList = graphql(`
+  mutation CreateList($input: CreateListInput!) { createList(input: $input) { id name role } }
+`);
+
+export const InviteToList = graphql(`
+  mutation InviteToList($input: InviteToListInput!) {
+    inviteToList(input: $input) { id listName email role expiresAt }
+  }
+`);
+
+export const AcceptInvitation = graphql(`
+  mutation AcceptInvitation($input: AcceptInvitationInput!) {
+    acceptInvitation(input: $input) { id name role }
+  }
+`);
+
+export const Lists = graphql(`
+  query Lists {
+    lists {
+      id name inbox role
+      members { person { id displayName } role }
+      tasks(first: 20) { totalCount edges { node { id title createdBy { displayName } } } }
+    }
+  }
+`);
