@@ -102,12 +102,17 @@ impl MigrationTrait for Migration {
 }
 
 async fn create_lists(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    let mut name = string_len(Lists::Name, 400);
+    // Lists come by name in byte order, as on SQLite.
+    if manager.get_database_backend() == DbBackend::Postgres {
+        name.extra("COLLATE \"C\"");
+    }
     manager
         .create_table(
             Table::create()
                 .table(Lists::Table)
                 .col(pk_uuid(Lists::Id))
-                .col(string_len(Lists::Name, 400))
+                .col(name)
                 .col(boolean(Lists::Inbox).default(false))
                 .col(timestamp_with_time_zone(Lists::CreatedAt))
                 .col(timestamp_with_time_zone(Lists::UpdatedAt))
