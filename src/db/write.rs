@@ -87,6 +87,12 @@ impl Write<'_> {
         })
     }
 
+    /// Runs `statement` (a SeaQuery statement); whether it changed a row.
+    pub async fn changed(&self, statement: &impl sea_orm::StatementBuilder) -> AppResult<bool> {
+        let built = self.backend().build(statement);
+        Ok(self.execute(built).await?.rows_affected() > 0)
+    }
+
     pub async fn query_all(&self, statement: Statement) -> AppResult<Vec<QueryResult>> {
         Ok(match self {
             Self::Turn(db, _) => db.query_all_raw(statement).await?,

@@ -164,7 +164,7 @@ impl Lists {
             .select_from(values)
             .map_err(AppError::internal)?
             .to_owned();
-        if write.execute(backend.build(&insert)).await?.rows_affected() == 0 {
+        if !write.changed(&insert).await? {
             write.abandon().await?;
             return Err(super::refusal(self.db(), viewer, list).await?);
         }
@@ -243,7 +243,7 @@ impl Lists {
             .and_where(list_invitation::Column::Id.eq(invitation.id))
             .and_where(list_invitation::Column::ExpiresAt.gt(db::now()))
             .to_owned();
-        if write.execute(backend.build(&taken)).await?.rows_affected() == 0 {
+        if !write.changed(&taken).await? {
             write.abandon().await?;
             return Err(match key {
                 InvitationKey::Token(_) => token_refused(),

@@ -13,7 +13,7 @@ use entity::{
     user::{self, Entity as Users},
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait,
+    ColumnTrait, Condition, ConnectionTrait,
     sea_query::{Expr, ExprTrait, Order, Query},
 };
 use uuid::Uuid;
@@ -112,21 +112,9 @@ impl Lists {
         let update = Query::update()
             .table(Members)
             .value(list_member::Column::Role, role.stored_name())
-            .and_where(list_member::Column::ListId.eq(list))
-            .and_where(list_member::Column::UserId.eq(person))
-            .and_where(list_member::Column::Role.ne(Role::Owner.stored_name()))
-            .and_where(visible::visible(
-                (Members, list_member::Column::ListId),
-                viewer,
-                Role::Owner,
-            ))
+            .cond_where(others_membership(list, person, viewer))
             .to_owned();
-        if write
-            .execute(write.backend().build(&update))
-            .await?
-            .rows_affected()
-            == 0
-        {
+        if !write.changed(&update).await? {
             write.abandon().await?;
             return Err(self.not_a_member(viewer, list).await?);
         }
@@ -154,21 +142,9 @@ impl Lists {
         let write = self.writer.begin_together().await?;
         let delete = Query::delete()
             .from_table(Members)
-            .and_where(list_member::Column::ListId.eq(list))
-            .and_where(list_member::Column::UserId.eq(person))
-            .and_where(list_member::Column::Role.ne(Role::Owner.stored_name()))
-            .and_where(visible::visible(
-                (Members, list_member::Column::ListId),
-                viewer,
-                Role::Owner,
-            ))
+            .cond_where(others_membership(list, person, viewer))
             .to_owned();
-        if write
-            .execute(write.backend().build(&delete))
-            .await?
-            .rows_affected()
-            == 0
-        {
+        if !write.changed(&delete).await? {
             write.abandon().await?;
             return Err(self.not_a_member(viewer, list).await?);
         }
@@ -187,12 +163,7 @@ impl Lists {
             .and_where(list_member::Column::UserId.eq(viewer))
             .and_where(list_member::Column::Role.ne(Role::Owner.stored_name()))
             .to_owned();
-        if write
-            .execute(write.backend().build(&delete))
-            .await?
-            .rows_affected()
-            == 0
-        {
+        if !write.changed(&delete).await? {
             write.abandon().await?;
             return Err(match super::role_in(self.db(), viewer, list).await? {
                 Some(_) => {
@@ -226,12 +197,7 @@ impl Lists {
                 Role::Owner,
             ))
             .to_owned();
-        if write
-            .execute(backend.build(&promote))
-            .await?
-            .rows_affected()
-            == 0
-        {
+        if !write.changed(&promote).await? {
             write.abandon().await?;
             return Err(self.not_a_member(viewer, list).await?);
         }
@@ -303,6 +269,20 @@ impl Lists {
             .and_then(|members| members.into_iter().find(|member| member.user == person))
             .ok_or(AppError::NotFound)
     }
+}
+
+/// The membership of `person` in `list`, unless it is the owner's, while
+/// `viewer` owns the list: what an owner's change of a member touches.
+fn others_membership(list: Uuid, person: Uuid, viewer: Uuid) -> Condition {
+    Condition::all()
+        .add(list_member::Column::ListId.eq(list))
+        .add(list_member::Column::UserId.eq(person))
+        .add(list_member::Column::Role.ne(Role::Owner.stored_name()))
+        .add(visible::visible(
+            (Members, list_member::Column::ListId),
+            viewer,
+            Role::Owner,
+        ))
 }
 
 /// Unassigns `person`'s tasks in `list` within `write`; returns them as

@@ -171,7 +171,6 @@ impl Lists {
     #[tracing::instrument(skip_all, fields(viewer = %viewer, list = %id))]
     pub async fn rename(&self, viewer: Uuid, id: Uuid, name: ListName) -> AppResult<ListRead> {
         let write = self.writer.begin_together().await?;
-        let backend = write.backend();
         let update = Query::update()
             .table(TaskLists)
             .value(task_list::Column::Name, name.0)
@@ -183,7 +182,7 @@ impl Lists {
                 Role::Owner,
             ))
             .to_owned();
-        if write.execute(backend.build(&update)).await?.rows_affected() == 0 {
+        if !write.changed(&update).await? {
             write.abandon().await?;
             return Err(refusal(self.db(), viewer, id).await?);
         }
@@ -205,7 +204,6 @@ impl Lists {
             return Err(AppError::bad_input("id", "an inbox cannot be deleted"));
         }
         let write = self.writer.begin_together().await?;
-        let backend = write.backend();
         let everyone = audience(&write, id).await?;
         let delete = Query::delete()
             .from_table(TaskLists)
@@ -217,7 +215,7 @@ impl Lists {
                 Role::Owner,
             ))
             .to_owned();
-        if write.execute(backend.build(&delete)).await?.rows_affected() == 0 {
+        if !write.changed(&delete).await? {
             write.abandon().await?;
             return Err(refusal(self.db(), viewer, id).await?);
         }

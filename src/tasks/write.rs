@@ -46,7 +46,6 @@ impl Tasks {
         };
         let write = self.writer.begin().await?;
         let audience = Audience::read(&write, list, None).await?;
-        let backend = write.backend();
         // Inserted only when the viewer may add to the list, in the statement.
         let mut insert = TaskRows::insert(task::ActiveModel::from(task.clone())).into_query();
         let values = Query::select()
@@ -54,7 +53,7 @@ impl Tasks {
             .and_where(Expr::val(list).in_subquery(visible::lists_of(viewer, Role::Editor)))
             .to_owned();
         insert.select_from(values).map_err(AppError::internal)?;
-        if write.execute(backend.build(&insert)).await?.rows_affected() == 0 {
+        if !write.changed(&insert).await? {
             write.abandon().await?;
             return Err(lists::refusal(&self.db, viewer, list).await?);
         }
@@ -126,12 +125,7 @@ impl Tasks {
             let write = self.writer.begin().await?;
             let left = moved.then_some(current.list_id);
             let audience = Audience::read(&write, next.list_id, left).await?;
-            if write
-                .execute(write.backend().build(&statement.into_query()))
-                .await?
-                .rows_affected()
-                == 1
-            {
+            if write.changed(&statement.into_query()).await? {
                 let next = TaskRead::from(next);
                 self.tell(write, TaskEventKind::Updated, &next, audience)
                     .await?;
@@ -151,12 +145,7 @@ impl Tasks {
             .into_query();
         let write = self.writer.begin().await?;
         let audience = Audience::read(&write, current.list_id, None).await?;
-        if write
-            .execute(write.backend().build(&statement))
-            .await?
-            .rows_affected()
-            == 0
-        {
+        if !write.changed(&statement).await? {
             write.abandon().await?;
             return Err(lists::refusal(&self.db, viewer, current.list_id).await?);
         }
