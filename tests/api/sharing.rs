@@ -480,6 +480,17 @@ async fn each_role_may_do_what_it_allows_and_is_forbidden_the_rest() {
             }
         }
     }
+    // A task goes only to a member of its list.
+    let dan = team.person("dan@example.com").await;
+    let kept = app.task_in(&ada, &list, "Kept").await;
+    let outside = app
+        .graphql(
+            "mutation($id: ID!, $p: ID) { assignTask(id: $id, personId: $p) { id } }",
+            json!({ "id": kept, "p": dan.user_id }),
+            Some(&ada.access_token),
+        )
+        .await;
+    crate::helpers::assert_bad_input(&outside, "personId");
     // Everyone reads; the owner's own powers work.
     for session in [&bob, &cy] {
         let lists = app
