@@ -79,11 +79,18 @@ where
     }
 }
 
-/// The error a field reports for a batch that failed.
+/// The error a field reports for a batch that failed: the request's own
+/// fault (a bad argument or cursor, given to every parent alike) keeps its
+/// code for each field that waited; any other failure is the batch's.
 fn unshared(error: Shared) -> AppError {
     match Arc::try_unwrap(error) {
         Ok(error) => error,
         Err(shared) => match &*shared {
+            AppError::BadUserInput { field, message } => AppError::BadUserInput {
+                field: field.clone(),
+                message: message.clone(),
+            },
+            AppError::NotFound => AppError::NotFound,
             AppError::Unavailable(_) => AppError::Unavailable(Box::new(SharedError(shared))),
             _ => AppError::internal(SharedError(shared)),
         },

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::{
     INVITATION_TTL, ListEventKind, ListRead, Lists, Role, audience, insert_member, list_delivery,
-    list_notice, members::display_name, visible,
+    list_notice, people::display_name, visible,
 };
 use crate::{
     auth::{
@@ -33,10 +33,7 @@ use crate::{
     db::{self, StoredByName, write::Write},
     error::{AppError, AppResult},
     events::Delivery,
-    mail::{
-        Mail, letters,
-        outbox::{Kind, Queued},
-    },
+    mail::outbox::Kind,
 };
 
 /// The rules invitations follow, from the configuration.
@@ -335,49 +332,6 @@ impl Lists {
         Ok(pending)
     }
 
-    /// The mail of a queued invitation, with a token drawn now; `None` when
-    /// the invitation was revoked, replaced or taken up meanwhile.
-    pub async fn invitation_mail(&self, queued: &Queued) -> AppResult<Option<Mail>> {
-        let Some(id) = queued.about else {
-            return Ok(None);
-        };
-        let mut select = select_invitations();
-        select.and_where(Expr::col((Invitations, list_invitation::Column::Id)).eq(id));
-        let Some(invitation) = self.read_invitations(&select).await?.pop() else {
-            return Ok(None);
-        };
-        let token = random::token()?;
-        let stored = Query::update()
-            .table(Invitations)
-            .value(
-                list_invitation::Column::TokenDigest,
-                random::digest_text(&token),
-            )
-            .and_where(list_invitation::Column::Id.eq(id))
-            .to_owned();
-        if self.db().execute(&stored).await?.rows_affected() == 0 {
-            return Ok(None);
-        }
-        let link = self.settings.link.as_ref().map(|link| link.link(&token));
-        let role = match invitation.role {
-            Role::Viewer => "a viewer",
-            Role::Editor | Role::Owner => "an editor",
-        };
-        let ttl = (invitation.expires_at - db::now())
-            .to_std()
-            .unwrap_or_default();
-        letters::invitation(
-            &invitation.inviter_name,
-            &invitation.list_name,
-            role,
-            invitation.email,
-            &token,
-            link.as_deref(),
-            ttl.max(Duration::from_secs(60)),
-        )
-        .map(Some)
-    }
-
     /// The pending invitation `id` to the viewer's verified address.
     async fn own(&self, viewer: &user::Model, id: Uuid) -> AppResult<list_invitation::Model> {
         Invitations::find_by_id(id)
@@ -399,7 +353,10 @@ impl Lists {
         Ok(member.is_some())
     }
 
-    async fn read_invitations(&self, select: &SelectStatement) -> AppResult<Vec<Invitation>> {
+    pub(super) async fn read_invitations(
+        &self,
+        select: &SelectStatement,
+    ) -> AppResult<Vec<Invitation>> {
         let rows = self.db().query_all(select).await?;
         rows.iter()
             .map(|row| {
@@ -422,7 +379,7 @@ impl Lists {
 }
 
 /// Pending invitations with their list's name and their inviter's name.
-fn select_invitations() -> SelectStatement {
+pub(super) fn select_invitations() -> SelectStatement {
     Query::select()
         .columns([
             (Invitations, list_invitation::Column::Id),

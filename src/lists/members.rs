@@ -26,6 +26,8 @@ use crate::{
     tasks::fields::{Shown, TaskRead},
 };
 
+use super::people::display_name;
+
 /// A member of a list, as the other members see them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
@@ -33,12 +35,6 @@ pub struct Member {
     pub display_name: String,
     pub role: Role,
     pub since: DateTime<Utc>,
-}
-
-/// The name a person goes by: the one they set, else their email's local
-/// part (the email itself never leaves the server).
-pub fn display_name(stored: Option<String>, email: &str) -> String {
-    stored.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned())
 }
 
 impl Lists {
@@ -323,60 +319,4 @@ pub(super) async fn unassign(
             ..task
         })
         .collect())
-}
-
-/// Someone the viewer may know by name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Person {
-    pub id: Uuid,
-    pub display_name: String,
-}
-
-impl Lists {
-    /// The people among `ids` the viewer may know: those who share a list
-    /// with the viewer, and the authors of tasks in the viewer's lists.
-    pub async fn people(&self, viewer: Uuid, ids: &[Uuid]) -> AppResult<HashMap<Uuid, Person>> {
-        let fellow = Query::select()
-            .column(list_member::Column::UserId)
-            .from(Members)
-            .and_where(visible::visible(
-                (Members, list_member::Column::ListId),
-                viewer,
-                Role::Viewer,
-            ))
-            .to_owned();
-        let authors = Query::select()
-            .column(task::Column::CreatedBy)
-            .from(TaskRows)
-            .and_where(task::Column::CreatedBy.is_in(ids.iter().copied()))
-            .and_where(visible::tasks(viewer, Role::Viewer))
-            .to_owned();
-        let select = Query::select()
-            .columns([
-                user::Column::Id,
-                user::Column::DisplayName,
-                user::Column::Email,
-            ])
-            .from(Users)
-            .and_where(user::Column::Id.is_in(ids.iter().copied()))
-            .cond_where(
-                sea_orm::Condition::any()
-                    .add(user::Column::Id.in_subquery(fellow))
-                    .add(user::Column::Id.in_subquery(authors)),
-            )
-            .to_owned();
-        let mut people = HashMap::new();
-        for row in self.db().query_all(&select).await? {
-            let id: Uuid = row.try_get_by_index(0)?;
-            let email: String = row.try_get_by_index(2)?;
-            people.insert(
-                id,
-                Person {
-                    id,
-                    display_name: display_name(row.try_get_by_index(1)?, &email),
-                },
-            );
-        }
-        Ok(people)
-    }
 }

@@ -9,8 +9,10 @@
 //! `NOT_FOUND` to anyone else.
 
 mod handover;
+mod invitation_mail;
 mod invitations;
 mod members;
+mod people;
 mod role;
 pub mod visible;
 
@@ -29,7 +31,8 @@ use uuid::Uuid;
 
 pub use handover::hand_over;
 pub use invitations::{Invitation, InvitationKey, InvitationSettings};
-pub use members::{Member, Person, display_name};
+pub use members::Member;
+pub use people::{Person, display_name};
 pub use role::Role;
 
 use crate::{

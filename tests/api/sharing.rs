@@ -1107,3 +1107,32 @@ async fn a_newer_invitation_replaces_the_older_one_past_its_time_is_refused_and_
         .await;
     assert_error(&one_more, "RATE_LIMITED");
 }
+
+/// A bad argument of a list's own `tasks` is the request's fault on every
+/// list it is asked of, not an internal error of their shared statement.
+#[tokio::test]
+async fn a_bad_argument_of_every_lists_tasks_is_bad_user_input_on_each() {
+    let team = sharing().await;
+    let app = &team.app;
+    let ada = team.person("ada@example.com").await;
+    for name in ["One", "Two"] {
+        team.list(&ada, name).await;
+    }
+    for (arguments, field) in [("first: -1", "first"), ("after: \"not a cursor\"", "after")] {
+        let answer = app
+            .graphql(
+                &format!("{{ lists {{ id tasks({arguments}) {{ edges {{ cursor }} }} }} }}"),
+                json!({}),
+                Some(&ada.access_token),
+            )
+            .await;
+        let errors = answer["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{answer}"));
+        assert_eq!(errors.len(), 3, "one for each list: {answer}");
+        for error in errors {
+            assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{answer}");
+            assert_eq!(error["extensions"]["field"], field, "{answer}");
+        }
+    }
+}
