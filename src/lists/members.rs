@@ -18,7 +18,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{ListEventKind, Lists, Role, audience, list_delivery, list_notice, refusal, visible};
+use super::{ListEventKind, Lists, Role, audience, list_delivery, list_notice, refused, visible};
 use crate::{
     db::{self, StoredByName, write::Write},
     error::{AppError, AppResult},
@@ -242,8 +242,7 @@ impl Lists {
     async fn require_owner(&self, viewer: Uuid, list: Uuid) -> AppResult<()> {
         match super::role_in(self.db(), viewer, list).await? {
             Some(Role::Owner) => Ok(()),
-            Some(_) => Err(AppError::Forbidden),
-            None => Err(AppError::NotFound),
+            role => Err(refused(role)),
         }
     }
 
@@ -254,7 +253,7 @@ impl Lists {
             Some(Role::Owner) => {
                 AppError::bad_input("personId", "not a member of this list, or its owner")
             }
-            _ => refusal(self.db(), viewer, list).await?,
+            role => refused(role),
         })
     }
 

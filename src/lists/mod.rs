@@ -337,10 +337,16 @@ pub async fn audience(write: &Write<'_>, list: Uuid) -> AppResult<Vec<Uuid>> {
 /// when the viewer is a member (its role does not allow it), else
 /// `NOT_FOUND`, as for a list that does not exist.
 pub async fn refusal(db: &impl ConnectionTrait, viewer: Uuid, list: Uuid) -> AppResult<AppError> {
-    Ok(match role_in(db, viewer, list).await? {
+    Ok(refused(role_in(db, viewer, list).await?))
+}
+
+/// The refusal for a viewer whose role in a list is `role` (`None`: not a
+/// member), when that role does not allow what was asked.
+pub fn refused(role: Option<Role>) -> AppError {
+    match role {
         Some(_) => AppError::Forbidden,
         None => AppError::NotFound,
-    })
+    }
 }
 
 /// The viewer's role in list `list`, if it is a member.

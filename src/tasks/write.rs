@@ -177,7 +177,7 @@ impl Tasks {
     ) -> AppResult<()> {
         let role = lists::role_in(&self.db, viewer, current.list_id).await?;
         if !role.is_some_and(|role| role.allows(Role::Editor)) {
-            return Err(lists::refusal(&self.db, viewer, current.list_id).await?);
+            return Err(lists::refused(role));
         }
         let target = changes.list_id.unwrap_or(current.list_id);
         if target != current.list_id {
