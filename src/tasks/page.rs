@@ -1,6 +1,8 @@
 //! Relay-style pages of tasks by keyset: each page is one range scan over an
 //! index, however deep into the list it starts.
 
+use entity::task::{self, Column};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use uuid::Uuid;
 
 use super::{
@@ -8,6 +10,7 @@ use super::{
     cursor::CursorKey,
     listed,
     order::{OrderField, Position, TaskOrder, Walk},
+    pages::firsts_of_each_list,
 };
 use crate::{
     auth::Claimed,
@@ -90,7 +93,7 @@ impl Tasks {
         let after = decode(args.after, "after")?;
         let before = decode(args.before, "before")?;
 
-        let mut window = listed(owner, filter).add(viewer.live());
+        let mut window = listed(owner, filter);
         if let Some(after) = &after {
             window = window.add(order.beyond(after, Walk::Forward, false));
         }
@@ -103,7 +106,23 @@ impl Tasks {
             shows.tasks
         };
         let mut select = shown.select();
-        select.cond_where(window).limit(size + 1);
+        if filter.list_id.is_some() {
+            // One list: a walk of its index.
+            select.cond_where(window);
+        } else {
+            // Every list of the viewer's: the first of each, then of them all.
+            let firsts = firsts_of_each_list(
+                self.db.get_database_backend(),
+                owner,
+                None,
+                window,
+                order,
+                walk,
+                size + 1,
+            );
+            select.and_where(Expr::col((task::Entity, Column::Id)).in_subquery(firsts));
+        }
+        select.and_where(viewer.live()).limit(size + 1);
         order.sort(&mut select, walk);
         let mut tasks = self.all(&select, shown).await?;
         let more = tasks.len() as u64 > size;
@@ -192,5 +211,5 @@ pub(super) fn walk_and_size(args: &PageArgs) -> AppResult<(Walk, u64)> {
 fn page_size(requested: i32, argument: &'static str) -> AppResult<u64> {
     let requested = u64::try_from(requested)
         .map_err(|_| AppError::bad_input(argument, format!("{argument} must not be negative")))?;
-    Ok(requested.min(MAX_PAGE))
+    Ok(std::cmp::Ord::min(requested, MAX_PAGE))
 }

@@ -1,17 +1,21 @@
-//! The pages of several lists at once, for `lists { tasks(…) }`: one
-//! statement reads every list's page, numbering each list's tasks in the
-//! listing order with a window function (`ROW_NUMBER() OVER (PARTITION BY
-//! list_id …)`) and keeping the first `size + 1` of each, so a request
-//! costs the same number of statements for 2 lists as for 50. Whether a
-//! page has tasks before it (only asked with a cursor) is one more
-//! statement for all of them, and so is counting.
+//! The pages of several lists at once, for `lists { tasks(…) }`, and the
+//! root page that spans every list of the viewer: both are made of
+//! [`firsts_of_each_list`], one statement that walks each list's own index
+//! in the listing order and stops after a page's worth, so a request costs
+//! the same number of statements for 2 lists as for 50, and a page the
+//! same whether a list holds 100 tasks or 100,000. Whether a page has tasks
+//! before it (only asked with a cursor) is one more statement for all of
+//! them, and so is counting.
 
 use std::collections::{HashMap, HashSet};
 
-use entity::task::{self, Column};
+use entity::{
+    list_member::{self, Entity as Members},
+    task::{self, Column},
+};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait,
-    sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, Order, Query, WindowStatement},
+    ColumnTrait, Condition, ConnectionTrait, DbBackend,
+    sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query, SelectStatement},
 };
 use uuid::Uuid;
 
@@ -43,7 +47,7 @@ impl Tasks {
         };
         let after = decode(args.after, "after")?;
         let before = decode(args.before, "before")?;
-        let mut window = listed(viewer, filter).add(Column::ListId.is_in(lists.iter().copied()));
+        let mut window = listed(viewer, filter);
         if let Some(after) = &after {
             window = window.add(order.beyond(after, Walk::Forward, false));
         }
@@ -55,20 +59,20 @@ impl Tasks {
         } else {
             shows.tasks
         };
-        let number = Alias::new("place");
-        let mut numbered = shown.select();
-        let mut by_list = WindowStatement::partition_by((task::Entity, Column::ListId));
-        order.sort(&mut by_list, walk);
-        numbered
-            .expr_window_as(Func::cust("ROW_NUMBER"), by_list, number.clone())
-            .cond_where(window);
-        let select = Query::select()
-            .column(Asterisk)
-            .from_subquery(numbered, Alias::new("numbered"))
-            .and_where(Expr::col(number.clone()).lte(size + 1))
-            .order_by(Column::ListId, Order::Asc)
-            .order_by(number, Order::Asc)
-            .to_owned();
+        let firsts = firsts_of_each_list(
+            self.db.get_database_backend(),
+            viewer,
+            Some(lists),
+            window,
+            order,
+            walk,
+            size + 1,
+        );
+        let mut select = shown.select();
+        select
+            .and_where(Expr::col((task::Entity, Column::Id)).in_subquery(firsts))
+            .order_by((task::Entity, Column::ListId), Order::Asc);
+        order.sort(&mut select, walk);
         let mut tasks: HashMap<Uuid, Vec<TaskRead>> = HashMap::new();
         for task in self.all(&select, shown).await? {
             tasks.entry(task.list_id).or_default().push(task);
@@ -163,4 +167,60 @@ impl Tasks {
         }
         Ok(counts)
     }
+}
+
+/// The ids of the first `size` tasks passing `window`, in `order` walked
+/// `walk`-wards, of each list of the viewer's (of `lists` when given): for
+/// each of the viewer's memberships, a walk of that list's index for the
+/// order that stops after `size` rows. A query that sorted the viewer's
+/// tasks of every list instead would read them all, for each page.
+///
+/// PostgreSQL says it with a lateral join; SQLite, which has none, with a
+/// subquery correlated to the membership, which it runs once per list.
+/// `window` names the tasks table as `tasks` (as [`super::listed`] does);
+/// the walk reads it under that name, and the caller reads the rows of the
+/// ids by it.
+pub(super) fn firsts_of_each_list(
+    backend: DbBackend,
+    viewer: Uuid,
+    lists: Option<&[Uuid]>,
+    window: Condition,
+    order: TaskOrder,
+    walk: Walk,
+    size: u64,
+) -> SelectStatement {
+    let membership = Alias::new("membership");
+    let picked = Alias::new("picked");
+    let mut walk_list = Query::select();
+    walk_list
+        .column((task::Entity, Column::Id))
+        .from(task::Entity)
+        .and_where(
+            Expr::col((task::Entity, Column::ListId))
+                .equals((membership.clone(), list_member::Column::ListId)),
+        )
+        .cond_where(window)
+        .limit(size);
+    order.sort(&mut walk_list, walk);
+    let mut firsts = Query::select();
+    firsts
+        .column((picked.clone(), Column::Id))
+        .from_as(Members, membership.clone())
+        .and_where(Expr::col((membership.clone(), list_member::Column::UserId)).eq(viewer));
+    if let Some(lists) = lists {
+        firsts.and_where(
+            Expr::col((membership, list_member::Column::ListId)).is_in(lists.iter().copied()),
+        );
+    }
+    if backend == DbBackend::Postgres {
+        firsts.join_lateral(JoinType::InnerJoin, walk_list, picked, Expr::val(true));
+    } else {
+        firsts.join_as(
+            JoinType::InnerJoin,
+            task::Entity,
+            picked.clone(),
+            Expr::col((picked, Column::Id)).in_subquery(walk_list),
+        );
+    }
+    firsts
 }
