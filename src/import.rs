@@ -488,6 +488,8 @@ fn check(rows: SourceRows) -> anyhow::Result<Checked> {
         ));
     }
     let mut tasks = Vec::with_capacity(rows.tasks.len());
+    // Each account's tasks go last in its new inbox, in the order they come.
+    let mut last_positions = std::collections::HashMap::new();
     for row in rows.tasks {
         let stop =
             |why: String| anyhow::anyhow!("task row id={}: {why}; nothing was imported", row.id);
@@ -502,6 +504,9 @@ fn check(rows: SourceRows) -> anyhow::Result<Checked> {
             .map_err(|error| stop(error.to_string()))?
             .map(Description::into_inner);
         let created_at = row.created_at.unwrap_or(now);
+        let last: &mut Option<String> = last_positions.entry(row.owner.clone()).or_default();
+        let position = crate::tasks::position::between(last.as_deref(), None)?;
+        *last = Some(position.clone());
         tasks.push((
             row.owner,
             task::Model {
@@ -509,6 +514,9 @@ fn check(rows: SourceRows) -> anyhow::Result<Checked> {
                 list_id: Uuid::nil(),
                 created_by: None,
                 assignee_id: None,
+                parent_id: None,
+                position,
+                priority: 0,
                 search_text: input::search_text(&title, description.as_deref()),
                 title,
                 description,

@@ -3,7 +3,9 @@
 //! The GraphQL types live in the server crate; keeping this crate free of them
 //! lets the migration crate and tools use the model without the web stack.
 
+pub mod comment;
 pub mod email_token;
+pub mod label;
 pub mod list_invitation;
 pub mod list_member;
 pub mod mail_outbox;
@@ -17,6 +19,7 @@ pub mod refresh_token;
 pub mod security_event;
 pub mod session;
 pub mod task;
+pub mod task_label;
 pub mod task_list;
 pub mod totp_secret;
 pub mod user;

@@ -12,6 +12,12 @@ pub struct Model {
     pub created_by: Option<Uuid>,
     /// A member of the list, or nobody.
     pub assignee_id: Option<Uuid>,
+    /// Above another task of its list, in the same list; four levels at most.
+    pub parent_id: Option<Uuid>,
+    /// Its place among its siblings: a fractional-index key, by byte.
+    pub position: String,
+    /// 0 (none) to 4 (urgent).
+    pub priority: i32,
     pub title: String,
     pub description: Option<String>,
     pub completed: bool,

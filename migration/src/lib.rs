@@ -14,6 +14,7 @@ mod m20261202_000008_second_factor;
 mod m20261202_000009_mail_trace;
 mod m20261203_000010_passkeys;
 mod m20261204_000011_shared_lists;
+mod m20261204_000012_task_structure;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_mail_trace::Migration),
             Box::new(m20261203_000010_passkeys::Migration),
             Box::new(m20261204_000011_shared_lists::Migration),
+            Box::new(m20261204_000012_task_structure::Migration),
         ]
     }
 }

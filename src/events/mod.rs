@@ -77,7 +77,7 @@ pub struct ListEvent {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "notice", rename_all = "snake_case")]
 pub enum Notice {
-    Task(TaskEvent),
+    Task(Box<TaskEvent>),
     List(ListEvent),
     /// Every session of the user but `except` ended (password changed or
     /// reset, account deleted, the other sessions revoked): connections

@@ -76,22 +76,25 @@ mod tests {
             description: Some(Some("é".repeat(description))),
             completed: Some(false),
             due_at: Some(None),
+            priority: Some(crate::tasks::Priority::None),
+            position: Some("a0".into()),
             created_at: Some(now),
             updated_at: Some(now),
             assignee_id: Some(None),
             created_by: Some(None),
+            parent_id: Some(None),
         }
     }
 
     fn delivery(task: &TaskRead, users: usize) -> Delivery {
         Delivery {
             users: (0..users).map(|_| Uuid::now_v7()).collect(),
-            notice: Notice::Task(TaskEvent {
+            notice: Notice::Task(Box::new(TaskEvent {
                 kind: TaskEventKind::Updated,
                 task_id: task.id,
                 list_id: task.list_id,
                 task: Some(task.clone()),
-            }),
+            })),
         }
     }
 

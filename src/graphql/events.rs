@@ -104,7 +104,7 @@ impl TaskSubscription {
     ) -> Result<impl Stream<Item = Result<TaskEvent>>> {
         let (subscription, session) = subscribe(ctx).await?;
         Ok(notices(subscription, session, |notice| match notice {
-            Notice::Task(event) => Some(event.into()),
+            Notice::Task(event) => Some(event.as_ref().into()),
             _ => None,
         }))
     }

@@ -15,7 +15,7 @@ use super::{
 use crate::{
     error::AppError,
     lists::{self, Invitation, InvitationKey, ListName, ListRead, Lists, Member, Role},
-    tasks::PageArgs,
+    tasks::{PageArgs, Scope},
 };
 
 /// What a member may do in a list.
@@ -183,7 +183,7 @@ impl TaskList {
             last,
             before,
         };
-        Ok(task::connection(ctx, Some(self.0.id), filter, order_by, args).await?)
+        Ok(task::connection(ctx, Some((Scope::List, self.0.id)), filter, order_by, args).await?)
     }
 }
 

@@ -19,7 +19,7 @@ use super::{
 use crate::{
     error::AppError,
     lists::{Invitation, ListRead, Lists, Member, Person},
-    tasks::{Page, PageArgs, PageShows, TaskFilter, Tasks, order::TaskOrder},
+    tasks::{Page, PageArgs, PageShows, Scope, TaskFilter, TaskRead, Tasks, order::TaskOrder},
 };
 
 /// A thing of `id`, as `viewer` may see it.
@@ -40,6 +40,7 @@ pub struct Loaders {
     people: PeopleOf,
     pages: PagesOf,
     counts: CountsOf,
+    tasks: TasksOf,
 }
 
 impl Loaders {
@@ -51,6 +52,7 @@ impl Loaders {
             people: PeopleOf(lists.clone()),
             pages: PagesOf(tasks.clone()),
             counts: CountsOf(tasks.clone()),
+            tasks: TasksOf(tasks.clone()),
         }
     }
 }
@@ -138,6 +140,34 @@ pub async fn person(ctx: &Context<'_>, id: Uuid) -> Result<Option<PersonObject>,
     Ok(found.map(PersonObject::from))
 }
 
+/// The task `id`, if the viewer sees it.
+pub async fn task(ctx: &Context<'_>, id: Uuid) -> Result<Option<super::task::Task>, AppError> {
+    let key = Seen {
+        viewer: viewer_of(ctx)?,
+        id,
+    };
+    let found = load(ctx, |loaders| &loaders.tasks, key).await?;
+    Ok(found.map(super::task::Task::from))
+}
+
+/// An object a task links to by id (its assignee, author, parent), loaded
+/// with every other of the request's.
+pub trait Linked: Sized {
+    async fn linked(ctx: &Context<'_>, id: Uuid) -> Result<Option<Self>, AppError>;
+}
+
+impl Linked for PersonObject {
+    async fn linked(ctx: &Context<'_>, id: Uuid) -> Result<Option<Self>, AppError> {
+        person(ctx, id).await
+    }
+}
+
+impl Linked for super::task::Task {
+    async fn linked(ctx: &Context<'_>, id: Uuid) -> Result<Option<Self>, AppError> {
+        task(ctx, id).await
+    }
+}
+
 /// The members of list `id`, oldest first.
 pub async fn members(ctx: &Context<'_>, id: Uuid) -> Result<Vec<Member>, AppError> {
     let key = Seen {
@@ -197,22 +227,25 @@ loader_of!(MembersOf, Vec<Member>, members);
 loader_of!(InvitationsOf, Vec<Invitation>, pending);
 loader_of!(PeopleOf, Person, people);
 
-/// A page of one list's tasks, as a nested `tasks` field asks for it.
+/// A page of one list's tasks or one task's subtasks, as a nested `tasks`
+/// or `subtasks` field asks for it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PageOf {
     pub viewer: Uuid,
-    pub list: Uuid,
+    pub scope: Scope,
+    pub id: Uuid,
     pub filter: TaskFilter,
     pub order: TaskOrder,
     pub args: PageArgs,
     pub shows: PageShows,
 }
 
-/// How many of one list's tasks pass a filter.
+/// How many of one list's tasks (or a task's subtasks) pass a filter.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CountOf {
     pub viewer: Uuid,
-    pub list: Uuid,
+    pub scope: Scope,
+    pub id: Uuid,
     pub filter: TaskFilter,
 }
 
@@ -229,6 +262,24 @@ pub async fn count(ctx: &Context<'_>, key: CountOf) -> Result<u64, AppError> {
 }
 
 struct PagesOf(Tasks);
+struct TasksOf(Tasks);
+
+impl Loader<Seen> for TasksOf {
+    type Value = TaskRead;
+    type Error = Shared;
+
+    async fn load(&self, keys: &[Seen]) -> Result<HashMap<Seen, TaskRead>, Shared> {
+        let mut found = HashMap::new();
+        for (viewer, ids) in by_viewer(keys) {
+            let read = self.0.find_many(viewer, &ids).await.map_err(Arc::new)?;
+            found.extend(
+                read.into_iter()
+                    .map(|(id, task)| (Seen { viewer, id }, task)),
+            );
+        }
+        Ok(found)
+    }
+}
 struct CountsOf(Tasks);
 
 impl Loader<PageOf> for PagesOf {
@@ -240,10 +291,10 @@ impl Loader<PageOf> for PagesOf {
         let mut asked: HashMap<PageOf, Vec<Uuid>> = HashMap::new();
         for key in keys {
             let alike = PageOf {
-                list: Uuid::nil(),
+                id: Uuid::nil(),
                 ..key.clone()
             };
-            asked.entry(alike).or_default().push(key.list);
+            asked.entry(alike).or_default().push(key.id);
         }
         let mut found = HashMap::new();
         for (alike, lists) in asked {
@@ -251,6 +302,7 @@ impl Loader<PageOf> for PagesOf {
                 .0
                 .pages(
                     alike.viewer,
+                    alike.scope,
                     &lists,
                     &alike.filter,
                     alike.order,
@@ -259,10 +311,10 @@ impl Loader<PageOf> for PagesOf {
                 )
                 .await
                 .map_err(Arc::new)?;
-            for (list, page) in pages {
+            for (id, page) in pages {
                 found.insert(
                     PageOf {
-                        list,
+                        id,
                         ..alike.clone()
                     },
                     page,
@@ -281,22 +333,22 @@ impl Loader<CountOf> for CountsOf {
         let mut asked: HashMap<CountOf, Vec<Uuid>> = HashMap::new();
         for key in keys {
             let alike = CountOf {
-                list: Uuid::nil(),
+                id: Uuid::nil(),
                 ..key.clone()
             };
-            asked.entry(alike).or_default().push(key.list);
+            asked.entry(alike).or_default().push(key.id);
         }
         let mut found = HashMap::new();
         for (alike, lists) in asked {
             let counts = self
                 .0
-                .counts(alike.viewer, &lists, &alike.filter)
+                .counts(alike.viewer, alike.scope, &lists, &alike.filter)
                 .await
                 .map_err(Arc::new)?;
-            for (list, count) in counts {
+            for (id, count) in counts {
                 found.insert(
                     CountOf {
-                        list,
+                        id,
                         ..alike.clone()
                     },
                     count,

@@ -51,12 +51,12 @@ pub async fn hand_over(write: &Write<'_>, user: Uuid) -> AppResult<Vec<Delivery>
         let unassigned = unassign(write, list, user).await?;
         deliveries.extend(unassigned.into_iter().map(|task| Delivery {
             users: others.clone(),
-            notice: Notice::Task(TaskEvent {
+            notice: Notice::Task(Box::new(TaskEvent {
                 kind: TaskEventKind::Updated,
                 task_id: task.id,
                 list_id: list,
                 task: Some(task),
-            }),
+            })),
         }));
         deliveries.push(list_delivery(others, ListEventKind::Updated, list));
     }

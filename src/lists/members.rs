@@ -227,12 +227,12 @@ impl Lists {
         ];
         deliveries.extend(unassigned.into_iter().map(|task| Delivery {
             users: everyone.clone(),
-            notice: Notice::Task(TaskEvent {
+            notice: Notice::Task(Box::new(TaskEvent {
                 kind: TaskEventKind::Updated,
                 task_id: task.id,
                 list_id: list,
                 task: Some(task),
-            }),
+            })),
         }));
         self.events.commit_write(write, deliveries).await
     }

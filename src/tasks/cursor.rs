@@ -47,6 +47,7 @@ impl CursorKey {
         let k = match &position.key {
             SortKey::Time(time) => Some(time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
             SortKey::Text(text) => Some(text.clone()),
+            SortKey::Number(number) => Some(number.to_string()),
             SortKey::Missing => None,
         };
         let payload = serde_json::to_vec(&Payload {
@@ -82,7 +83,10 @@ impl CursorKey {
             ));
         }
         let key = match (field, payload.k) {
-            (OrderField::Title, Some(text)) => SortKey::Text(text),
+            (OrderField::Title | OrderField::Position, Some(text)) => SortKey::Text(text),
+            (OrderField::Priority, Some(number)) => {
+                SortKey::Number(number.parse().map_err(|_| invalid())?)
+            }
             (OrderField::DueAt, None) => SortKey::Missing,
             (_, Some(time)) => SortKey::Time(
                 DateTime::parse_from_rfc3339(&time)

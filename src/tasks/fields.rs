@@ -31,7 +31,8 @@ use crate::db::{Columns, FromColumn};
 /// which every read reads: `name: type = Column as "graphqlName"`. The name
 /// is the entity's field, the type its Rust type (`Option` when the column
 /// is nullable). `values` are answered as they are; `links` hold the id of
-/// another object, which their field loads. Hands both to the macro `$then`.
+/// another object, which their field loads as the GraphQL type named after
+/// `=>`. Hands both to the macro `$then`.
 macro_rules! task_fields {
     ($then:ident) => {
         $then! {
@@ -40,12 +41,15 @@ macro_rules! task_fields {
                 description: Option<String> = Description as "description",
                 completed: bool = Completed as "completed",
                 due_at: Option<chrono::DateTime<chrono::Utc>> = DueAt as "dueAt",
+                priority: crate::tasks::Priority = Priority as "priority",
+                position: String = Position as "position",
                 created_at: chrono::DateTime<chrono::Utc> = CreatedAt as "createdAt",
                 updated_at: chrono::DateTime<chrono::Utc> = UpdatedAt as "updatedAt",
             }
             links {
-                assignee_id: Option<uuid::Uuid> = AssigneeId as "assignee",
-                created_by: Option<uuid::Uuid> = CreatedBy as "createdBy",
+                assignee_id: Option<uuid::Uuid> = AssigneeId as "assignee" => Person,
+                created_by: Option<uuid::Uuid> = CreatedBy as "createdBy" => Person,
+                parent_id: Option<uuid::Uuid> = ParentId as "parent" => Task,
             }
         }
     };
@@ -55,7 +59,7 @@ pub(crate) use task_fields;
 macro_rules! shape {
     (
         values { $($value:ident: $value_ty:ty = $value_column:ident as $value_graphql:tt),* $(,)? }
-        links { $($link:ident: $link_ty:ty = $link_column:ident as $link_graphql:tt),* $(,)? }
+        links { $($link:ident: $link_ty:ty = $link_column:ident as $link_graphql:tt => $object:ident),* $(,)? }
     ) => {
         shape! { @all $($value: $value_ty = $value_column,)* $($link: $link_ty = $link_column,)* }
     };
@@ -128,13 +132,19 @@ macro_rules! shape {
                 Self {
                     id: task.id,
                     list_id: task.list_id,
-                    $($name: Some(task.$name),)*
+                    $($name: Some(converted(task.$name)),)*
                 }
             }
         }
     };
 }
 task_fields!(shape);
+
+/// A column's value as the field holds it (a priority from its level; the
+/// others as they are).
+fn converted<U, T: From<U>>(value: U) -> T {
+    value.into()
+}
 
 /// A field that is there when it was read, and absent when not: `null` is
 /// a value read (no description), never "not read".
@@ -173,6 +183,9 @@ mod tests {
             description: Some(None),
             completed: Some(false),
             due_at: Some(Some(now)),
+            priority: Some(crate::tasks::Priority::High),
+            position: Some("a0".into()),
+            parent_id: Some(None),
             created_at: Some(now),
             updated_at: Some(now),
             assignee_id: Some(Some(Uuid::now_v7())),

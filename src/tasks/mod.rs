@@ -11,6 +11,9 @@ pub mod input;
 pub mod order;
 mod page;
 mod pages;
+pub mod position;
+mod priority;
+mod tree;
 mod write;
 
 use chrono::{DateTime, Utc};
@@ -28,6 +31,9 @@ use cursor::CursorKey;
 pub use fields::{Shown, TaskRead};
 pub use input::{Description, TaskTitle};
 pub use page::{DEFAULT_PAGE, Edge, MAX_PAGE, Page, PageArgs, PageCursors, PageShows};
+pub use pages::Scope;
+pub use priority::Priority;
+pub use write::Move;
 
 use crate::{
     db::{sqlite_reads::SqliteReads, write::Writer},
@@ -53,6 +59,9 @@ pub struct NewTask {
     pub title: TaskTitle,
     pub description: Option<Description>,
     pub due_at: Option<DateTime<Utc>>,
+    pub priority: Priority,
+    /// The task it goes under (last among its subtasks), in its list.
+    pub parent_id: Option<Uuid>,
 }
 
 /// Changes to a task; `None` leaves a field as it is, `Some(None)` clears it.
@@ -62,6 +71,7 @@ pub struct TaskChanges {
     pub description: Option<Option<Description>>,
     pub completed: Option<bool>,
     pub due_at: Option<Option<DateTime<Utc>>>,
+    pub priority: Option<Priority>,
     /// Another list to move it to.
     pub list_id: Option<Uuid>,
     /// A member of its list to assign it to, or nobody.
@@ -78,6 +88,11 @@ pub struct TaskFilter {
     pub search_pattern: Option<String>,
     pub due_before: Option<DateTime<Utc>>,
     pub due_after: Option<DateTime<Utc>>,
+    pub priority_at_least: Option<Priority>,
+    /// Only the subtasks of this task.
+    pub parent_id: Option<Uuid>,
+    /// Only tasks without a parent.
+    pub top_level_only: bool,
 }
 
 impl TaskChanges {
@@ -86,6 +101,7 @@ impl TaskChanges {
             && self.description.is_none()
             && self.completed.is_none()
             && self.due_at.is_none()
+            && self.priority.is_none()
             && self.list_id.is_none()
             && self.assignee.is_none()
     }
@@ -112,6 +128,15 @@ pub fn listed(viewer: Uuid, filter: &TaskFilter) -> Condition {
     }
     if let Some(after) = filter.due_after {
         condition = condition.add(Column::DueAt.gt(after));
+    }
+    if let Some(priority) = filter.priority_at_least {
+        condition = condition.add(Column::Priority.gte(priority.level()));
+    }
+    if let Some(parent) = filter.parent_id {
+        condition = condition.add(Column::ParentId.eq(parent));
+    }
+    if filter.top_level_only {
+        condition = condition.add(Column::ParentId.is_null());
     }
     condition
 }
@@ -149,6 +174,20 @@ impl Tasks {
             .cond_where(listed(viewer, &TaskFilter::default()).add(Column::Id.eq(id)))
             .limit(1);
         Ok(self.all(&select, Shown::ALL).await?.pop())
+    }
+
+    /// The viewer's tasks among `ids`, with every field, by id.
+    pub async fn find_many(&self, viewer: Uuid, ids: &[Uuid]) -> AppResult<Vec<(Uuid, TaskRead)>> {
+        let mut select = Shown::ALL.select();
+        select.cond_where(
+            listed(viewer, &TaskFilter::default()).add(Column::Id.is_in(ids.iter().copied())),
+        );
+        Ok(self
+            .all(&select, Shown::ALL)
+            .await?
+            .into_iter()
+            .map(|task| (task.id, task))
+            .collect())
     }
 
     /// Every task `select` (of `shown`'s columns, [`Shown::select`]) finds:

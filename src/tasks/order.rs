@@ -24,6 +24,9 @@ pub enum OrderField {
     UpdatedAt,
     DueAt,
     Title,
+    Priority,
+    /// The manual order: the position among siblings.
+    Position,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -52,6 +55,7 @@ pub struct Position {
 pub enum SortKey {
     Time(DateTime<Utc>),
     Text(String),
+    Number(i64),
     /// A task without a due date, ordering by due date.
     Missing,
 }
@@ -72,6 +76,8 @@ impl OrderField {
             Self::UpdatedAt => Column::UpdatedAt,
             Self::DueAt => Column::DueAt,
             Self::Title => Column::Title,
+            Self::Priority => Column::Priority,
+            Self::Position => Column::Position,
         }
     }
 
@@ -82,6 +88,8 @@ impl OrderField {
             Self::UpdatedAt => SortKey::Time(task.updated_at?),
             Self::DueAt => task.due_at?.map_or(SortKey::Missing, SortKey::Time),
             Self::Title => SortKey::Text(task.title.as_ref()?.clone()),
+            Self::Priority => SortKey::Number(task.priority?.level().into()),
+            Self::Position => SortKey::Text(task.position.as_ref()?.clone()),
         })
     }
 }
@@ -96,6 +104,8 @@ impl Shown {
             OrderField::UpdatedAt => self.updated_at = true,
             OrderField::DueAt => self.due_at = true,
             OrderField::Title => self.title = true,
+            OrderField::Priority => self.priority = true,
+            OrderField::Position => self.position = true,
         }
         self
     }
@@ -140,6 +150,7 @@ impl TaskOrder {
         let no_due = || Column::DueAt.is_null();
         match (&position.key, walk) {
             (SortKey::Text(text), _) => Condition::all().add(keyed(Expr::val(text.clone()))),
+            (SortKey::Number(number), _) => Condition::all().add(keyed(Expr::val(*number))),
             (SortKey::Time(time), _) if self.field != OrderField::DueAt => {
                 Condition::all().add(keyed(Expr::val(*time)))
             }

@@ -10,7 +10,7 @@ use super::{
     cursor::CursorKey,
     listed,
     order::{OrderField, Position, TaskOrder, Walk},
-    pages::firsts_of_each_list,
+    pages::{Within, firsts_of_each},
 };
 use crate::{
     auth::Claimed,
@@ -106,21 +106,34 @@ impl Tasks {
             shows.tasks
         };
         let mut select = shown.select();
-        if filter.list_id.is_some() {
+        let parents;
+        let within = match (filter.list_id, filter.parent_id) {
             // One list: a walk of its index.
-            select.cond_where(window);
-        } else {
+            (Some(_), None) => None,
+            // One task's subtasks: a walk of theirs.
+            (_, Some(parent)) => {
+                parents = [parent];
+                Some(Within::Parents(&parents))
+            }
             // Every list of the viewer's: the first of each, then of them all.
-            let firsts = firsts_of_each_list(
-                self.db.get_database_backend(),
-                owner,
-                None,
-                window,
-                order,
-                walk,
-                size + 1,
-            );
-            select.and_where(Expr::col((task::Entity, Column::Id)).in_subquery(firsts));
+            (None, None) => Some(Within::Lists(None)),
+        };
+        match within {
+            None => {
+                select.cond_where(window);
+            }
+            Some(within) => {
+                let firsts = firsts_of_each(
+                    self.db.get_database_backend(),
+                    owner,
+                    &within,
+                    window,
+                    order,
+                    walk,
+                    size + 1,
+                );
+                select.and_where(Expr::col((task::Entity, Column::Id)).in_subquery(firsts));
+            }
         }
         select.and_where(viewer.live()).limit(size + 1);
         order.sort(&mut select, walk);

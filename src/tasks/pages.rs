@@ -1,9 +1,10 @@
 //! The pages of several lists at once, for `lists { tasks(…) }`, and the
 //! root page that spans every list of the viewer: both are made of
-//! [`firsts_of_each_list`], one statement that walks each list's own index
-//! in the listing order and stops after a page's worth, so a request costs
-//! the same number of statements for 2 lists as for 50, and a page the
-//! same whether a list holds 100 tasks or 100,000. Whether a page has tasks
+//! [`firsts_of_each`], one statement that walks each list's own index (or
+//! each parent's, for subtasks) in the listing order and stops after a
+//! page's worth, so a request costs the same number of statements for 2
+//! lists as for 50, and a page the same whether a list holds 100 tasks or
+//! 100,000. Whether a page has tasks
 //! before it (only asked with a cursor) is one more statement for all of
 //! them, and so is counting.
 
@@ -26,13 +27,49 @@ use super::{
 };
 use crate::error::AppResult;
 
+/// What a nested page is a page of: a list's tasks, or a task's subtasks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    List,
+    Parent,
+}
+
+impl Scope {
+    /// The column of a task that names its scope.
+    fn column(self) -> Column {
+        match self {
+            Self::List => Column::ListId,
+            Self::Parent => Column::ParentId,
+        }
+    }
+
+    /// The scope `task` is in, when it was read.
+    fn of(self, task: &TaskRead) -> Option<Uuid> {
+        match self {
+            Self::List => Some(task.list_id),
+            Self::Parent => task.parent_id.flatten(),
+        }
+    }
+}
+
+/// Whose tasks [`firsts_of_each`] walks.
+pub(super) enum Within<'a> {
+    /// Each of the viewer's lists, or of these among them.
+    Lists(Option<&'a [Uuid]>),
+    /// The subtasks of each of these tasks.
+    Parents(&'a [Uuid]),
+}
+
 impl Tasks {
-    /// The page `args` asks for of each of `lists` that the viewer sees,
-    /// keyed by list; a list the viewer does not see has none.
+    /// The page `args` asks for of each of `scopes` (lists, or tasks whose
+    /// subtasks) that the viewer sees, keyed by its id; one the viewer does
+    /// not see has none.
+    #[allow(clippy::too_many_arguments)]
     pub async fn pages(
         &self,
         viewer: Uuid,
-        lists: &[Uuid],
+        scope: Scope,
+        scopes: &[Uuid],
         filter: &TaskFilter,
         order: TaskOrder,
         args: PageArgs,
@@ -54,15 +91,20 @@ impl Tasks {
         if let Some(before) = &before {
             window = window.add(order.beyond(before, Walk::Backward, false));
         }
-        let shown = if shows.cursors {
+        let mut shown = if shows.cursors {
             shows.tasks.with_key_of(order.field)
         } else {
             shows.tasks
         };
-        let firsts = firsts_of_each_list(
+        shown.parent_id |= scope == Scope::Parent;
+        let within = match scope {
+            Scope::List => Within::Lists(Some(scopes)),
+            Scope::Parent => Within::Parents(scopes),
+        };
+        let firsts = firsts_of_each(
             self.db.get_database_backend(),
             viewer,
-            Some(lists),
+            &within,
             window,
             order,
             walk,
@@ -71,26 +113,28 @@ impl Tasks {
         let mut select = shown.select();
         select
             .and_where(Expr::col((task::Entity, Column::Id)).in_subquery(firsts))
-            .order_by((task::Entity, Column::ListId), Order::Asc);
+            .order_by((task::Entity, scope.column()), Order::Asc);
         order.sort(&mut select, walk);
         let mut tasks: HashMap<Uuid, Vec<TaskRead>> = HashMap::new();
         for task in self.all(&select, shown).await? {
-            tasks.entry(task.list_id).or_default().push(task);
+            if let Some(id) = scope.of(&task) {
+                tasks.entry(id).or_default().push(task);
+            }
         }
         // Tasks on the other side of a cursor the walk came from.
         let behind = match (walk, &after, &before) {
             (Walk::Forward, Some(cursor), _) => {
-                self.beyond_in(viewer, lists, filter, order, cursor, Walk::Backward)
+                self.beyond_in(viewer, scope, scopes, filter, order, cursor, Walk::Backward)
                     .await?
             }
             (Walk::Backward, _, Some(cursor)) => {
-                self.beyond_in(viewer, lists, filter, order, cursor, Walk::Forward)
+                self.beyond_in(viewer, scope, scopes, filter, order, cursor, Walk::Forward)
                     .await?
             }
             _ => HashSet::new(),
         };
         let mut pages = HashMap::new();
-        for &list in lists {
+        for &list in scopes {
             let mut found = tasks.remove(&list).unwrap_or_default();
             let more = found.len() as u64 > size;
             found.truncate(usize::try_from(size).unwrap_or(usize::MAX));
@@ -119,25 +163,27 @@ impl Tasks {
         Ok(pages)
     }
 
-    /// The lists among `lists` with a task beyond `cursor` on `side`.
+    /// The scopes among `scopes` with a task beyond `cursor` on `side`.
+    #[allow(clippy::too_many_arguments)]
     async fn beyond_in(
         &self,
         viewer: Uuid,
-        lists: &[Uuid],
+        scope: Scope,
+        scopes: &[Uuid],
         filter: &TaskFilter,
         order: TaskOrder,
         cursor: &Position,
         side: Walk,
     ) -> AppResult<HashSet<Uuid>> {
         let select = Query::select()
-            .column(Column::ListId)
+            .column(scope.column())
             .from(task::Entity)
             .cond_where(
                 listed(viewer, filter)
-                    .add(Column::ListId.is_in(lists.iter().copied()))
+                    .add(scope.column().is_in(scopes.iter().copied()))
                     .add(order.beyond(cursor, side, true)),
             )
-            .group_by_col(Column::ListId)
+            .group_by_col(scope.column())
             .to_owned();
         let rows = self.db.query_all(&select).await?;
         rows.iter()
@@ -145,22 +191,23 @@ impl Tasks {
             .collect()
     }
 
-    /// How many of the viewer's tasks in each of `lists` pass `filter`.
+    /// How many of the viewer's tasks in each of `scopes` pass `filter`.
     pub async fn counts(
         &self,
         viewer: Uuid,
-        lists: &[Uuid],
+        scope: Scope,
+        scopes: &[Uuid],
         filter: &TaskFilter,
     ) -> AppResult<HashMap<Uuid, u64>> {
         let select = Query::select()
-            .column(Column::ListId)
+            .column(scope.column())
             .expr(Expr::col(Column::Id).count())
             .from(task::Entity)
-            .cond_where(listed(viewer, filter).add(Column::ListId.is_in(lists.iter().copied())))
-            .group_by_col(Column::ListId)
+            .cond_where(listed(viewer, filter).add(scope.column().is_in(scopes.iter().copied())))
+            .group_by_col(scope.column())
             .to_owned();
         let rows = self.db.query_all(&select).await?;
-        let mut counts: HashMap<Uuid, u64> = lists.iter().map(|list| (*list, 0)).collect();
+        let mut counts: HashMap<Uuid, u64> = scopes.iter().map(|id| (*id, 0)).collect();
         for row in rows {
             let count: i64 = row.try_get_by_index(1)?;
             counts.insert(row.try_get_by_index(0)?, u64::try_from(count).unwrap_or(0));
@@ -170,56 +217,68 @@ impl Tasks {
 }
 
 /// The ids of the first `size` tasks passing `window`, in `order` walked
-/// `walk`-wards, of each list of the viewer's (of `lists` when given): for
-/// each of the viewer's memberships, a walk of that list's index for the
-/// order that stops after `size` rows. A query that sorted the viewer's
-/// tasks of every list instead would read them all, for each page.
+/// `walk`-wards, of each list of the viewer's (or each parent) `within`
+/// names: for each, a walk of an index for the order (its list's, or its
+/// parent's for the manual order) that stops after `size` rows. A query
+/// that sorted the viewer's tasks of every list instead would read them
+/// all, for each page.
 ///
 /// PostgreSQL says it with a lateral join; SQLite, which has none, with a
-/// subquery correlated to the membership, which it runs once per list.
-/// `window` names the tasks table as `tasks` (as [`super::listed`] does);
-/// the walk reads it under that name, and the caller reads the rows of the
-/// ids by it.
-pub(super) fn firsts_of_each_list(
+/// subquery correlated to the list or parent, which it runs once for each.
+/// `window` names the tasks table as `tasks` (as [`super::listed`] does,
+/// with the lists' rule); the walk reads it under that name, and the caller
+/// reads the rows of the ids by it.
+pub(super) fn firsts_of_each(
     backend: DbBackend,
     viewer: Uuid,
-    lists: Option<&[Uuid]>,
+    within: &Within<'_>,
     window: Condition,
     order: TaskOrder,
     walk: Walk,
     size: u64,
 ) -> SelectStatement {
-    let membership = Alias::new("membership");
+    let scope = Alias::new("scope");
     let picked = Alias::new("picked");
-    let mut walk_list = Query::select();
-    walk_list
+    let (walked_by, scope_id) = match within {
+        Within::Lists(_) => (
+            Column::ListId,
+            Expr::col((scope.clone(), list_member::Column::ListId)),
+        ),
+        Within::Parents(_) => (Column::ParentId, Expr::col((scope.clone(), Column::Id))),
+    };
+    let mut walk_scope = Query::select();
+    walk_scope
         .column((task::Entity, Column::Id))
         .from(task::Entity)
-        .and_where(
-            Expr::col((task::Entity, Column::ListId))
-                .equals((membership.clone(), list_member::Column::ListId)),
-        )
+        .and_where(Expr::col((task::Entity, walked_by)).eq(scope_id.clone()))
         .cond_where(window)
         .limit(size);
-    order.sort(&mut walk_list, walk);
+    order.sort(&mut walk_scope, walk);
     let mut firsts = Query::select();
-    firsts
-        .column((picked.clone(), Column::Id))
-        .from_as(Members, membership.clone())
-        .and_where(Expr::col((membership.clone(), list_member::Column::UserId)).eq(viewer));
-    if let Some(lists) = lists {
-        firsts.and_where(
-            Expr::col((membership, list_member::Column::ListId)).is_in(lists.iter().copied()),
-        );
+    firsts.column((picked.clone(), Column::Id));
+    match within {
+        Within::Lists(lists) => {
+            firsts
+                .from_as(Members, scope.clone())
+                .and_where(Expr::col((scope, list_member::Column::UserId)).eq(viewer));
+            if let Some(lists) = lists {
+                firsts.and_where(scope_id.is_in(lists.iter().copied()));
+            }
+        }
+        Within::Parents(parents) => {
+            firsts
+                .from_as(task::Entity, scope)
+                .and_where(scope_id.is_in(parents.iter().copied()));
+        }
     }
     if backend == DbBackend::Postgres {
-        firsts.join_lateral(JoinType::InnerJoin, walk_list, picked, Expr::val(true));
+        firsts.join_lateral(JoinType::InnerJoin, walk_scope, picked, Expr::val(true));
     } else {
         firsts.join_as(
             JoinType::InnerJoin,
             task::Entity,
             picked.clone(),
-            Expr::col((picked, Column::Id)).in_subquery(walk_list),
+            Expr::col((picked, Column::Id)).in_subquery(walk_scope),
         );
     }
     firsts

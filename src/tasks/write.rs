@@ -12,7 +12,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Description, NewTask, TaskChanges, TaskRead, Tasks, input};
+use super::{
+    Description, NewTask, Shown, TaskChanges, TaskRead, Tasks, input,
+    tree::{self, Siblings},
+};
 use crate::{
     db::{self, write::Write},
     error::{AppError, AppResult},
@@ -29,13 +32,25 @@ impl Tasks {
         let now = db::now();
         let title = new.title.into_inner();
         let description = new.description.map(Description::into_inner);
-        // An account's inbox has the account's id.
-        let list = new.list_id.unwrap_or(viewer);
-        let task = task::Model {
+        let parent = match new.parent_id {
+            Some(parent) => Some(self.parent(viewer, parent, new.list_id).await?),
+            None => None,
+        };
+        // A subtask goes in its parent's list; an account's inbox has the
+        // account's id.
+        let list = parent
+            .as_ref()
+            .map(|parent| parent.list_id)
+            .or(new.list_id)
+            .unwrap_or(viewer);
+        let mut task = task::Model {
             id: Uuid::now_v7(),
             list_id: list,
             created_by: Some(viewer),
             assignee_id: None,
+            parent_id: new.parent_id,
+            position: String::new(),
+            priority: new.priority.level(),
             search_text: input::search_text(&title, description.as_deref()),
             title,
             description,
@@ -46,6 +61,18 @@ impl Tasks {
         };
         let write = self.writer.begin().await?;
         let audience = Audience::read(&write, list, None).await?;
+        let siblings = Siblings {
+            list,
+            parent: task.parent_id,
+        };
+        siblings.hold(&write).await?;
+        if let Some(parent) = task.parent_id
+            && tree::level(&write, parent).await? >= tree::MAX_LEVELS
+        {
+            write.abandon().await?;
+            return Err(too_deep());
+        }
+        task.position = siblings.last(&write, task.id).await?;
         // Inserted only when the viewer may add to the list, in the statement.
         let mut insert = TaskRows::insert(task::ActiveModel::from(task.clone())).into_query();
         let values = Query::select()
@@ -58,9 +85,28 @@ impl Tasks {
             return Err(lists::refusal(&self.db, viewer, list).await?);
         }
         let task = TaskRead::from(task);
-        self.tell(write, TaskEventKind::Created, &task, audience)
+        self.tell(write, TaskEventKind::Created, vec![task.clone()], audience)
             .await?;
         Ok(task)
+    }
+
+    /// The task `parent` that a new task goes under, if the viewer sees it
+    /// and it is in `list` (when one is named).
+    async fn parent(
+        &self,
+        viewer: Uuid,
+        parent: Uuid,
+        list: Option<Uuid>,
+    ) -> AppResult<task::Model> {
+        match self.current(viewer, parent).await {
+            Ok(parent) if list.is_none_or(|list| list == parent.list_id) => Ok(parent),
+            Ok(_) => Err(AppError::bad_input(
+                "parentId",
+                "a subtask is in its parent's list",
+            )),
+            Err(AppError::NotFound) => Err(AppError::bad_input("parentId", "no such task")),
+            Err(error) => Err(error),
+        }
     }
 
     /// Applies `changes` to the viewer's task `id` and returns it as it is
@@ -97,45 +143,43 @@ impl Tasks {
                 // The assignee is not in the list it moves to.
                 next.assignee_id = None;
             }
-            let mut statement = TaskRows::update_many()
-                .set(task::ActiveModel {
-                    title: Set(next.title.clone()),
-                    description: Set(next.description.clone()),
-                    completed: Set(next.completed),
-                    due_at: Set(next.due_at),
-                    updated_at: Set(next.updated_at),
-                    search_text: Set(next.search_text.clone()),
-                    list_id: Set(next.list_id),
-                    assignee_id: Set(next.assignee_id),
-                    ..Default::default()
-                })
-                .filter(Column::Id.eq(id))
-                .filter(Column::UpdatedAt.eq(current.updated_at))
-                .filter(visible::tasks(viewer, Role::Editor));
-            if moved {
-                statement = statement.filter(
-                    Expr::val(next.list_id).in_subquery(visible::lists_of(viewer, Role::Editor)),
-                );
-            }
-            if let Some(assignee) = next.assignee_id {
-                // Assigned only to a member of the list it ends up in.
-                statement =
-                    statement.filter(Expr::val(assignee).in_subquery(members_of(next.list_id)));
-            }
-            let write = self.writer.begin().await?;
+            let write = if moved {
+                self.writer.begin_together().await?
+            } else {
+                self.writer.begin().await?
+            };
             let left = moved.then_some(current.list_id);
             let audience = Audience::read(&write, next.list_id, left).await?;
-            if write.changed(&statement.into_query()).await? {
-                let next = TaskRead::from(next);
-                self.tell(write, TaskEventKind::Updated, &next, audience)
+            let subtree = if moved {
+                // It becomes a top-level task of the other list, last there,
+                // and takes its subtasks along.
+                let siblings = Siblings {
+                    list: next.list_id,
+                    parent: None,
+                };
+                hold_both(&write, current.list_id, next.list_id).await?;
+                next.parent_id = None;
+                next.position = siblings.last(&write, id).await?;
+                tree::subtree(&write, id).await?
+            } else {
+                Vec::new()
+            };
+            if write
+                .changed(&self.update_statement(viewer, &current, &next))
+                .await?
+            {
+                let mut changed = vec![TaskRead::from(next.clone())];
+                changed.extend(self.carry(&write, &subtree, next.list_id).await?);
+                self.tell(write, TaskEventKind::Updated, changed, audience)
                     .await?;
-                return Ok(next);
+                return Ok(TaskRead::from(next));
             }
             write.abandon().await?;
         }
         Err(AppError::internal("task kept changing during the update"))
     }
 
+    /// Deletes the viewer's task `id` and its subtasks.
     #[tracing::instrument(skip_all, fields(viewer = %viewer, task = %id))]
     pub async fn delete(&self, viewer: Uuid, id: Uuid) -> AppResult<()> {
         let current = self.current(viewer, id).await?;
@@ -143,18 +187,130 @@ impl Tasks {
             .filter(Column::Id.eq(id))
             .filter(visible::tasks(viewer, Role::Editor))
             .into_query();
-        let write = self.writer.begin().await?;
+        let write = self.writer.begin_together().await?;
         let audience = Audience::read(&write, current.list_id, None).await?;
+        let subtree = tree::subtree(&write, id).await?;
         if !write.changed(&statement).await? {
             write.abandon().await?;
             return Err(lists::refusal(&self.db, viewer, current.list_id).await?);
         }
-        let gone = TaskRead {
-            id,
-            ..TaskRead::from(current)
-        };
-        self.tell(write, TaskEventKind::Deleted, &gone, audience)
+        // The database deleted the subtasks with it (by their parent).
+        let gone = subtree
+            .iter()
+            .map(|&(task, _)| TaskRead {
+                id: task,
+                ..TaskRead::from(current.clone())
+            })
+            .collect();
+        self.tell(write, TaskEventKind::Deleted, gone, audience)
             .await
+    }
+
+    /// Moves the viewer's task `id` among its siblings, under another
+    /// parent, or to another list, as [`Move`] says.
+    #[tracing::instrument(skip_all, fields(viewer = %viewer, task = %id))]
+    pub async fn move_task(&self, viewer: Uuid, id: Uuid, to: Move) -> AppResult<TaskRead> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let current = self.current(viewer, id).await?;
+            let target = to.list_id.unwrap_or(current.list_id);
+            let changes = TaskChanges {
+                list_id: Some(target),
+                ..Default::default()
+            };
+            self.check_change(viewer, &current, &changes).await?;
+            let mut next = apply(&current, &changes);
+            next.parent_id = match to.parent_id {
+                Some(parent) => parent,
+                // Kept within its list; top-level in another.
+                None if target == current.list_id => current.parent_id,
+                None => None,
+            };
+            let moved = target != current.list_id;
+            if moved
+                && let Some(assignee) = next.assignee_id
+                && lists::role_in(&self.db, assignee, target).await?.is_none()
+            {
+                next.assignee_id = None;
+            }
+            let write = self.writer.begin_together().await?;
+            let left = moved.then_some(current.list_id);
+            let audience = Audience::read(&write, target, left).await?;
+            hold_both(&write, current.list_id, target).await?;
+            let subtree = match self.place(&write, viewer, id, &mut next, &to).await {
+                Ok(subtree) => subtree,
+                Err(error) => {
+                    write.abandon().await?;
+                    return Err(error);
+                }
+            };
+            if write
+                .changed(&self.update_statement(viewer, &current, &next))
+                .await?
+            {
+                let mut changed = vec![TaskRead::from(next.clone())];
+                if moved {
+                    changed.extend(self.carry(&write, &subtree, target).await?);
+                }
+                self.tell(write, TaskEventKind::Updated, changed, audience)
+                    .await?;
+                return Ok(TaskRead::from(next));
+            }
+            // Changed since it was read: read it again.
+            write.abandon().await?;
+        }
+        Err(AppError::internal("task kept changing during the move"))
+    }
+
+    /// Checks `next`'s new parent and neighbours within `write` and gives it
+    /// its position; the task's subtree (itself first).
+    async fn place(
+        &self,
+        write: &Write<'_>,
+        viewer: Uuid,
+        id: Uuid,
+        next: &mut task::Model,
+        to: &Move,
+    ) -> AppResult<Vec<(Uuid, usize)>> {
+        let subtree = tree::subtree(write, id).await?;
+        if let Some(parent) = next.parent_id {
+            if subtree.iter().any(|&(task, _)| task == parent) {
+                return Err(AppError::bad_input(
+                    "parentId",
+                    "a task cannot go under itself or its subtasks",
+                ));
+            }
+            let seen = self
+                .current(viewer, parent)
+                .await
+                .ok()
+                .filter(|parent| parent.list_id == next.list_id);
+            if seen.is_none() {
+                return Err(AppError::bad_input(
+                    "parentId",
+                    "no such task in the task's list",
+                ));
+            }
+            let height = subtree.iter().map(|&(_, level)| level).max().unwrap_or(1);
+            if tree::level(write, parent).await? + height > tree::MAX_LEVELS {
+                return Err(too_deep());
+            }
+        }
+        let siblings = Siblings {
+            list: next.list_id,
+            parent: next.parent_id,
+        };
+        let after = match to.after {
+            Some(after) => Some(siblings.member(write, after, id, "after").await?),
+            None => None,
+        };
+        let before = match to.before {
+            Some(before) => Some(siblings.member(write, before, id, "before").await?),
+            None => None,
+        };
+        next.position = siblings
+            .place(write, id, after.as_ref(), before.as_ref())
+            .await?;
+        Ok(subtree)
     }
 
     /// The task as it is, if the viewer sees it.
@@ -164,6 +320,74 @@ impl Tasks {
             .one(&self.db)
             .await?
             .ok_or(AppError::NotFound)
+    }
+
+    /// The update of `current` to `next`, made only if the task is as it was
+    /// read and the viewer may make it (an editor of its list, and of the
+    /// list it moves to; an assignee who is a member there), in the
+    /// statement.
+    fn update_statement(
+        &self,
+        viewer: Uuid,
+        current: &task::Model,
+        next: &task::Model,
+    ) -> sea_orm::sea_query::UpdateStatement {
+        let mut statement = TaskRows::update_many()
+            .set(task::ActiveModel {
+                title: Set(next.title.clone()),
+                description: Set(next.description.clone()),
+                completed: Set(next.completed),
+                due_at: Set(next.due_at),
+                priority: Set(next.priority),
+                parent_id: Set(next.parent_id),
+                position: Set(next.position.clone()),
+                updated_at: Set(next.updated_at),
+                search_text: Set(next.search_text.clone()),
+                list_id: Set(next.list_id),
+                assignee_id: Set(next.assignee_id),
+                ..Default::default()
+            })
+            .filter(Column::Id.eq(current.id))
+            .filter(Column::UpdatedAt.eq(current.updated_at))
+            .filter(visible::tasks(viewer, Role::Editor));
+        if next.list_id != current.list_id {
+            statement = statement.filter(
+                Expr::val(next.list_id).in_subquery(visible::lists_of(viewer, Role::Editor)),
+            );
+        }
+        if let Some(assignee) = next.assignee_id {
+            // Assigned only to a member of the list it ends up in.
+            statement = statement.filter(Expr::val(assignee).in_subquery(members_of(next.list_id)));
+        }
+        statement.into_query()
+    }
+
+    /// Moves the subtasks in `subtree` (after its top, which the caller
+    /// moved) to `list`, within `write`; each as it is now.
+    async fn carry(
+        &self,
+        write: &Write<'_>,
+        subtree: &[(Uuid, usize)],
+        list: Uuid,
+    ) -> AppResult<Vec<TaskRead>> {
+        let below: Vec<Uuid> = subtree.iter().skip(1).map(|&(id, _)| id).collect();
+        if below.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = db::now();
+        let statement = TaskRows::update_many()
+            .col_expr(Column::ListId, Expr::val(list))
+            .col_expr(Column::UpdatedAt, Expr::val(now))
+            .filter(Column::Id.is_in(below.iter().copied()))
+            .into_query();
+        write.changed(&statement).await?;
+        let mut select = Shown::ALL.select();
+        select.and_where(Column::Id.is_in(below.iter().copied()));
+        let rows = write.query_all(write.backend().build(&select)).await?;
+        Ok(rows
+            .iter()
+            .map(|row| TaskRead::read(row, Shown::ALL))
+            .collect::<Result<_, _>>()?)
     }
 
     /// The viewer may make `changes` to `current`: an editor of its list,
@@ -198,42 +422,77 @@ impl Tasks {
         Ok(())
     }
 
-    /// Ends `write`, telling `audience` of `kind`: the members of `task`'s
-    /// list, and for a task that left a list, its members who are not in
-    /// the new one that it is gone for them.
+    /// Ends `write`, telling `audience` of `kind` for each of `tasks` (a
+    /// task and the subtasks that went with it): the members of their list,
+    /// and for tasks that left a list, its members who are not in the new
+    /// one that they are gone for them.
     async fn tell(
         &self,
         write: Write<'_>,
         kind: TaskEventKind,
-        task: &TaskRead,
+        tasks: Vec<TaskRead>,
         audience: Audience,
     ) -> AppResult<()> {
         let Audience { members, left } = audience;
         let mut deliveries = Vec::new();
-        if let Some((left, gone)) = left {
+        for task in tasks {
+            if let Some((left, gone)) = &left {
+                deliveries.push(Delivery {
+                    users: gone.clone(),
+                    notice: Notice::Task(Box::new(TaskEvent {
+                        kind: TaskEventKind::Deleted,
+                        task_id: task.id,
+                        list_id: *left,
+                        task: None,
+                    })),
+                });
+            }
+            tracing::debug!(task = %task.id, "task change committed");
             deliveries.push(Delivery {
-                users: gone,
-                notice: Notice::Task(TaskEvent {
-                    kind: TaskEventKind::Deleted,
+                users: members.clone(),
+                notice: Notice::Task(Box::new(TaskEvent {
+                    kind,
                     task_id: task.id,
-                    list_id: left,
-                    task: None,
-                }),
+                    list_id: task.list_id,
+                    task: (kind != TaskEventKind::Deleted).then_some(task),
+                })),
             });
         }
-        deliveries.push(Delivery {
-            users: members,
-            notice: Notice::Task(TaskEvent {
-                kind,
-                task_id: task.id,
-                list_id: task.list_id,
-                task: (kind != TaskEventKind::Deleted).then(|| task.clone()),
-            }),
-        });
         self.events.commit_write(write, deliveries).await?;
-        tracing::debug!(task = %task.id, "task change committed");
         Ok(())
     }
+}
+
+/// Where `moveTask` puts a task; each `None` keeps it where it is.
+#[derive(Debug, Default)]
+pub struct Move {
+    /// `Some(None)`: top-level.
+    pub parent_id: Option<Option<Uuid>>,
+    pub list_id: Option<Uuid>,
+    /// The sibling it goes right after.
+    pub after: Option<Uuid>,
+    /// The sibling it goes right before.
+    pub before: Option<Uuid>,
+}
+
+/// Holds the order of both lists a move touches, in one order whoever
+/// moves, so that two moves never wait on each other's.
+async fn hold_both(write: &Write<'_>, from: Uuid, to: Uuid) -> AppResult<()> {
+    let (first, second) = (Ord::min(from, to), Ord::max(from, to));
+    for list in [first, second] {
+        Siblings { list, parent: None }.hold(write).await?;
+        if first == second {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn too_deep() -> AppError {
+    AppError::bad_input(
+        "parentId",
+        format!("tasks nest {} levels deep at most", tree::MAX_LEVELS),
+    )
 }
 
 /// Who hears of a task's change, read at the start of its write (on
@@ -281,6 +540,9 @@ fn insert_values(task: &task::Model) -> Vec<Expr> {
         Expr::val(task.list_id),
         Expr::val(task.created_by),
         Expr::val(task.assignee_id),
+        Expr::val(task.parent_id),
+        Expr::val(task.position.clone()),
+        Expr::val(task.priority),
         Expr::val(task.title.clone()),
         Expr::val(task.description.clone()),
         Expr::val(task.completed),
@@ -304,6 +566,9 @@ fn apply(current: &task::Model, changes: &TaskChanges) -> task::Model {
     }
     if let Some(due_at) = changes.due_at {
         next.due_at = due_at.map(db::truncate);
+    }
+    if let Some(priority) = changes.priority {
+        next.priority = priority.level();
     }
     if let Some(list) = changes.list_id {
         next.list_id = list;

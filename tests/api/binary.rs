@@ -282,7 +282,7 @@ async fn the_server_logs_request_ids_never_passwords_and_stops_gracefully() {
     let db = sea_orm::Database::connect(&database.url)
         .await
         .expect("connect");
-    sea_orm::ConnectionTrait::execute_unprepared(&db, "DROP TABLE tasks")
+    sea_orm::ConnectionTrait::execute_unprepared(&db, "ALTER TABLE tasks RENAME TO tasks_gone")
         .await
         .expect("break the database");
     let body = post(json!({ "query": "{ tasks { totalCount } }" }), Some(&token)).await;

@@ -24,6 +24,7 @@ mod sharing;
 mod shutdown;
 mod smtp;
 mod storage;
+mod structure;
 mod subscriptions;
 mod tasks;
 mod tokens;

@@ -40,6 +40,10 @@ async fn seed(app: &TestApp, owner: &str, count: usize) -> Vec<task::Model> {
                 list_id: owner,
                 created_by: Some(owner),
                 assignee_id: None,
+                parent_id: None,
+                // Equal keys, which only the id tells apart.
+                position: format!("a{}", i % 4),
+                priority: i32::try_from(i % 5).expect("small"),
                 search_text: search_text(&title, description.as_deref()),
                 title,
                 description,
@@ -67,6 +71,8 @@ fn expected(tasks: &[task::Model], field: &str, ascending: bool) -> Vec<String> 
             "CREATED_AT" => a.created_at.cmp(&b.created_at),
             "UPDATED_AT" => a.updated_at.cmp(&b.updated_at),
             "TITLE" => a.title.as_bytes().cmp(b.title.as_bytes()),
+            "PRIORITY" => a.priority.cmp(&b.priority),
+            "POSITION" => a.position.as_bytes().cmp(b.position.as_bytes()),
             "DUE_AT" => {
                 // Tasks without a due date last, whatever the direction.
                 let missing = a.due_at.is_none().cmp(&b.due_at.is_none());
@@ -114,7 +120,14 @@ async fn paging_both_ways_in_every_order_lists_each_task_exactly_once() {
     let tasks = seed(&app, &ada.user_id, 47).await;
     seed(&app, &bob.user_id, 5).await;
 
-    for field in ["CREATED_AT", "UPDATED_AT", "DUE_AT", "TITLE"] {
+    for field in [
+        "CREATED_AT",
+        "UPDATED_AT",
+        "DUE_AT",
+        "TITLE",
+        "PRIORITY",
+        "POSITION",
+    ] {
         for direction in ["ASC", "DESC"] {
             let order = json!({ "field": field, "direction": direction });
             let want = expected(&tasks, field, direction == "ASC");
@@ -275,7 +288,7 @@ async fn bad_paging_arguments_are_bad_user_input() {
             "another ordering",
         ),
         (
-            json!({ "order": { "field": "PRIORITY" } }),
+            json!({ "order": { "field": "URGENCY" } }),
             "field",
             "unknown order field",
         ),

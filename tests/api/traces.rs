@@ -449,7 +449,7 @@ async fn a_nested_query_runs_as_many_statements_for_50_lists_as_for_2() {
         assert!(
             statements
                 .iter()
-                .any(|sql| sql.contains(r#""tasks"."list_id" = "membership"."list_id""#)),
+                .any(|sql| sql.contains(r#""tasks"."list_id" = "scope"."list_id""#)),
             "every list's page in one statement, a walk per list: {statements:#?}"
         );
         assert!(

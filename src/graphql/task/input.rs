@@ -24,6 +24,11 @@ pub struct CreateTaskInput {
     /// At most 10,000 characters.
     pub description: Option<String>,
     pub due_at: Option<DateTime>,
+    /// `NONE` when not given.
+    pub priority: Option<Priority>,
+    /// Makes it a subtask of this task (last among its subtasks), in that
+    /// task's list; 4 levels in all.
+    pub parent_id: Option<ID>,
 }
 
 /// Only the fields given change; `null` clears `description` or `dueAt`.
@@ -37,8 +42,11 @@ pub struct UpdateTaskInput {
     pub completed: MaybeUndefined<bool>,
     #[graphql(default)]
     pub due_at: MaybeUndefined<DateTime>,
-    /// Moves the task to another list (an editor of both); its assignee
-    /// stays only if a member there.
+    #[graphql(default)]
+    pub priority: MaybeUndefined<Priority>,
+    /// Moves the task, with its subtasks, to another list (an editor of
+    /// both), last among its top-level tasks; its assignee stays only if a
+    /// member there.
     #[graphql(default)]
     pub list_id: MaybeUndefined<ID>,
 }
@@ -59,6 +67,40 @@ pub struct TaskFilterInput {
     pub due_before: Option<DateTime>,
     /// Due strictly after this time.
     pub due_after: Option<DateTime>,
+    /// This priority or a higher one.
+    pub priority_at_least: Option<Priority>,
+    /// Only the subtasks of this task.
+    pub parent_id: Option<ID>,
+    /// Only tasks that are no other task's subtask.
+    pub top_level_only: Option<bool>,
+}
+
+/// How urgent a task is.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "tasks::Priority")]
+pub enum Priority {
+    None,
+    Low,
+    Medium,
+    High,
+    Urgent,
+}
+
+/// Where `moveTask` puts a task: after one sibling and/or before another
+/// (neither: first), under another parent or in another list. What is not
+/// given stays as it is; `parentId: null` makes it top-level.
+#[derive(InputObject)]
+pub struct MoveTaskInput {
+    pub id: ID,
+    #[graphql(default)]
+    pub parent_id: MaybeUndefined<ID>,
+    /// Another list (an editor of both); the task takes its subtasks along
+    /// and is top-level there unless `parentId` names a task of that list.
+    pub list_id: Option<ID>,
+    /// The sibling it goes right after.
+    pub after: Option<ID>,
+    /// The sibling it goes right before.
+    pub before: Option<ID>,
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +110,9 @@ pub enum OrderField {
     UpdatedAt,
     DueAt,
     Title,
+    Priority,
+    /// The manual order (ascending: as the list shows it).
+    Position,
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +149,13 @@ impl TaskFilterInput {
             search_pattern: self.search.as_deref().map(search_pattern).transpose()?,
             due_before: self.due_before.map(|due| due.0),
             due_after: self.due_after.map(|due| due.0),
+            priority_at_least: self.priority_at_least.map(Into::into),
+            parent_id: self
+                .parent_id
+                .as_ref()
+                .map(|id| parse_id(id, "parentId"))
+                .transpose()?,
+            top_level_only: self.top_level_only.unwrap_or(false),
         })
     }
 }
@@ -133,6 +185,11 @@ impl UpdateTaskInput {
                 MaybeUndefined::Null => Some(None),
                 MaybeUndefined::Value(due) => Some(Some(due.0)),
             },
+            priority: match self.priority {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => return Err(required("priority")),
+                MaybeUndefined::Value(priority) => Some(priority.into()),
+            },
             list_id: match self.list_id {
                 MaybeUndefined::Undefined => None,
                 MaybeUndefined::Null => return Err(required("listId")),
@@ -158,7 +215,31 @@ impl CreateTaskInput {
                 .map(Description::parse)
                 .transpose()?,
             due_at: self.due_at.map(|due| due.0),
+            priority: self.priority.map(Into::into).unwrap_or_default(),
+            parent_id: self
+                .parent_id
+                .as_ref()
+                .map(|id| parse_id(id, "parentId"))
+                .transpose()?,
         })
+    }
+}
+
+impl MoveTaskInput {
+    /// The task and where it goes.
+    pub(super) fn parse(self) -> Result<(Uuid, tasks::Move), AppError> {
+        let optional = |id: Option<ID>, field| id.map(|id| parse_id(&id, field)).transpose();
+        let to = tasks::Move {
+            parent_id: match self.parent_id {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(id) => Some(Some(parse_id(&id, "parentId")?)),
+            },
+            list_id: optional(self.list_id, "listId")?,
+            after: optional(self.after, "after")?,
+            before: optional(self.before, "before")?,
+        };
+        Ok((parse_id(&self.id, "id")?, to))
     }
 }
 

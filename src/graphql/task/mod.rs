@@ -24,9 +24,9 @@ use super::{
 };
 use crate::{
     error::AppError,
-    tasks::{self, PageArgs, Tasks, order::TaskOrder},
+    tasks::{self, PageArgs, Scope, Tasks, order::TaskOrder},
 };
-use input::{CreateTaskInput, UpdateTaskInput};
+use input::{CreateTaskInput, MoveTaskInput, UpdateTaskInput};
 use page::{TaskEdge, shows};
 
 fn parse_id(id: &ID) -> Result<Uuid, AppError> {
@@ -74,25 +74,30 @@ impl TaskQuery {
     }
 }
 
-/// A page of the viewer's tasks, within `list` when one is given (a
-/// list's own `tasks`), as the root `tasks` and `TaskList.tasks` answer.
+/// A page of the viewer's tasks, within `scope` when one is given (a
+/// list's own `tasks`, a task's `subtasks`), as the root `tasks`,
+/// `TaskList.tasks` and `Task.subtasks` answer.
 pub async fn connection(
     ctx: &Context<'_>,
-    list: Option<Uuid>,
+    scope: Option<(Scope, Uuid)>,
     filter: Option<TaskFilterInput>,
     order_by: Option<TaskOrderInput>,
     args: PageArgs,
 ) -> Result<TaskConnection, AppError> {
     let mut filter = filter.unwrap_or_default().parse()?;
     let order = order_by.map_or_else(TaskOrder::default, TaskOrderInput::parse);
-    let (owner, page) = match list {
-        // A list's own page: every list's of the request in one statement.
-        Some(list) => {
-            filter.list_id = None;
+    let (owner, page) = match scope {
+        // A nested page: every parent's of the request in one statement.
+        Some((scope, id)) => {
+            match scope {
+                Scope::List => filter.list_id = None,
+                Scope::Parent => filter.parent_id = None,
+            }
             let viewer = viewer_id(ctx)?;
             let key = PageOf {
                 viewer,
-                list,
+                scope,
+                id,
                 filter: filter.clone(),
                 order,
                 args,
@@ -138,7 +143,7 @@ pub async fn connection(
         edges: PlainList(edges),
         page_info: Plain(page_info),
         owner,
-        list,
+        scope,
         filter,
     })
 }
@@ -194,7 +199,18 @@ impl TaskMutation {
         ))
     }
 
-    /// Deletes one of the viewer's tasks and returns its id.
+    /// An editor puts a task in its place in the manual order: after and/or
+    /// before a sibling, under another parent, or in another list. The
+    /// server computes its `position`; no other task changes.
+    async fn move_task(&self, ctx: &Context<'_>, input: MoveTaskInput) -> Result<Plain<Task>> {
+        let viewer = Viewer::require(ctx).await?;
+        let (id, to) = input.parse()?;
+        let tasks = ctx.data_unchecked::<Tasks>();
+        Ok(Plain(tasks.move_task(viewer.user.id, id, to).await?.into()))
+    }
+
+    /// Deletes one of the viewer's tasks, with its subtasks, and returns
+    /// its id.
     async fn delete_task(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
         let viewer = Viewer::require(ctx).await?;
         let id = parse_id(&id)?;

@@ -10,16 +10,21 @@ use async_graphql::{
     ServerResult, Value,
 };
 
-use super::super::{
-    errors::server_error,
-    lists::{Person, TaskList},
-    loaders,
-    plain::{self, PlainObject},
-    scalars::DateTime,
+use super::{
+    super::{
+        errors::server_error,
+        lists::{Person, TaskList},
+        loaders::{self, Linked},
+        plain::{self, PlainObject},
+        scalars::DateTime,
+    },
+    TaskConnection,
+    input::{Direction, OrderField, Priority, TaskOrderInput},
+    page_cost,
 };
 use crate::{
     error::AppError,
-    tasks::{Shown, TaskRead, fields::task_fields},
+    tasks::{self, PageArgs, Scope, Shown, TaskRead, fields::task_fields},
 };
 
 /// A task as it was read: on a page, only the fields the page shows.
@@ -87,6 +92,18 @@ impl Answer for chrono::DateTime<chrono::Utc> {
     }
 }
 
+impl Answer for tasks::Priority {
+    type Output = Priority;
+
+    fn output(&self) -> Priority {
+        (*self).into()
+    }
+
+    fn value(&self) -> Value {
+        async_graphql::InputType::to_value(&Priority::from(*self))
+    }
+}
+
 impl<T: Answer> Answer for Option<T> {
     type Output = Option<T::Output>;
 
@@ -102,7 +119,7 @@ impl<T: Answer> Answer for Option<T> {
 macro_rules! object {
     (
         values { $($name:ident: $ty:ty = $column:ident as $graphql:tt),* $(,)? }
-        links { $($link:ident: $link_ty:ty = $link_column:ident as $link_graphql:tt),* $(,)? }
+        links { $($link:ident: $link_ty:ty = $link_column:ident as $link_graphql:tt => $object:ident),* $(,)? }
     ) => {
         /// Something to do, in one of the viewer's lists.
         #[Object]
@@ -127,18 +144,39 @@ macro_rules! object {
 
             $(
                 #[graphql(name = $link_graphql)]
-                async fn $link(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
+                async fn $link(&self, ctx: &Context<'_>) -> Result<Option<$object>> {
                     match *read(self.0.$link.as_ref())? {
-                        Some(person) => Ok(loaders::person(ctx, person).await?),
+                        Some(id) => Ok(<$object as Linked>::linked(ctx, id).await?),
                         None => Ok(None),
                     }
                 }
             )*
+
+            /// Its subtasks, in the manual order.
+            #[graphql(complexity = "1 + page_cost(first, None) * child_complexity")]
+            async fn subtasks(
+                &self,
+                ctx: &Context<'_>,
+                first: Option<i32>,
+                after: Option<String>,
+            ) -> Result<TaskConnection> {
+                let order = TaskOrderInput {
+                    field: OrderField::Position,
+                    direction: Direction::Asc,
+                };
+                let args = PageArgs {
+                    first,
+                    after,
+                    ..PageArgs::default()
+                };
+                Ok(super::connection(ctx, Some((Scope::Parent, self.0.id)), None, Some(order), args)
+                    .await?)
+            }
         }
 
         impl Task {
             /// The fields whose values are loaded.
-            pub const LOADED: &[&str] = &["list", $($link_graphql),*];
+            pub const LOADED: &[&str] = &["list", "subtasks", $($link_graphql),*];
         }
 
         impl PlainObject for Task {

@@ -68,9 +68,9 @@ pub struct TaskConnection {
     pub(super) edges: PlainList<TaskEdge>,
     pub(super) page_info: Plain<PageInfo>,
     pub(super) owner: Uuid,
-    /// The list a list's own `tasks` is of (counted with every list's of
-    /// the request in one statement).
-    pub(super) list: Option<Uuid>,
+    /// The list a list's own `tasks` is of, or the task whose `subtasks`
+    /// (counted with every parent's of the request in one statement).
+    pub(super) scope: Option<(tasks::Scope, Uuid)>,
     pub(super) filter: tasks::TaskFilter,
 }
 
@@ -86,11 +86,12 @@ impl TaskConnection {
 
     /// All the viewer's tasks that pass the filter; counted only when asked for.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        let count = match self.list {
-            Some(list) => {
+        let count = match self.scope {
+            Some((scope, id)) => {
                 let key = CountOf {
                     viewer: self.owner,
-                    list,
+                    scope,
+                    id,
                     filter: self.filter.clone(),
                 };
                 loaders::count(ctx, key).await?

@@ -1,0 +1,489 @@
+//! Tasks with structure: priority, subtasks and the manual order the server
+//! keeps, tried by an editor, a viewer and an outsider of a shared list.
+
+use serde_json::{Value, json};
+
+use crate::{
+    helpers::{Session, TestApp, assert_error},
+    sharing::{Sharing, sharing},
+    ws_client::TASK_EVENTS,
+};
+
+const CREATE: &str = "mutation($input: CreateTaskInput!) { createTask(input: $input) {
+    id title priority position parent { id } list { id } } }";
+const MOVE: &str = "mutation($input: MoveTaskInput!) { moveTask(input: $input) {
+    id position parent { id } list { id } } }";
+const ORDER: &str = "query($id: ID!) { task(id: $id) { subtasks(first: 100) {
+    totalCount edges { node { id title position } } } } }";
+const TOP: &str =
+    "query($list: ID!) { tasks(first: 100, orderBy: { field: POSITION, direction: ASC },
+    filter: { listId: $list, topLevelOnly: true }) { edges { node { id title position } } } }";
+
+/// A list of Ada's that Bob edits and Cy views; Dan is in none of it.
+struct Team {
+    sharing: Sharing,
+    ada: Session,
+    bob: Session,
+    cy: Session,
+    dan: Session,
+    list: String,
+}
+
+async fn team() -> Team {
+    let sharing = sharing().await;
+    let ada = sharing.person("ada@example.com").await;
+    let bob = sharing.person("bob@example.com").await;
+    let cy = sharing.person("cy@example.com").await;
+    let dan = sharing.person("dan@example.com").await;
+    let list = sharing.list(&ada, "Release").await;
+    sharing
+        .join(&ada, &list, &bob, "bob@example.com", "EDITOR")
+        .await;
+    sharing
+        .join(&ada, &list, &cy, "cy@example.com", "VIEWER")
+        .await;
+    Team {
+        sharing,
+        ada,
+        bob,
+        cy,
+        dan,
+        list,
+    }
+}
+
+impl Team {
+    fn app(&self) -> &TestApp {
+        &self.sharing.app
+    }
+
+    async fn create(&self, who: &Session, input: Value) -> Value {
+        self.app()
+            .graphql(CREATE, json!({ "input": input }), Some(&who.access_token))
+            .await
+    }
+
+    /// A task `title` in the list, under `parent` when given; its id.
+    async fn task(&self, title: &str, parent: Option<&str>) -> String {
+        let made = self
+            .create(
+                &self.bob,
+                json!({ "title": title, "listId": self.list, "parentId": parent }),
+            )
+            .await;
+        made["data"]["createTask"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("made: {made}"))
+            .to_owned()
+    }
+
+    async fn move_task(&self, who: &Session, input: Value) -> Value {
+        self.app()
+            .graphql(MOVE, json!({ "input": input }), Some(&who.access_token))
+            .await
+    }
+
+    /// The titles of the list's top-level tasks in the manual order, and
+    /// their positions.
+    async fn top(&self) -> Vec<(String, String)> {
+        let page = self
+            .app()
+            .graphql(
+                TOP,
+                json!({ "list": self.list }),
+                Some(&self.ada.access_token),
+            )
+            .await;
+        ordered(&page["data"]["tasks"])
+    }
+
+    async fn subtasks(&self, parent: &str) -> Vec<(String, String)> {
+        let page = self
+            .app()
+            .graphql(ORDER, json!({ "id": parent }), Some(&self.ada.access_token))
+            .await;
+        ordered(&page["data"]["task"]["subtasks"])
+    }
+}
+
+fn ordered(page: &Value) -> Vec<(String, String)> {
+    let pairs: Vec<(String, String)> = page["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a page: {page}"))
+        .iter()
+        .map(|edge| {
+            (
+                edge["node"]["title"].as_str().expect("title").to_owned(),
+                edge["node"]["position"]
+                    .as_str()
+                    .expect("position")
+                    .to_owned(),
+            )
+        })
+        .collect();
+    for pair in pairs.windows(2) {
+        assert!(pair[0].1 < pair[1].1, "strictly increasing: {pairs:?}");
+    }
+    pairs
+}
+
+fn titles(pairs: &[(String, String)]) -> Vec<&str> {
+    pairs.iter().map(|(title, _)| title.as_str()).collect()
+}
+
+#[tokio::test]
+async fn new_tasks_go_last_and_moves_take_a_key_between_their_neighbours() {
+    let team = team().await;
+    let a = team.task("A", None).await;
+    let b = team.task("B", None).await;
+    let c = team.task("C", None).await;
+    let before = team.top().await;
+    assert_eq!(titles(&before), ["A", "B", "C"]);
+    assert_eq!(before[0].1, "a0", "the reference's first key");
+
+    // C between A and B: only C changes.
+    let moved = team
+        .move_task(&team.bob, json!({ "id": c, "after": a, "before": b }))
+        .await;
+    assert!(moved["errors"].is_null(), "{moved}");
+    let after = team.top().await;
+    assert_eq!(titles(&after), ["A", "C", "B"]);
+    assert_eq!(after[0], before[0]);
+    assert_eq!(after[2], before[1], "B kept its key");
+
+    // Neither neighbour: first. Only `before`: right before it.
+    team.move_task(&team.bob, json!({ "id": b })).await;
+    assert_eq!(titles(&team.top().await), ["B", "A", "C"]);
+    team.move_task(&team.bob, json!({ "id": b, "before": c }))
+        .await;
+    assert_eq!(titles(&team.top().await), ["A", "B", "C"]);
+
+    // Neighbours no longer next to each other: right after `after`.
+    let d = team.task("D", None).await;
+    team.move_task(&team.bob, json!({ "id": d, "after": a, "before": c }))
+        .await;
+    assert_eq!(titles(&team.top().await), ["A", "D", "B", "C"]);
+
+    // Many drops into the same gap stay in strict order.
+    for n in 0..30 {
+        let e = team.task(&format!("E{n}"), None).await;
+        let moved = team
+            .move_task(&team.ada, json!({ "id": e, "after": a, "before": d }))
+            .await;
+        assert!(moved["errors"].is_null(), "{moved}");
+    }
+    let many = team.top().await;
+    assert_eq!(many.len(), 34);
+    assert_eq!(many[1].0, "E29", "the last drop is right after A");
+}
+
+#[tokio::test]
+async fn subtasks_nest_four_levels_in_their_parents_list_without_cycles() {
+    let team = team().await;
+    let top = team.task("Top", None).await;
+    let two = team.task("Two", Some(&top)).await;
+    let three = team.task("Three", Some(&two)).await;
+    let four = team.task("Four", Some(&three)).await;
+    let fifth = team
+        .create(
+            &team.bob,
+            json!({ "title": "Five", "parentId": four, "listId": team.list }),
+        )
+        .await;
+    assert_error(&fifth, "BAD_USER_INPUT");
+    assert_eq!(fifth["errors"][0]["extensions"]["field"], "parentId");
+
+    let sibling = team.task("Two b", Some(&top)).await;
+    assert_eq!(titles(&team.subtasks(&top).await), ["Two", "Two b"]);
+    let read = team
+        .app()
+        .graphql(
+            "query($id: ID!) { task(id: $id) { parent { id title } subtasks { totalCount } } }",
+            json!({ "id": two }),
+            Some(&team.cy.access_token),
+        )
+        .await;
+    assert_eq!(read["data"]["task"]["parent"]["title"], "Top", "{read}");
+    assert_eq!(read["data"]["task"]["subtasks"]["totalCount"], 1, "{read}");
+
+    // A parent in another list, or unseen, or a cycle: refused on parentId.
+    let elsewhere = team.sharing.list(&team.ada, "Elsewhere").await;
+    let cases = [
+        (
+            json!({ "title": "x", "listId": elsewhere, "parentId": top }),
+            "a parent in another list",
+        ),
+        (
+            json!({ "title": "x", "parentId": uuid::Uuid::now_v7().to_string() }),
+            "no such parent",
+        ),
+    ];
+    for (input, why) in cases {
+        let made = team.create(&team.ada, input).await;
+        assert_error(&made, "BAD_USER_INPUT");
+        assert_eq!(
+            made["errors"][0]["extensions"]["field"], "parentId",
+            "{why}: {made}"
+        );
+    }
+    for (parent, why) in [(&three, "under its own subtask"), (&two, "under itself")] {
+        let moved = team
+            .move_task(&team.bob, json!({ "id": two, "parentId": parent }))
+            .await;
+        assert_error(&moved, "BAD_USER_INPUT");
+        assert_eq!(
+            moved["errors"][0]["extensions"]["field"], "parentId",
+            "{why}: {moved}"
+        );
+    }
+    // Two (with three levels) under its sibling would make five levels.
+    let deep = team
+        .move_task(&team.bob, json!({ "id": two, "parentId": sibling }))
+        .await;
+    assert_eq!(
+        deep["errors"][0]["extensions"]["field"], "parentId",
+        "{deep}"
+    );
+    // A neighbour that is not a sibling.
+    let stranger = team
+        .move_task(&team.bob, json!({ "id": sibling, "after": three }))
+        .await;
+    assert_eq!(
+        stranger["errors"][0]["extensions"]["field"], "after",
+        "{stranger}"
+    );
+    // Top-level, and back under Top, first.
+    let out = team
+        .move_task(&team.bob, json!({ "id": sibling, "parentId": null }))
+        .await;
+    assert!(out["data"]["moveTask"]["parent"].is_null(), "{out}");
+    team.move_task(&team.bob, json!({ "id": sibling, "parentId": top }))
+        .await;
+    assert_eq!(titles(&team.subtasks(&top).await), ["Two b", "Two"]);
+}
+
+#[tokio::test]
+async fn deleting_or_moving_a_task_takes_its_subtree_each_reaching_subscribers() {
+    let team = team().await;
+    let top = team.task("Top", None).await;
+    let child = team.task("Child", Some(&top)).await;
+    let grandchild = team.task("Grandchild", Some(&child)).await;
+    let mut events = team.app().ws_session(&team.cy.access_token).await;
+    events.subscribe("tasks", TASK_EVENTS).await;
+    events.settle().await;
+
+    // Moved to Ada's inbox, where Cy is not: each arrives as DELETED.
+    let inbox = team.ada.user_id.clone();
+    let moved = team
+        .app()
+        .graphql(
+            "mutation($id: ID!, $l: ID!) { updateTask(id: $id, input: { listId: $l }) { id list { id } } }",
+            json!({ "id": top, "l": inbox }),
+            Some(&team.ada.access_token),
+        )
+        .await;
+    assert_eq!(
+        moved["data"]["updateTask"]["list"]["id"],
+        inbox.as_str(),
+        "{moved}"
+    );
+    let mut gone = Vec::new();
+    for _ in 0..3 {
+        let event = events.next_of("tasks").await;
+        assert_eq!(event["data"]["taskEvents"]["kind"], "DELETED", "{event}");
+        gone.push(
+            event["data"]["taskEvents"]["taskId"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    gone.sort();
+    let mut expected = vec![top.clone(), child.clone(), grandchild.clone()];
+    expected.sort();
+    assert_eq!(gone, expected);
+    let subtree = team
+        .app()
+        .graphql(
+            "query($id: ID!) { task(id: $id) { list { id } parent { id } } }",
+            json!({ "id": grandchild }),
+            Some(&team.ada.access_token),
+        )
+        .await;
+    assert_eq!(
+        subtree["data"]["task"]["list"]["id"],
+        inbox.as_str(),
+        "{subtree}"
+    );
+    assert_eq!(
+        subtree["data"]["task"]["parent"]["id"],
+        child.as_str(),
+        "{subtree}"
+    );
+
+    // Back in the shared list, then deleted: three DELETED again.
+    team.app()
+        .graphql(
+            "mutation($id: ID!, $l: ID!) { updateTask(id: $id, input: { listId: $l }) { id } }",
+            json!({ "id": top, "l": team.list }),
+            Some(&team.ada.access_token),
+        )
+        .await;
+    for _ in 0..3 {
+        let event = events.next_of("tasks").await;
+        assert_eq!(event["data"]["taskEvents"]["kind"], "UPDATED", "{event}");
+    }
+    let deleted = team
+        .app()
+        .graphql(
+            "mutation($id: ID!) { deleteTask(id: $id) }",
+            json!({ "id": top }),
+            Some(&team.bob.access_token),
+        )
+        .await;
+    assert_eq!(deleted["data"]["deleteTask"], top.as_str(), "{deleted}");
+    for _ in 0..3 {
+        let event = events.next_of("tasks").await;
+        assert_eq!(event["data"]["taskEvents"]["kind"], "DELETED", "{event}");
+    }
+    let left = team
+        .app()
+        .graphql(
+            "query($id: ID!) { task(id: $id) { id } }",
+            json!({ "id": grandchild }),
+            Some(&team.ada.access_token),
+        )
+        .await;
+    assert!(left["data"]["task"].is_null(), "{left}");
+}
+
+#[tokio::test]
+async fn priority_filters_and_orders_and_a_viewer_changes_no_structure() {
+    let team = team().await;
+    for (title, priority) in [
+        ("Low", "LOW"),
+        ("Urgent", "URGENT"),
+        ("None", "NONE"),
+        ("High", "HIGH"),
+    ] {
+        let made = team
+            .create(
+                &team.bob,
+                json!({ "title": title, "listId": team.list, "priority": priority }),
+            )
+            .await;
+        assert_eq!(made["data"]["createTask"]["priority"], priority, "{made}");
+    }
+    let page = team
+        .app()
+        .graphql(
+            "query($l: ID!) { tasks(filter: { listId: $l, priorityAtLeast: HIGH },
+                orderBy: { field: PRIORITY, direction: DESC }) { edges { node { title } } } }",
+            json!({ "l": team.list }),
+            Some(&team.cy.access_token),
+        )
+        .await;
+    let shown: Vec<&str> = page["data"]["tasks"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{page}"))
+        .iter()
+        .map(|edge| edge["node"]["title"].as_str().expect("title"))
+        .collect();
+    assert_eq!(shown, ["Urgent", "High"]);
+
+    let task = team.task("Viewer's target", None).await;
+    let other = team.task("Other", None).await;
+    // A viewer sees and is forbidden; an outsider does not see.
+    let attempts = [
+        (
+            "mutation($id: ID!) { updateTask(id: $id, input: { priority: LOW }) { id } }",
+            json!({ "id": task }),
+            "priority",
+        ),
+        (
+            "mutation($id: ID!, $o: ID!) { moveTask(input: { id: $id, after: $o }) { id } }",
+            json!({ "id": task, "o": other }),
+            "order",
+        ),
+        (
+            "mutation($id: ID!, $o: ID!) { moveTask(input: { id: $id, parentId: $o }) { id } }",
+            json!({ "id": task, "o": other }),
+            "parent",
+        ),
+        (
+            "mutation($l: ID!, $o: ID!) { createTask(input: { title: \"x\", listId: $l, parentId: $o }) { id } }",
+            json!({ "l": team.list, "o": other, "id": task }),
+            "a subtask",
+        ),
+    ];
+    for (query, variables, what) in attempts {
+        let viewer = team
+            .app()
+            .graphql(query, variables.clone(), Some(&team.cy.access_token))
+            .await;
+        assert_eq!(
+            crate::helpers::error_code(&viewer),
+            Some("FORBIDDEN"),
+            "a viewer's {what}: {viewer}"
+        );
+        let outsider = team
+            .app()
+            .graphql(query, variables, Some(&team.dan.access_token))
+            .await;
+        let code = crate::helpers::error_code(&outsider);
+        assert!(
+            code == Some("NOT_FOUND") || code == Some("BAD_USER_INPUT"),
+            "an outsider's {what} finds nothing: {outsider}"
+        );
+        assert_ne!(code, Some("FORBIDDEN"), "{outsider}");
+    }
+    let unchanged = team
+        .app()
+        .graphql(
+            "query($id: ID!) { task(id: $id) { priority parent { id } } }",
+            json!({ "id": task }),
+            Some(&team.ada.access_token),
+        )
+        .await;
+    assert_eq!(
+        unchanged["data"]["task"],
+        json!({ "priority": "NONE", "parent": null }),
+        "{unchanged}"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: TASKQL_TEST_POSTGRES_URL and --include-ignored"]
+async fn eight_moves_into_one_gap_on_two_instances_end_in_a_strict_order() {
+    let smtp = crate::smtp::SmtpServer::start().await;
+    let url = smtp.url();
+    let settings = [("TASKQL_SMTP_URL", url.as_str())];
+    let database = std::sync::Arc::new(crate::helpers::TestDatabase::postgres_only().await);
+    let one = crate::helpers::spawn_app_on(std::sync::Arc::clone(&database), &settings).await;
+    let two = crate::helpers::spawn_app_on(database, &settings).await;
+    let ada = one.register("ada@example.com").await;
+    let inbox = ada.user_id.clone();
+    let mut ids = Vec::new();
+    for title in [
+        "Left", "Right", "m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7",
+    ] {
+        ids.push(one.task_in(&ada, &inbox, title).await);
+    }
+    let (left, right) = (ids[0].clone(), ids[1].clone());
+    let moves = ids[2..].iter().enumerate().map(|(n, id)| {
+        let app = if n % 2 == 0 { &one } else { &two };
+        let input = json!({ "input": { "id": id, "after": left, "before": right } });
+        app.graphql(MOVE, input, Some(&ada.access_token))
+    });
+    for moved in futures_util::future::join_all(moves).await {
+        assert!(moved["errors"].is_null(), "{moved}");
+    }
+    let page = one
+        .graphql(TOP, json!({ "list": inbox }), Some(&ada.access_token))
+        .await;
+    let pairs = ordered(&page["data"]["tasks"]);
+    let shown = titles(&pairs);
+    assert_eq!(shown.len(), 10);
+    assert_eq!(shown[0], "Left");
+    assert_eq!(shown[9], "Right");
+}
