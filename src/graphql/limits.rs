@@ -253,10 +253,13 @@ mod tests {
     /// the task, list and profile mutations guess at nothing (ids of what
     /// the viewer cannot see answer as if absent), and `logout` of an
     /// unknown refresh token answers as of a known one, so it tells nothing.
-    const OTHER_MUTATIONS: [&str; 17] = [
+    const OTHER_MUTATIONS: [&str; 20] = [
         "createTask",
         "updateTask",
         "moveTask",
+        "createLabel",
+        "updateLabel",
+        "deleteLabel",
         "deleteTask",
         "assignTask",
         "logout",

@@ -148,6 +148,12 @@ impl TaskList {
         DateTime(self.0.updated_at)
     }
 
+    /// Its labels, by name.
+    async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<super::labels::Label>> {
+        let labels = loaders::list_labels(ctx, self.0.id).await?;
+        Ok(labels.into_iter().map(Into::into).collect())
+    }
+
     /// Oldest first; the owner among them.
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<ListMember>> {
         let members = loaders::members(ctx, self.0.id).await?;

@@ -19,7 +19,10 @@ use super::{
 use crate::{
     error::AppError,
     lists::{Invitation, ListRead, Lists, Member, Person},
-    tasks::{Page, PageArgs, PageShows, Scope, TaskFilter, TaskRead, Tasks, order::TaskOrder},
+    tasks::{
+        Page, PageArgs, PageShows, Scope, TaskFilter, TaskRead, Tasks, labels::Label,
+        order::TaskOrder,
+    },
 };
 
 /// A thing of `id`, as `viewer` may see it.
@@ -41,6 +44,8 @@ pub struct Loaders {
     pages: PagesOf,
     counts: CountsOf,
     tasks: TasksOf,
+    list_labels: ListLabels,
+    task_labels: TaskLabels,
 }
 
 impl Loaders {
@@ -53,6 +58,8 @@ impl Loaders {
             pages: PagesOf(tasks.clone()),
             counts: CountsOf(tasks.clone()),
             tasks: TasksOf(tasks.clone()),
+            list_labels: ListLabels(tasks.clone()),
+            task_labels: TaskLabels(tasks.clone()),
         }
     }
 }
@@ -168,6 +175,28 @@ impl Linked for super::task::Task {
     }
 }
 
+/// The labels of list `id`, by name.
+pub async fn list_labels(ctx: &Context<'_>, id: Uuid) -> Result<Vec<Label>, AppError> {
+    let key = Seen {
+        viewer: viewer_of(ctx)?,
+        id,
+    };
+    Ok(load(ctx, |loaders| &loaders.list_labels, key)
+        .await?
+        .unwrap_or_default())
+}
+
+/// The labels task `id` carries, by name.
+pub async fn task_labels(ctx: &Context<'_>, id: Uuid) -> Result<Vec<Label>, AppError> {
+    let key = Seen {
+        viewer: viewer_of(ctx)?,
+        id,
+    };
+    Ok(load(ctx, |loaders| &loaders.task_labels, key)
+        .await?
+        .unwrap_or_default())
+}
+
 /// The members of list `id`, oldest first.
 pub async fn members(ctx: &Context<'_>, id: Uuid) -> Result<Vec<Member>, AppError> {
     let key = Seen {
@@ -263,6 +292,34 @@ pub async fn count(ctx: &Context<'_>, key: CountOf) -> Result<u64, AppError> {
 
 struct PagesOf(Tasks);
 struct TasksOf(Tasks);
+
+/// A loader of what the tasks service reads for many ids of one viewer at
+/// once with `read`.
+macro_rules! tasks_loader_of {
+    ($name:ident, $value:ty, $read:ident) => {
+        struct $name(Tasks);
+
+        impl Loader<Seen> for $name {
+            type Value = $value;
+            type Error = Shared;
+
+            async fn load(&self, keys: &[Seen]) -> Result<HashMap<Seen, $value>, Shared> {
+                let mut found = HashMap::new();
+                for (viewer, ids) in by_viewer(keys) {
+                    let read = self.0.$read(viewer, &ids).await.map_err(Arc::new)?;
+                    found.extend(
+                        read.into_iter()
+                            .map(|(id, value)| (Seen { viewer, id }, value)),
+                    );
+                }
+                Ok(found)
+            }
+        }
+    };
+}
+
+tasks_loader_of!(ListLabels, Vec<Label>, labels_of_lists);
+tasks_loader_of!(TaskLabels, Vec<Label>, labels_of_tasks);
 
 impl Loader<Seen> for TasksOf {
     type Value = TaskRead;

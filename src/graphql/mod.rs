@@ -8,6 +8,7 @@ mod events;
 pub mod gateway;
 pub mod graphiql;
 pub mod http;
+mod labels;
 pub mod limits;
 mod lists;
 mod loaders;
@@ -48,6 +49,7 @@ pub struct MutationRoot(
     passkeys::PasskeyMutation,
     lists::ListMutation,
     task::TaskMutation,
+    labels::LabelMutation,
 );
 
 #[derive(MergedSubscription, Default)]

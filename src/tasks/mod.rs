@@ -8,6 +8,7 @@
 pub mod cursor;
 pub mod fields;
 pub mod input;
+pub mod labels;
 pub mod order;
 mod page;
 mod pages;
@@ -62,6 +63,8 @@ pub struct NewTask {
     pub priority: Priority,
     /// The task it goes under (last among its subtasks), in its list.
     pub parent_id: Option<Uuid>,
+    /// Labels of its list.
+    pub label_ids: Vec<Uuid>,
 }
 
 /// Changes to a task; `None` leaves a field as it is, `Some(None)` clears it.
@@ -72,6 +75,8 @@ pub struct TaskChanges {
     pub completed: Option<bool>,
     pub due_at: Option<Option<DateTime<Utc>>>,
     pub priority: Option<Priority>,
+    /// Exactly these labels (of the list it ends up in).
+    pub label_ids: Option<Vec<Uuid>>,
     /// Another list to move it to.
     pub list_id: Option<Uuid>,
     /// A member of its list to assign it to, or nobody.
@@ -93,6 +98,8 @@ pub struct TaskFilter {
     pub parent_id: Option<Uuid>,
     /// Only tasks without a parent.
     pub top_level_only: bool,
+    /// Only tasks that carry every one of these labels.
+    pub label_ids: Vec<Uuid>,
 }
 
 impl TaskChanges {
@@ -102,6 +109,7 @@ impl TaskChanges {
             && self.completed.is_none()
             && self.due_at.is_none()
             && self.priority.is_none()
+            && self.label_ids.is_none()
             && self.list_id.is_none()
             && self.assignee.is_none()
     }
@@ -137,6 +145,14 @@ pub fn listed(viewer: Uuid, filter: &TaskFilter) -> Condition {
     }
     if filter.top_level_only {
         condition = condition.add(Column::ParentId.is_null());
+    }
+    for &label in &filter.label_ids {
+        let carriers = sea_orm::sea_query::Query::select()
+            .column(entity::task_label::Column::TaskId)
+            .from(entity::task_label::Entity)
+            .and_where(entity::task_label::Column::LabelId.eq(label))
+            .to_owned();
+        condition = condition.add(Expr::col((task::Entity, Column::Id)).in_subquery(carriers));
     }
     condition
 }

@@ -13,7 +13,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Description, NewTask, Shown, TaskChanges, TaskRead, Tasks, input,
+    Description, NewTask, Shown, TaskChanges, TaskRead, Tasks, input, labels,
     tree::{self, Siblings},
 };
 use crate::{
@@ -59,18 +59,28 @@ impl Tasks {
             created_at: now,
             updated_at: now,
         };
-        let write = self.writer.begin().await?;
+        let write = if new.label_ids.is_empty() {
+            self.writer.begin().await?
+        } else {
+            self.writer.begin_together().await?
+        };
         let audience = Audience::read(&write, list, None).await?;
         let siblings = Siblings {
             list,
             parent: task.parent_id,
         };
         siblings.hold(&write).await?;
-        if let Some(parent) = task.parent_id
-            && tree::level(&write, parent).await? >= tree::MAX_LEVELS
-        {
+        let checked = async {
+            if let Some(parent) = task.parent_id
+                && tree::level(&write, parent).await? >= tree::MAX_LEVELS
+            {
+                return Err(too_deep());
+            }
+            labels::check(&write, list, &new.label_ids).await
+        };
+        if let Err(error) = checked.await {
             write.abandon().await?;
-            return Err(too_deep());
+            return Err(error);
         }
         task.position = siblings.last(&write, task.id).await?;
         // Inserted only when the viewer may add to the list, in the statement.
@@ -83,6 +93,9 @@ impl Tasks {
         if !write.changed(&insert).await? {
             write.abandon().await?;
             return Err(lists::refusal(&self.db, viewer, list).await?);
+        }
+        if !new.label_ids.is_empty() {
+            labels::set(&write, task.id, &new.label_ids).await?;
         }
         let task = TaskRead::from(task);
         self.tell(write, TaskEventKind::Created, vec![task.clone()], audience)
@@ -143,7 +156,7 @@ impl Tasks {
                 // The assignee is not in the list it moves to.
                 next.assignee_id = None;
             }
-            let write = if moved {
+            let write = if moved || changes.label_ids.is_some() {
                 self.writer.begin_together().await?
             } else {
                 self.writer.begin().await?
@@ -164,10 +177,23 @@ impl Tasks {
             } else {
                 Vec::new()
             };
+            if let Some(labels) = &changes.label_ids
+                && let Err(error) = labels::check(&write, next.list_id, labels).await
+            {
+                write.abandon().await?;
+                return Err(error);
+            }
             if write
                 .changed(&self.update_statement(viewer, &current, &next))
                 .await?
             {
+                if moved {
+                    let moving: Vec<Uuid> = subtree.iter().map(|&(task, _)| task).collect();
+                    labels::follow(&write, &moving, next.list_id).await?;
+                }
+                if let Some(labels) = &changes.label_ids {
+                    labels::set(&write, id, labels).await?;
+                }
                 let mut changed = vec![TaskRead::from(next.clone())];
                 changed.extend(self.carry(&write, &subtree, next.list_id).await?);
                 self.tell(write, TaskEventKind::Updated, changed, audience)
@@ -249,6 +275,8 @@ impl Tasks {
             {
                 let mut changed = vec![TaskRead::from(next.clone())];
                 if moved {
+                    let moving: Vec<Uuid> = subtree.iter().map(|&(task, _)| task).collect();
+                    labels::follow(&write, &moving, target).await?;
                     changed.extend(self.carry(&write, &subtree, target).await?);
                 }
                 self.tell(write, TaskEventKind::Updated, changed, audience)
@@ -426,7 +454,7 @@ impl Tasks {
     /// task and the subtasks that went with it): the members of their list,
     /// and for tasks that left a list, its members who are not in the new
     /// one that they are gone for them.
-    async fn tell(
+    pub(super) async fn tell(
         &self,
         write: Write<'_>,
         kind: TaskEventKind,
@@ -498,7 +526,7 @@ fn too_deep() -> AppError {
 /// Who hears of a task's change, read at the start of its write (on
 /// PostgreSQL the members' rows are held before the task's, in the order a
 /// removal takes them, so the two never wait on each other).
-struct Audience {
+pub(super) struct Audience {
     /// The members of the list the task is in after the change.
     members: Vec<Uuid>,
     /// For a move, the list it left and those of its members not in the
@@ -507,7 +535,7 @@ struct Audience {
 }
 
 impl Audience {
-    async fn read(write: &Write<'_>, list: Uuid, left: Option<Uuid>) -> AppResult<Self> {
+    pub(super) async fn read(write: &Write<'_>, list: Uuid, left: Option<Uuid>) -> AppResult<Self> {
         let members = lists::audience(write, list).await?;
         let left = match left {
             Some(left) => {

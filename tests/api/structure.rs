@@ -487,3 +487,236 @@ async fn eight_moves_into_one_gap_on_two_instances_end_in_a_strict_order() {
     assert_eq!(shown[0], "Left");
     assert_eq!(shown[9], "Right");
 }
+
+const CREATE_LABEL: &str = "mutation($input: CreateLabelInput!) { createLabel(input: $input) {
+    id name color } }";
+
+impl Team {
+    async fn label(&self, who: &Session, list: &str, name: &str, color: &str) -> Value {
+        self.app()
+            .graphql(
+                CREATE_LABEL,
+                json!({ "input": { "listId": list, "name": name, "color": color } }),
+                Some(&who.access_token),
+            )
+            .await
+    }
+
+    /// The names of the labels task `id` carries, as `who` reads them.
+    async fn labels_of(&self, who: &Session, id: &str) -> Vec<String> {
+        let read = self
+            .app()
+            .graphql(
+                "query($id: ID!) { task(id: $id) { labels { name } } }",
+                json!({ "id": id }),
+                Some(&who.access_token),
+            )
+            .await;
+        read["data"]["task"]["labels"]
+            .as_array()
+            .unwrap_or_else(|| panic!("labels: {read}"))
+            .iter()
+            .map(|label| label["name"].as_str().expect("name").to_owned())
+            .collect()
+    }
+}
+
+fn id_of(made: &Value, field: &str) -> String {
+    made["data"][field]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field}: {made}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn labels_belong_to_a_list_unique_by_name_whatever_the_case() {
+    let team = team().await;
+    let bug = team.label(&team.bob, &team.list, "Bug", "#FF0000").await;
+    assert_eq!(
+        bug["data"]["createLabel"]["color"], "#ff0000",
+        "lower case out: {bug}"
+    );
+    let bug = id_of(&bug, "createLabel");
+    let docs = id_of(
+        &team.label(&team.ada, &team.list, "Docs", "#00aa00").await,
+        "createLabel",
+    );
+    let refused = [
+        (
+            "bUG",
+            "#123456",
+            "name",
+            "a name the list has, in another case",
+        ),
+        ("  ", "#123456", "name", "an empty name"),
+        (
+            &*"x".repeat(51),
+            "#123456",
+            "name",
+            "a name over 50 characters",
+        ),
+        ("Fine", "red", "color", "not #rrggbb"),
+        ("Fine", "#12345g", "color", "not hexadecimal"),
+    ];
+    for (name, color, field, why) in refused {
+        let made = team.label(&team.bob, &team.list, name, color).await;
+        assert_error(&made, "BAD_USER_INPUT");
+        assert_eq!(
+            made["errors"][0]["extensions"]["field"], field,
+            "{why}: {made}"
+        );
+    }
+    // A viewer is forbidden; an outsider finds no list.
+    assert_error(
+        &team.label(&team.cy, &team.list, "Mine", "#000000").await,
+        "FORBIDDEN",
+    );
+    assert_error(
+        &team.label(&team.dan, &team.list, "Mine", "#000000").await,
+        "NOT_FOUND",
+    );
+    for (who, code) in [(&team.cy, "FORBIDDEN"), (&team.dan, "NOT_FOUND")] {
+        let renamed = team
+            .app()
+            .graphql(
+                "mutation($id: ID!) { updateLabel(id: $id, input: { name: \"Mine\" }) { id } }",
+                json!({ "id": bug }),
+                Some(&who.access_token),
+            )
+            .await;
+        assert_error(&renamed, code);
+    }
+    let renamed = team
+        .app()
+        .graphql(
+            "mutation($id: ID!) { updateLabel(id: $id, input: { name: \"docs\" }) { id } }",
+            json!({ "id": bug }),
+            Some(&team.bob.access_token),
+        )
+        .await;
+    assert_eq!(
+        renamed["errors"][0]["extensions"]["field"], "name",
+        "{renamed}"
+    );
+
+    // Labels of the task's list only; the filter wants every label given.
+    let task = team
+        .create(
+            &team.bob,
+            json!({ "title": "Both", "listId": team.list, "labelIds": [bug, docs] }),
+        )
+        .await;
+    let both = id_of(&task, "createTask");
+    let one = id_of(
+        &team
+            .create(
+                &team.bob,
+                json!({ "title": "One", "listId": team.list, "labelIds": [bug] }),
+            )
+            .await,
+        "createTask",
+    );
+    assert_eq!(team.labels_of(&team.cy, &both).await, ["Bug", "Docs"]);
+    let elsewhere = team.sharing.list(&team.ada, "Elsewhere").await;
+    let foreign = team
+        .create(
+            &team.ada,
+            json!({ "title": "x", "listId": elsewhere, "labelIds": [bug] }),
+        )
+        .await;
+    assert_eq!(
+        foreign["errors"][0]["extensions"]["field"], "labelIds",
+        "{foreign}"
+    );
+    let filtered = team
+        .app()
+        .graphql(
+            "query($l: [ID!]) { tasks(filter: { labelIds: $l }) { edges { node { id } } } }",
+            json!({ "l": [bug, docs] }),
+            Some(&team.cy.access_token),
+        )
+        .await;
+    assert_eq!(
+        filtered["data"]["tasks"]["edges"],
+        json!([{ "node": { "id": both } }]),
+        "{filtered}"
+    );
+    let outsider = team
+        .app()
+        .graphql(
+            "query($l: [ID!]) { tasks(filter: { labelIds: $l }) { totalCount } }",
+            json!({ "l": [bug] }),
+            Some(&team.dan.access_token),
+        )
+        .await;
+    assert_eq!(outsider["data"]["tasks"]["totalCount"], 0, "{outsider}");
+    let listed = team
+        .app()
+        .graphql(
+            "query($id: ID!) { list(id: $id) { labels { name color } } }",
+            json!({ "id": team.list }),
+            Some(&team.cy.access_token),
+        )
+        .await;
+    assert_eq!(
+        listed["data"]["list"]["labels"],
+        json!([{ "name": "Bug", "color": "#ff0000" }, { "name": "Docs", "color": "#00aa00" }]),
+        "{listed}"
+    );
+    // A viewer cannot relabel.
+    let relabel = team
+        .app()
+        .graphql(
+            "mutation($id: ID!) { updateTask(id: $id, input: { labelIds: [] }) { id } }",
+            json!({ "id": one }),
+            Some(&team.cy.access_token),
+        )
+        .await;
+    assert_error(&relabel, "FORBIDDEN");
+
+    // Moved to a list with a "bug" label: it carries that one; Docs drops.
+    let target = team.sharing.list(&team.ada, "Target").await;
+    let target_bug = id_of(
+        &team.label(&team.ada, &target, "BUG", "#0000ff").await,
+        "createLabel",
+    );
+    let moved = team
+        .app()
+        .graphql(
+            "mutation($id: ID!, $l: ID!) { updateTask(id: $id, input: { listId: $l }) { labels { id } } }",
+            json!({ "id": both, "l": target }),
+            Some(&team.ada.access_token),
+        )
+        .await;
+    assert_eq!(
+        moved["data"]["updateTask"]["labels"],
+        json!([{ "id": target_bug }]),
+        "{moved}"
+    );
+
+    // Deleting a label takes it off its tasks, which subscribers hear of.
+    let mut events = team.app().ws_session(&team.cy.access_token).await;
+    events
+        .subscribe(
+            "tasks",
+            "subscription { taskEvents { kind taskId task { labels { name } } } }",
+        )
+        .await;
+    events.settle().await;
+    let deleted = team
+        .app()
+        .graphql(
+            "mutation($id: ID!) { deleteLabel(id: $id) }",
+            json!({ "id": bug }),
+            Some(&team.bob.access_token),
+        )
+        .await;
+    assert_eq!(deleted["data"]["deleteLabel"], bug.as_str(), "{deleted}");
+    let event = events.next_of("tasks").await;
+    assert_eq!(
+        event["data"]["taskEvents"],
+        json!({ "kind": "UPDATED", "taskId": one, "task": { "labels": [] } }),
+        "{event}"
+    );
+    assert!(team.labels_of(&team.ada, &one).await.is_empty());
+}

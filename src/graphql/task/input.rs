@@ -29,6 +29,8 @@ pub struct CreateTaskInput {
     /// Makes it a subtask of this task (last among its subtasks), in that
     /// task's list; 4 levels in all.
     pub parent_id: Option<ID>,
+    /// Labels of the task's list.
+    pub label_ids: Option<Vec<ID>>,
 }
 
 /// Only the fields given change; `null` clears `description` or `dueAt`.
@@ -44,6 +46,9 @@ pub struct UpdateTaskInput {
     pub due_at: MaybeUndefined<DateTime>,
     #[graphql(default)]
     pub priority: MaybeUndefined<Priority>,
+    /// Exactly these labels, of the list the task ends up in (`[]`: none).
+    #[graphql(default)]
+    pub label_ids: MaybeUndefined<Vec<ID>>,
     /// Moves the task, with its subtasks, to another list (an editor of
     /// both), last among its top-level tasks; its assignee stays only if a
     /// member there.
@@ -73,6 +78,8 @@ pub struct TaskFilterInput {
     pub parent_id: Option<ID>,
     /// Only tasks that are no other task's subtask.
     pub top_level_only: Option<bool>,
+    /// Only tasks that carry every one of these labels.
+    pub label_ids: Option<Vec<ID>>,
 }
 
 /// How urgent a task is.
@@ -156,6 +163,7 @@ impl TaskFilterInput {
                 .map(|id| parse_id(id, "parentId"))
                 .transpose()?,
             top_level_only: self.top_level_only.unwrap_or(false),
+            label_ids: parse_ids(self.label_ids.as_deref().unwrap_or_default(), "labelIds")?,
         })
     }
 }
@@ -190,6 +198,11 @@ impl UpdateTaskInput {
                 MaybeUndefined::Null => return Err(required("priority")),
                 MaybeUndefined::Value(priority) => Some(priority.into()),
             },
+            label_ids: match self.label_ids {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => return Err(required("labelIds")),
+                MaybeUndefined::Value(ids) => Some(parse_ids(&ids, "labelIds")?),
+            },
             list_id: match self.list_id {
                 MaybeUndefined::Undefined => None,
                 MaybeUndefined::Null => return Err(required("listId")),
@@ -221,6 +234,7 @@ impl CreateTaskInput {
                 .as_ref()
                 .map(|id| parse_id(id, "parentId"))
                 .transpose()?,
+            label_ids: parse_ids(self.label_ids.as_deref().unwrap_or_default(), "labelIds")?,
         })
     }
 }
@@ -252,7 +266,12 @@ impl TaskOrderInput {
     }
 }
 
+/// The ids sent in the input field `field`.
+pub(crate) fn parse_ids(ids: &[ID], field: &'static str) -> Result<Vec<Uuid>, AppError> {
+    ids.iter().map(|id| parse_id(id, field)).collect()
+}
+
 /// An id sent in the input field `field`.
-pub(crate) fn parse_id(id: &ID, field: &'static str) -> Result<Uuid, AppError> {
+pub fn parse_id(id: &ID, field: &'static str) -> Result<Uuid, AppError> {
     Uuid::parse_str(id).map_err(|_| AppError::bad_input(field, "not a valid id"))
 }

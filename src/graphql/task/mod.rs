@@ -29,9 +29,7 @@ use crate::{
 use input::{CreateTaskInput, MoveTaskInput, UpdateTaskInput};
 use page::{TaskEdge, shows};
 
-fn parse_id(id: &ID) -> Result<Uuid, AppError> {
-    input::parse_id(id, "id")
-}
+pub use input::parse_id;
 
 #[derive(Default)]
 pub struct TaskQuery;
@@ -41,7 +39,7 @@ impl TaskQuery {
     /// One of the viewer's tasks; `null` when there is none with this id.
     async fn task(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Plain<Task>>> {
         let viewer = Viewer::require(ctx).await?;
-        let id = parse_id(&id)?;
+        let id = parse_id(&id, "id")?;
         let tasks = ctx.data_unchecked::<Tasks>();
         Ok(tasks
             .find(viewer.user.id, id)
@@ -168,7 +166,7 @@ impl TaskMutation {
         input: UpdateTaskInput,
     ) -> Result<Plain<Task>> {
         let viewer = Viewer::require(ctx).await?;
-        let id = parse_id(&id)?;
+        let id = parse_id(&id, "id")?;
         let changes = input.parse()?;
         let tasks = ctx.data_unchecked::<Tasks>();
         Ok(Plain(
@@ -184,7 +182,7 @@ impl TaskMutation {
         person_id: Option<ID>,
     ) -> Result<Plain<Task>> {
         let viewer = Viewer::require(ctx).await?;
-        let id = parse_id(&id)?;
+        let id = parse_id(&id, "id")?;
         let person = person_id
             .as_ref()
             .map(|person| input::parse_id(person, "personId"))
@@ -213,7 +211,7 @@ impl TaskMutation {
     /// its id.
     async fn delete_task(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
         let viewer = Viewer::require(ctx).await?;
-        let id = parse_id(&id)?;
+        let id = parse_id(&id, "id")?;
         let tasks = ctx.data_unchecked::<Tasks>();
         tasks.delete(viewer.user.id, id).await?;
         Ok(ID(id.to_string()))

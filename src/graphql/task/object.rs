@@ -13,6 +13,7 @@ use async_graphql::{
 use super::{
     super::{
         errors::server_error,
+        labels::Label,
         lists::{Person, TaskList},
         loaders::{self, Linked},
         plain::{self, PlainObject},
@@ -152,6 +153,12 @@ macro_rules! object {
                 }
             )*
 
+            /// The labels it carries, by name.
+            async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<Label>> {
+                let labels = loaders::task_labels(ctx, self.0.id).await?;
+                Ok(labels.into_iter().map(Into::into).collect())
+            }
+
             /// Its subtasks, in the manual order.
             #[graphql(complexity = "1 + page_cost(first, None) * child_complexity")]
             async fn subtasks(
@@ -176,7 +183,7 @@ macro_rules! object {
 
         impl Task {
             /// The fields whose values are loaded.
-            pub const LOADED: &[&str] = &["list", "subtasks", $($link_graphql),*];
+            pub const LOADED: &[&str] = &["list", "subtasks", "labels", $($link_graphql),*];
         }
 
         impl PlainObject for Task {
