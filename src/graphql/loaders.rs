@@ -20,8 +20,8 @@ use crate::{
     error::AppError,
     lists::{Invitation, ListRead, Lists, Member, Person},
     tasks::{
-        Page, PageArgs, PageShows, Scope, TaskFilter, TaskRead, Tasks, labels::Label,
-        order::TaskOrder,
+        Page, PageArgs, PageShows, Scope, TaskFilter, TaskRead, Tasks, comments::CommentPage,
+        labels::Label, order::TaskOrder,
     },
 };
 
@@ -46,6 +46,8 @@ pub struct Loaders {
     tasks: TasksOf,
     list_labels: ListLabels,
     task_labels: TaskLabels,
+    comment_counts: CommentCounts,
+    comment_pages: CommentPages,
 }
 
 impl Loaders {
@@ -60,6 +62,8 @@ impl Loaders {
             tasks: TasksOf(tasks.clone()),
             list_labels: ListLabels(tasks.clone()),
             task_labels: TaskLabels(tasks.clone()),
+            comment_counts: CommentCounts(tasks.clone()),
+            comment_pages: CommentPages(tasks.clone()),
         }
     }
 }
@@ -320,6 +324,71 @@ macro_rules! tasks_loader_of {
 
 tasks_loader_of!(ListLabels, Vec<Label>, labels_of_lists);
 tasks_loader_of!(TaskLabels, Vec<Label>, labels_of_tasks);
+tasks_loader_of!(CommentCounts, u64, comment_counts);
+
+/// How many comments task `id` has.
+pub async fn comment_count(ctx: &Context<'_>, id: Uuid) -> Result<u64, AppError> {
+    let key = Seen {
+        viewer: viewer_of(ctx)?,
+        id,
+    };
+    Ok(load(ctx, |loaders| &loaders.comment_counts, key)
+        .await?
+        .unwrap_or(0))
+}
+
+/// A page of one task's comments, as its `comments` field asks for it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CommentsOf {
+    pub viewer: Uuid,
+    pub task: Uuid,
+    pub first: Option<i32>,
+    pub after: Option<String>,
+}
+
+/// The page of a task's comments that `key` asks for.
+pub async fn comments(ctx: &Context<'_>, key: CommentsOf) -> Result<CommentPage, AppError> {
+    Ok(load(ctx, |loaders| &loaders.comment_pages, key)
+        .await?
+        .unwrap_or_default())
+}
+
+struct CommentPages(Tasks);
+
+impl Loader<CommentsOf> for CommentPages {
+    type Value = CommentPage;
+    type Error = Shared;
+
+    async fn load(&self, keys: &[CommentsOf]) -> Result<HashMap<CommentsOf, CommentPage>, Shared> {
+        // The same field of every task asks alike: one statement each.
+        let mut asked: HashMap<CommentsOf, Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            let alike = CommentsOf {
+                task: Uuid::nil(),
+                ..key.clone()
+            };
+            asked.entry(alike).or_default().push(key.task);
+        }
+        let mut found = HashMap::new();
+        for (alike, tasks) in asked {
+            let pages = self
+                .0
+                .comment_pages(alike.viewer, &tasks, alike.first, alike.after.as_deref())
+                .await
+                .map_err(Arc::new)?;
+            for (task, page) in pages {
+                found.insert(
+                    CommentsOf {
+                        task,
+                        ..alike.clone()
+                    },
+                    page,
+                );
+            }
+        }
+        Ok(found)
+    }
+}
 
 impl Loader<Seen> for TasksOf {
     type Value = TaskRead;

@@ -3,6 +3,7 @@
 //! through, the viewer guard, and the transports themselves.
 
 mod account;
+mod comments;
 pub mod errors;
 mod events;
 pub mod gateway;
@@ -50,6 +51,7 @@ pub struct MutationRoot(
     lists::ListMutation,
     task::TaskMutation,
     labels::LabelMutation,
+    comments::CommentMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -9,7 +9,10 @@ use entity::{
     task::{self, Entity as TaskRows},
     user::{self, Entity as Users},
 };
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, sea_query::Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait,
+    sea_query::{Expr, ExprTrait, Query},
+};
 use uuid::Uuid;
 
 use super::{Lists, Role, visible};
@@ -30,7 +33,8 @@ pub struct Person {
 
 impl Lists {
     /// The people among `ids` the viewer may know: those who share a list
-    /// with the viewer, and the authors of tasks in the viewer's lists.
+    /// with the viewer, and the authors of tasks and comments in the
+    /// viewer's lists.
     pub async fn people(&self, viewer: Uuid, ids: &[Uuid]) -> AppResult<HashMap<Uuid, Person>> {
         let fellow = Query::select()
             .column(list_member::Column::UserId)
@@ -47,6 +51,21 @@ impl Lists {
             .and_where(task::Column::CreatedBy.is_in(ids.iter().copied()))
             .and_where(visible::tasks(viewer, Role::Viewer))
             .to_owned();
+        // A comment's author stays known after leaving the list.
+        let commenters = Query::select()
+            .column((entity::comment::Entity, entity::comment::Column::AuthorId))
+            .from(entity::comment::Entity)
+            .inner_join(
+                TaskRows,
+                Expr::col((TaskRows, task::Column::Id))
+                    .equals((entity::comment::Entity, entity::comment::Column::TaskId)),
+            )
+            .and_where(
+                Expr::col((entity::comment::Entity, entity::comment::Column::AuthorId))
+                    .is_in(ids.iter().copied()),
+            )
+            .and_where(visible::tasks(viewer, Role::Viewer))
+            .to_owned();
         let select = Query::select()
             .columns([
                 user::Column::Id,
@@ -58,7 +77,8 @@ impl Lists {
             .cond_where(
                 Condition::any()
                     .add(user::Column::Id.in_subquery(fellow))
-                    .add(user::Column::Id.in_subquery(authors)),
+                    .add(user::Column::Id.in_subquery(authors))
+                    .add(user::Column::Id.in_subquery(commenters)),
             )
             .to_owned();
         let mut people = HashMap::new();

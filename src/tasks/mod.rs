@@ -5,6 +5,7 @@
 //! SQL, so a task of a list the viewer is not in is indistinguishable from
 //! one that does not exist.
 
+pub mod comments;
 pub mod cursor;
 pub mod fields;
 pub mod input;

@@ -720,3 +720,174 @@ async fn labels_belong_to_a_list_unique_by_name_whatever_the_case() {
     );
     assert!(team.labels_of(&team.ada, &one).await.is_empty());
 }
+
+const ADD_COMMENT: &str = "mutation($input: AddCommentInput!) { addComment(input: $input) {
+    id body author { displayName } editedAt } }";
+const COMMENTS: &str = "query($id: ID!, $after: String) { task(id: $id) { commentCount
+    comments(first: 2, after: $after) { edges { cursor node { body author { displayName } } }
+    pageInfo { hasNextPage endCursor } } } }";
+
+#[tokio::test]
+async fn members_of_any_role_comment_authors_edit_and_the_owner_deletes() {
+    let team = &team().await;
+    let task = team.task("Discuss", None).await;
+    let mut events = team.app().ws_session(&team.ada.access_token).await;
+    events
+        .subscribe(
+            "tasks",
+            "subscription { taskEvents { kind taskId task { commentCount } } }",
+        )
+        .await;
+    events.settle().await;
+    let comment = |who: &Session, body: String| {
+        let input = json!({ "input": { "taskId": task, "body": body } });
+        let token = who.access_token.clone();
+        async move { team.app().graphql(ADD_COMMENT, input, Some(&token)).await }
+    };
+    let by_cy = comment(&team.cy, "A viewer may comment".into()).await;
+    assert_eq!(
+        by_cy["data"]["addComment"]["author"]["displayName"], "cy",
+        "{by_cy}"
+    );
+    let event = events.next_of("tasks").await;
+    assert_eq!(
+        event["data"]["taskEvents"],
+        json!({ "kind": "UPDATED", "taskId": task, "task": { "commentCount": 1 } }),
+        "{event}"
+    );
+    let by_bob = comment(&team.bob, "An editor too".into()).await;
+    comment(&team.ada, "And the owner".into()).await;
+    assert_error(&comment(&team.dan, "An outsider".into()).await, "NOT_FOUND");
+    for (body, why) in [
+        (String::new(), "empty"),
+        ("  \n".into(), "blank"),
+        ("x".repeat(10_001), "too long"),
+    ] {
+        let refused = comment(&team.bob, body).await;
+        assert_error(&refused, "BAD_USER_INPUT");
+        assert_eq!(
+            refused["errors"][0]["extensions"]["field"], "body",
+            "{why}: {refused}"
+        );
+    }
+    let long = comment(&team.bob, "x".repeat(10_000)).await;
+    assert!(long["errors"].is_null(), "10,000 characters: {long}");
+
+    // Oldest first, two a page.
+    let first = team
+        .app()
+        .graphql(COMMENTS, json!({ "id": task }), Some(&team.cy.access_token))
+        .await;
+    let page = &first["data"]["task"];
+    assert_eq!(page["commentCount"], 4, "{first}");
+    assert_eq!(
+        page["comments"]["edges"][0]["node"]["body"],
+        "A viewer may comment"
+    );
+    assert_eq!(
+        page["comments"]["edges"][1]["node"]["body"],
+        "An editor too"
+    );
+    assert_eq!(page["comments"]["pageInfo"]["hasNextPage"], true);
+    let after = page["comments"]["pageInfo"]["endCursor"].clone();
+    let second = team
+        .app()
+        .graphql(
+            COMMENTS,
+            json!({ "id": task, "after": after }),
+            Some(&team.cy.access_token),
+        )
+        .await;
+    assert_eq!(
+        second["data"]["task"]["comments"]["edges"][0]["node"]["body"], "And the owner",
+        "{second}"
+    );
+    // Another viewer's cursor does not work.
+    let foreign = team
+        .app()
+        .graphql(
+            COMMENTS,
+            json!({ "id": task, "after": after }),
+            Some(&team.bob.access_token),
+        )
+        .await;
+    assert_eq!(
+        foreign["errors"][0]["extensions"]["field"], "after",
+        "{foreign}"
+    );
+
+    let cy_comment = by_cy["data"]["addComment"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let bob_comment = by_bob["data"]["addComment"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let edit = |who: &Session, id: String| {
+        let token = who.access_token.clone();
+        async move {
+            team.app()
+                .graphql(
+                    "mutation($id: ID!) { editComment(id: $id, body: \"Changed\") { body editedAt } }",
+                    json!({ "id": id }),
+                    Some(&token),
+                )
+                .await
+        }
+    };
+    let delete = |who: &Session, id: String| {
+        let token = who.access_token.clone();
+        async move {
+            team.app()
+                .graphql(
+                    "mutation($id: ID!) { deleteComment(id: $id) }",
+                    json!({ "id": id }),
+                    Some(&token),
+                )
+                .await
+        }
+    };
+    assert_error(&edit(&team.bob, cy_comment.clone()).await, "FORBIDDEN");
+    assert_error(&edit(&team.ada, cy_comment.clone()).await, "FORBIDDEN");
+    assert_error(&edit(&team.dan, cy_comment.clone()).await, "NOT_FOUND");
+    let edited = edit(&team.cy, cy_comment.clone()).await;
+    assert_eq!(edited["data"]["editComment"]["body"], "Changed", "{edited}");
+    assert!(
+        edited["data"]["editComment"]["editedAt"].is_string(),
+        "{edited}"
+    );
+    assert_error(&delete(&team.bob, cy_comment.clone()).await, "FORBIDDEN");
+    assert_error(&delete(&team.dan, bob_comment.clone()).await, "NOT_FOUND");
+    let by_owner = delete(&team.ada, bob_comment.clone()).await;
+    assert_eq!(
+        by_owner["data"]["deleteComment"],
+        bob_comment.as_str(),
+        "{by_owner}"
+    );
+
+    // Cy leaves; her comment stays, with her name.
+    let removed = team
+        .app()
+        .graphql(
+            "mutation($l: ID!, $p: ID!) { removeMember(listId: $l, personId: $p) }",
+            json!({ "l": team.list, "p": team.cy.user_id }),
+            Some(&team.ada.access_token),
+        )
+        .await;
+    assert_eq!(removed["data"]["removeMember"], true, "{removed}");
+    let kept = team
+        .app()
+        .graphql(
+            COMMENTS,
+            json!({ "id": task }),
+            Some(&team.ada.access_token),
+        )
+        .await;
+    assert_eq!(
+        kept["data"]["task"]["comments"]["edges"][0]["node"],
+        json!({ "body": "Changed", "author": { "displayName": "cy" } }),
+        "{kept}"
+    );
+    assert_error(&edit(&team.cy, cy_comment).await, "NOT_FOUND");
+}

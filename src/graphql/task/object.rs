@@ -12,6 +12,7 @@ use async_graphql::{
 
 use super::{
     super::{
+        comments::CommentConnection,
         errors::server_error,
         labels::Label,
         lists::{Person, TaskList},
@@ -159,6 +160,29 @@ macro_rules! object {
                 Ok(labels.into_iter().map(Into::into).collect())
             }
 
+            /// How many comments it has.
+            async fn comment_count(&self, ctx: &Context<'_>) -> Result<i32> {
+                let count = loaders::comment_count(ctx, self.0.id).await?;
+                Ok(i32::try_from(count).unwrap_or(i32::MAX))
+            }
+
+            /// Its comments, oldest first.
+            #[graphql(complexity = "1 + page_cost(first, None) * child_complexity")]
+            async fn comments(
+                &self,
+                ctx: &Context<'_>,
+                first: Option<i32>,
+                after: Option<String>,
+            ) -> Result<CommentConnection> {
+                let key = loaders::CommentsOf {
+                    viewer: super::super::viewer::viewer_id(ctx)?,
+                    task: self.0.id,
+                    first,
+                    after,
+                };
+                Ok(loaders::comments(ctx, key).await?.into())
+            }
+
             /// Its subtasks, in the manual order.
             #[graphql(complexity = "1 + page_cost(first, None) * child_complexity")]
             async fn subtasks(
@@ -183,7 +207,14 @@ macro_rules! object {
 
         impl Task {
             /// The fields whose values are loaded.
-            pub const LOADED: &[&str] = &["list", "subtasks", "labels", $($link_graphql),*];
+            pub const LOADED: &[&str] = &[
+                "list",
+                "subtasks",
+                "labels",
+                "commentCount",
+                "comments",
+                $($link_graphql),*
+            ];
         }
 
         impl PlainObject for Task {
