@@ -337,8 +337,10 @@ async fn a_collector_that_never_answers_costs_requests_nothing() {
     assert_eq!(warnings, 0, "said once, before: {logs:#?}");
 }
 
-const NESTED: &str = "query Nested { lists { name members { person { displayName } role }
-    tasks(first: 20) { totalCount edges { node { title assignee { displayName } createdBy { displayName } } } } } }";
+const NESTED: &str = "query Nested { lists { name labels { name } members { person { displayName } role }
+    tasks(first: 20) { totalCount edges { node { title assignee { displayName } createdBy { displayName }
+    labels { name } commentCount parent { title } subtasks(first: 5) { totalCount edges { node { title } } }
+    } } } } }";
 
 /// The statements of one run of [`NESTED`] by `token`, in a trace of its own.
 async fn nested_statements(
@@ -443,6 +445,14 @@ async fn a_nested_query_runs_as_many_statements_for_50_lists_as_for_2() {
                         &token,
                     )
                     .await;
+                let commented = server
+                    .graphql_with(
+                        "mutation($id: ID!) { addComment(input: { taskId: $id, body: \"Noted\" }) { id } }",
+                        json!({ "id": id }),
+                        &token,
+                    )
+                    .await;
+                assert!(commented["errors"].is_null(), "{commented}");
             }
         }
         let statements = nested_statements(&server, &received, &token, trace).await;

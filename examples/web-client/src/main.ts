@@ -19,6 +19,9 @@ import { readFile } from "node:fs/promises";
 
 import {
   AcceptInvitation,
+  AddComment,
+  ListInOrder,
+  MoveTask,
   ConfirmTotpSetup,
   CreateList,
   CreateTask,
@@ -190,7 +193,9 @@ if (serverLog) {
     const token = await mailedToken(serverLog, friendEmail, "You are invited to a taskql list");
     const { acceptInvitation } = await friend.run(AcceptInvitation, { input: { token } });
     assert.deepEqual([acceptInvitation.id, acceptInvitation.role], [list.id, "EDITOR"]);
-    await friend.run(CreateTask, { input: { title: "Added by a friend", listId: list.id } });
+    const { createTask: added } = await friend.run(CreateTask, {
+      input: { title: "Added by a friend", listId: list.id },
+    });
 
     const { lists } = await client.run(Lists, {});
     const shared = lists.find((found) => found.id === list.id);
@@ -203,6 +208,32 @@ if (serverLog) {
       shared.tasks.edges.map((edge) => [edge.node.title, edge.node.createdBy?.displayName]),
       [["Added by a friend", friendEmail.split("@")[0]]],
     );
+
+    // Structure: a subtask, a move the server places, a comment.
+    const { createTask: second } = await client.run(CreateTask, {
+      input: { title: "Second", listId: list.id },
+    });
+    const { createTask: subtask } = await friend.run(CreateTask, {
+      input: { title: "A step", parentId: added.id },
+    });
+    const { moveTask } = await friend.run(MoveTask, { input: { id: second.id, before: added.id } });
+    assert.equal(moveTask.id, second.id);
+    const { addComment } = await client.run(AddComment, {
+      input: { taskId: subtask.id, body: "Done by Friday?" },
+    });
+    assert.equal(addComment.author?.displayName, email.split("@")[0]);
+    assert.equal(addComment.body, "Done by Friday?");
+    const { list: ordered } = await friend.run(ListInOrder, { id: list.id });
+    const top = ordered?.tasks.edges.map((edge) => edge.node) ?? [];
+    assert.deepEqual(
+      top.map((node) => node.title),
+      ["Second", "Added by a friend"],
+    );
+    const [first, last] = top;
+    assert.ok(first && last && first.position < last.position, "positions sort by byte");
+    const step = last?.subtasks.edges[0]?.node;
+    assert.equal(step?.title, "A step");
+    assert.equal(step?.commentCount, 1);
   });
 }
 

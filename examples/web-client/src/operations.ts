@@ -119,3 +119,28 @@ export const Lists = graphql(`
     }
   }
 `);
+
+export const MoveTask = graphql(`
+  mutation MoveTask($input: MoveTaskInput!) { moveTask(input: $input) { id position } }
+`);
+
+export const AddComment = graphql(`
+  mutation AddComment($input: AddCommentInput!) {
+    addComment(input: $input) { id body author { displayName } }
+  }
+`);
+
+export const ListInOrder = graphql(`
+  query ListInOrder($id: ID!) {
+    list(id: $id) {
+      tasks(first: 20, orderBy: { field: POSITION, direction: ASC }, filter: { topLevelOnly: true }) {
+        edges {
+          node {
+            title position
+            subtasks(first: 10) { edges { node { title commentCount } } }
+          }
+        }
+      }
+    }
+  }
+`);
