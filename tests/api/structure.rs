@@ -891,3 +891,122 @@ async fn members_of_any_role_comment_authors_edit_and_the_owner_deletes() {
     );
     assert_error(&edit(&team.cy, cy_comment).await, "NOT_FOUND");
 }
+
+/// Each refusal of the structure mutations' input, with its code and the
+/// input field it names; nothing is changed by any of them.
+#[tokio::test]
+async fn bad_structure_input_is_refused_on_its_field() {
+    let team = team().await;
+    let task = team.task("Target", None).await;
+    let unseen = uuid::Uuid::now_v7().to_string();
+    let cases: [(&str, Value, &str, &str); 14] = [
+        (
+            "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }",
+            json!({ "i": { "title": "x", "parentId": "not-an-id" } }),
+            "parentId",
+            "a malformed parent id",
+        ),
+        (
+            "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }",
+            json!({ "i": { "title": "x", "labelIds": ["not-an-id"] } }),
+            "labelIds",
+            "a malformed label id",
+        ),
+        (
+            "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }",
+            json!({ "i": { "title": "x", "listId": team.list, "labelIds": [unseen] } }),
+            "labelIds",
+            "a label that is not the list's",
+        ),
+        (
+            "mutation($id: ID!) { updateTask(id: $id, input: { priority: null }) { id } }",
+            json!({ "id": task }),
+            "priority",
+            "a null priority",
+        ),
+        (
+            "mutation($id: ID!) { updateTask(id: $id, input: { labelIds: null }) { id } }",
+            json!({ "id": task }),
+            "labelIds",
+            "null labels",
+        ),
+        (
+            "mutation($i: MoveTaskInput!) { moveTask(input: $i) { id } }",
+            json!({ "i": { "id": "nope" } }),
+            "id",
+            "a malformed task id",
+        ),
+        (
+            "mutation($i: MoveTaskInput!) { moveTask(input: $i) { id } }",
+            json!({ "i": { "id": task, "after": "nope" } }),
+            "after",
+            "a malformed neighbour",
+        ),
+        (
+            "mutation($i: MoveTaskInput!) { moveTask(input: $i) { id } }",
+            json!({ "i": { "id": task, "before": unseen } }),
+            "before",
+            "a neighbour that is no sibling",
+        ),
+        (
+            "mutation($i: MoveTaskInput!) { moveTask(input: $i) { id } }",
+            json!({ "i": { "id": task, "parentId": unseen } }),
+            "parentId",
+            "an unseen parent",
+        ),
+        (
+            "mutation($i: CreateLabelInput!) { createLabel(input: $i) { id } }",
+            json!({ "i": { "listId": "nope", "name": "x", "color": "#000000" } }),
+            "listId",
+            "a malformed list id",
+        ),
+        (
+            "mutation($id: ID!) { updateLabel(id: $id, input: { color: null }) { id } }",
+            json!({ "id": unseen }),
+            "color",
+            "a null colour",
+        ),
+        (
+            "mutation($i: AddCommentInput!) { addComment(input: $i) { id } }",
+            json!({ "i": { "taskId": "nope", "body": "x" } }),
+            "taskId",
+            "a malformed task id",
+        ),
+        (
+            "mutation { editComment(id: \"nope\", body: \"x\") { id } }",
+            json!({}),
+            "id",
+            "a malformed comment id",
+        ),
+        (
+            "query($id: ID!) { task(id: $id) { comments(first: 1, after: \"junk\") { edges { cursor } } } }",
+            json!({ "id": task }),
+            "after",
+            "a cursor that is not one",
+        ),
+    ];
+    for (query, variables, field, why) in cases {
+        let answer = team
+            .app()
+            .graphql(query, variables, Some(&team.bob.access_token))
+            .await;
+        assert_error(&answer, "BAD_USER_INPUT");
+        assert_eq!(
+            answer["errors"][0]["extensions"]["field"], field,
+            "{why}: {answer}"
+        );
+    }
+    let unchanged = team
+        .app()
+        .graphql(
+            "query($id: ID!) { task(id: $id) { priority position parent { id } labels { id } commentCount } }",
+            json!({ "id": task }),
+            Some(&team.ada.access_token),
+        )
+        .await;
+    assert_eq!(
+        unchanged["data"]["task"],
+        json!({ "priority": "NONE", "position": "a0", "parent": null, "labels": [], "commentCount": 0 }),
+        "{unchanged}"
+    );
+}
