@@ -189,7 +189,15 @@ impl TaskList {
             last,
             before,
         };
-        Ok(task::connection(ctx, Some((Scope::List, self.0.id)), filter, order_by, args).await?)
+        // Boxed, so that every field of a list does not take its room.
+        Ok(Box::pin(task::connection(
+            ctx,
+            Some((Scope::List, self.0.id)),
+            filter,
+            order_by,
+            args,
+        ))
+        .await?)
     }
 }
 

@@ -80,11 +80,13 @@ where
 {
     let loader = pick(ctx.data_unchecked::<Loaders>());
     match ctx.data_opt::<Rounds>() {
-        Some(rounds) => rounds.load(loader, key).await.map_err(unshared),
+        // Boxed: a request waits on many loads at once (every nested field
+        // of every task of a page), each a future of the field that asked;
+        // the load's own state would make each of them a few KiB.
+        Some(rounds) => Box::pin(rounds.load(loader, key)).await.map_err(unshared),
         // Outside a request's rounds: alone.
         None => {
-            let found = loader
-                .load(std::slice::from_ref(&key))
+            let found = Box::pin(loader.load(std::slice::from_ref(&key)))
                 .await
                 .map_err(unshared)?;
             Ok(found.get(&key).cloned())

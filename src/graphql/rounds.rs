@@ -54,7 +54,9 @@ impl Rounds {
                 tokio::task::yield_now().await;
             }
             let keys = self.close::<K, L>();
-            let found = loader.load(&keys).await.map(Arc::new);
+            // Boxed, as the fallback below: a waiting field's future then
+            // holds none of the load's state, which only the leader needs.
+            let found = Box::pin(loader.load(&keys)).await.map(Arc::new);
             let _ = sender.send(Some(found.clone()));
             return found.map(|found| found.get(&key).cloned());
         }
@@ -65,7 +67,7 @@ impl Rounds {
             }
             if answer.changed().await.is_err() {
                 // The round's loader was dropped before it answered.
-                let found = loader.load(std::slice::from_ref(&key)).await?;
+                let found = Box::pin(loader.load(std::slice::from_ref(&key))).await?;
                 return Ok(found.get(&key).cloned());
             }
         }

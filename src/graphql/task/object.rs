@@ -200,8 +200,9 @@ macro_rules! object {
                     after,
                     ..PageArgs::default()
                 };
-                Ok(super::connection(ctx, Some((Scope::Parent, self.0.id)), None, Some(order), args)
-                    .await?)
+                let page = super::connection(ctx, Some((Scope::Parent, self.0.id)), None, Some(order), args);
+                // Boxed, so that every field of a task does not take its room.
+                Ok(Box::pin(page).await?)
             }
         }
 
