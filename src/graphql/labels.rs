@@ -32,6 +32,18 @@ impl From<labels::Label> for Label {
     }
 }
 
+impl super::plain::PlainObject for Label {
+    fn field(&self, ctx: &Context<'_>) -> async_graphql::ServerResult<async_graphql::Value> {
+        let text = |text: &str| Ok(async_graphql::Value::String(text.to_owned()));
+        match ctx.item.node.name.node.as_str() {
+            "id" => text(&self.id),
+            "name" => text(&self.name),
+            "color" => text(&self.color),
+            _ => super::plain::unknown(ctx),
+        }
+    }
+}
+
 #[derive(InputObject)]
 pub struct CreateLabelInput {
     pub list_id: ID,

@@ -66,6 +66,16 @@ impl From<lists::Person> for Person {
     }
 }
 
+impl super::plain::PlainObject for Person {
+    fn field(&self, ctx: &Context<'_>) -> async_graphql::ServerResult<async_graphql::Value> {
+        match ctx.item.node.name.node.as_str() {
+            "id" => Ok(async_graphql::Value::String(self.id.to_string())),
+            "displayName" => Ok(async_graphql::Value::String(self.display_name.clone())),
+            _ => super::plain::unknown(ctx),
+        }
+    }
+}
+
 /// A member of a list and their role there.
 #[derive(SimpleObject)]
 pub struct ListMember {

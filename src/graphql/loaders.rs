@@ -48,6 +48,9 @@ pub struct Loaders {
     task_labels: TaskLabels,
     comment_counts: CommentCounts,
     comment_pages: CommentPages,
+    people_many: PeopleMany,
+    task_labels_many: TaskLabelsMany,
+    comment_counts_many: CommentCountsMany,
 }
 
 impl Loaders {
@@ -64,6 +67,9 @@ impl Loaders {
             task_labels: TaskLabels(tasks.clone()),
             comment_counts: CommentCounts(tasks.clone()),
             comment_pages: CommentPages(tasks.clone()),
+            people_many: PeopleMany(lists.clone()),
+            task_labels_many: TaskLabelsMany(tasks.clone()),
+            comment_counts_many: CommentCountsMany(tasks.clone()),
         }
     }
 }
@@ -166,16 +172,23 @@ pub async fn task(ctx: &Context<'_>, id: Uuid) -> Result<Option<super::task::Tas
 /// An object a task links to by id (its assignee, author, parent), loaded
 /// with every other of the request's.
 pub trait Linked: Sized {
+    /// Whether a page of tasks loads these for all its tasks at once.
+    const PRELOADED: bool;
+
     async fn linked(ctx: &Context<'_>, id: Uuid) -> Result<Option<Self>, AppError>;
 }
 
 impl Linked for PersonObject {
+    const PRELOADED: bool = true;
+
     async fn linked(ctx: &Context<'_>, id: Uuid) -> Result<Option<Self>, AppError> {
         person(ctx, id).await
     }
 }
 
 impl Linked for super::task::Task {
+    const PRELOADED: bool = false;
+
     async fn linked(ctx: &Context<'_>, id: Uuid) -> Result<Option<Self>, AppError> {
         task(ctx, id).await
     }
@@ -325,6 +338,97 @@ macro_rules! tasks_loader_of {
 }
 
 tasks_loader_of!(ListLabels, Vec<Label>, labels_of_lists);
+
+/// Many things of one kind, as `viewer` may see them: what a page of tasks
+/// loads for all its tasks at once.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SeenMany {
+    pub viewer: Uuid,
+    /// Sorted, without repeats.
+    pub ids: Vec<Uuid>,
+}
+
+impl SeenMany {
+    pub fn new(viewer: Uuid, ids: impl IntoIterator<Item = Uuid>) -> Self {
+        let mut ids: Vec<Uuid> = ids.into_iter().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Self { viewer, ids }
+    }
+}
+
+/// A loader of many ids per key, each round read once per viewer by `read`
+/// of `$service` for the ids of all its keys.
+macro_rules! many_loader_of {
+    ($name:ident, $service:ty, $value:ty, $read:ident) => {
+        struct $name($service);
+
+        impl Loader<SeenMany> for $name {
+            type Value = Arc<HashMap<Uuid, $value>>;
+            type Error = Shared;
+
+            async fn load(
+                &self,
+                keys: &[SeenMany],
+            ) -> Result<HashMap<SeenMany, Self::Value>, Shared> {
+                let mut ids: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+                for key in keys {
+                    ids.entry(key.viewer).or_default().extend(&key.ids);
+                }
+                let mut read = HashMap::new();
+                for (viewer, mut ids) in ids {
+                    ids.sort_unstable();
+                    ids.dedup();
+                    let found = self.0.$read(viewer, &ids).await.map_err(Arc::new)?;
+                    read.insert(
+                        viewer,
+                        Arc::new(found.into_iter().collect::<HashMap<_, _>>()),
+                    );
+                }
+                // Each key gets the whole round's answer of its viewer: its
+                // own ids are among them.
+                Ok(keys
+                    .iter()
+                    .filter_map(|key| Some((key.clone(), Arc::clone(read.get(&key.viewer)?))))
+                    .collect())
+            }
+        }
+    };
+}
+
+many_loader_of!(PeopleMany, Lists, Person, people);
+many_loader_of!(TaskLabelsMany, Tasks, Vec<Label>, labels_of_tasks);
+many_loader_of!(CommentCountsMany, Tasks, u64, comment_counts);
+
+/// The people among `ids` the viewer may know.
+pub async fn people_many(
+    ctx: &Context<'_>,
+    ids: SeenMany,
+) -> Result<Arc<HashMap<Uuid, Person>>, AppError> {
+    Ok(load(ctx, |loaders| &loaders.people_many, ids)
+        .await?
+        .unwrap_or_default())
+}
+
+/// The labels each of `ids` carries.
+pub async fn task_labels_many(
+    ctx: &Context<'_>,
+    ids: SeenMany,
+) -> Result<Arc<HashMap<Uuid, Vec<Label>>>, AppError> {
+    Ok(load(ctx, |loaders| &loaders.task_labels_many, ids)
+        .await?
+        .unwrap_or_default())
+}
+
+/// How many comments each of `ids` has.
+pub async fn comment_counts_many(
+    ctx: &Context<'_>,
+    ids: SeenMany,
+) -> Result<Arc<HashMap<Uuid, u64>>, AppError> {
+    Ok(load(ctx, |loaders| &loaders.comment_counts_many, ids)
+        .await?
+        .unwrap_or_default())
+}
 tasks_loader_of!(TaskLabels, Vec<Label>, labels_of_tasks);
 tasks_loader_of!(CommentCounts, u64, comment_counts);
 

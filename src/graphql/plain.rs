@@ -41,7 +41,7 @@ pub trait PlainObject: ContainerType {
     /// answers; when not, the object is resolved the ordinary way.
     ///
     /// [`field`]: PlainObject::field
-    fn is_plain(_ctx: &ContextSelectionSet<'_>) -> bool {
+    fn is_plain(&self, _ctx: &ContextSelectionSet<'_>) -> bool {
         true
     }
 }
@@ -128,7 +128,7 @@ impl<T: PlainObject> OutputType for Plain<T> {
         ctx: &ContextSelectionSet<'_>,
         _field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        if T::is_plain(ctx) {
+        if self.0.is_plain(ctx) {
             Ok(resolve(&self.0, ctx))
         } else {
             resolve_container(ctx, &self.0).await
@@ -154,7 +154,7 @@ impl<T: PlainObject> OutputType for PlainList<T> {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        if !T::is_plain(ctx) {
+        if !self.0.iter().all(|item| item.is_plain(ctx)) {
             return resolve_list(ctx, field, &self.0, Some(self.0.len())).await;
         }
         let items = self

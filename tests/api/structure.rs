@@ -1010,3 +1010,86 @@ async fn bad_structure_input_is_refused_on_its_field() {
         "{unchanged}"
     );
 }
+
+/// A page answers its tasks' people, labels and comment counts in one
+/// pass (loaded for the whole page); the answer is the one the ordinary
+/// resolution gives, aliases, fragments and `__typename` included.
+#[tokio::test]
+async fn a_page_answers_its_loaded_fields_in_one_pass_as_field_by_field() {
+    let team = &team().await;
+    let bug = id_of(
+        &team.label(&team.bob, &team.list, "Bug", "#ff0000").await,
+        "createLabel",
+    );
+    let task = team
+        .create(
+            &team.bob,
+            json!({ "title": "Labelled", "listId": team.list, "labelIds": [bug] }),
+        )
+        .await;
+    let task = id_of(&task, "createTask");
+    team.app()
+        .graphql(
+            "mutation($id: ID!, $p: ID) { assignTask(id: $id, personId: $p) { id } }",
+            json!({ "id": task, "p": team.cy.user_id }),
+            Some(&team.ada.access_token),
+        )
+        .await;
+    team.task("Plain", None).await;
+    team.app()
+        .graphql(
+            ADD_COMMENT,
+            json!({ "input": { "taskId": task, "body": "Seen" } }),
+            Some(&team.cy.access_token),
+        )
+        .await;
+    let selection = "id title who: assignee { __typename id displayName } createdBy { ...P }
+        labels { __typename name color } commentCount";
+    let fragment = "fragment P on Person { displayName }";
+    let read = |extra: &str| {
+        let query = format!(
+            "query($l: ID!) {{ list(id: $l) {{ tasks(orderBy: {{ field: POSITION, direction: ASC }}) {{
+                edges {{ node {{ {selection} {extra} }} }} }} }} }} {fragment}"
+        );
+        let token = team.dan.access_token.clone();
+        let ada = team.ada.access_token.clone();
+        async move {
+            let mine = team
+                .app()
+                .graphql(&query, json!({ "l": team.list }), Some(&ada))
+                .await;
+            let outsider = team
+                .app()
+                .graphql(&query, json!({ "l": team.list }), Some(&token))
+                .await;
+            assert!(outsider["data"]["list"].is_null(), "{outsider}");
+            mine
+        }
+    };
+    let plain = read("").await;
+    // `list` is never loaded for a page: the tasks resolve field by field.
+    let mut ordinary = read("list { id }").await;
+    for edge in ordinary["data"]["list"]["tasks"]["edges"]
+        .as_array_mut()
+        .expect("edges")
+    {
+        edge["node"].as_object_mut().expect("node").remove("list");
+    }
+    assert_eq!(plain, ordinary);
+    let first = &plain["data"]["list"]["tasks"]["edges"][0]["node"];
+    assert_eq!(
+        first["who"],
+        json!({ "__typename": "Person", "id": team.cy.user_id, "displayName": "cy" }),
+        "{plain}"
+    );
+    assert_eq!(first["createdBy"], json!({ "displayName": "bob" }));
+    assert_eq!(
+        first["labels"],
+        json!([{ "__typename": "Label", "name": "Bug", "color": "#ff0000" }])
+    );
+    assert_eq!(first["commentCount"], 1);
+    let second = &plain["data"]["list"]["tasks"]["edges"][1]["node"];
+    assert_eq!(second["who"], Value::Null);
+    assert_eq!(second["labels"], json!([]));
+    assert_eq!(second["commentCount"], 0);
+}

@@ -6,6 +6,7 @@
 mod input;
 mod object;
 mod page;
+mod preload;
 
 use std::sync::Arc;
 
@@ -128,12 +129,15 @@ pub async fn connection(
         start: at(page.edges.first().and_then(|edge| edge.position.as_ref())),
         end: at(page.edges.last().and_then(|edge| edge.position.as_ref())),
     };
+    let node = ctx.look_ahead().field("edges").field("node");
+    let read: Vec<&tasks::TaskRead> = page.edges.iter().map(|edge| &edge.task).collect();
+    let preloaded = preload::preload(ctx, owner, &read, &node).await?;
     let edges = page
         .edges
         .into_iter()
         .map(|edge| TaskEdge {
             position: edge.position,
-            node: edge.task.into(),
+            node: Task(edge.task, preloaded.clone()),
             cursors: Arc::clone(&cursors),
         })
         .collect();

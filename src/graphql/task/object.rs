@@ -10,6 +10,7 @@ use async_graphql::{
     ServerResult, Value,
 };
 
+use super::preload::Preloaded;
 use super::{
     super::{
         comments::CommentConnection,
@@ -28,9 +29,11 @@ use crate::{
     error::AppError,
     tasks::{self, PageArgs, Scope, Shown, TaskRead, fields::task_fields},
 };
+use std::sync::Arc;
 
-/// A task as it was read: on a page, only the fields the page shows.
-pub struct Task(pub TaskRead);
+/// A task as it was read: on a page, only the fields the page shows, and
+/// what was loaded for the whole page at once (see [`super::preload`]).
+pub struct Task(pub TaskRead, pub Option<Arc<Preloaded>>);
 
 /// A field of the task; the read that made it always reads the fields a
 /// client asks for (see [`shown`]).
@@ -207,6 +210,26 @@ macro_rules! object {
         }
 
         impl Task {
+            /// The loaded fields this task cannot answer in one pass: all
+            /// of them, but those loaded for its page already.
+            pub fn loaded_here(&self) -> Vec<&'static str> {
+                let mut fields = Self::LOADED.to_vec();
+                if let Some(preloaded) = self.1.as_deref() {
+                    fields.retain(|field| !preloaded.has(field, Self::is_preloaded_link(field)));
+                }
+                fields
+            }
+
+            /// Whether `field` is a link whose objects a page loads at once.
+            fn is_preloaded_link(field: &str) -> bool {
+                match field {
+                    $($link_graphql => <$object as Linked>::PRELOADED,)*
+                    _ => false,
+                }
+            }
+        }
+
+        impl Task {
             /// The fields whose values are loaded.
             pub const LOADED: &[&str] = &[
                 "list",
@@ -224,13 +247,42 @@ macro_rules! object {
                 let value = match ctx.item.node.name.node.as_str() {
                     "id" => Ok(Value::String(task.id.to_string())),
                     $($graphql => read(task.$name.as_ref()).map(Answer::value),)*
+                    $($link_graphql if <$object as Linked>::PRELOADED => {
+                        let preloaded = self.1.as_deref().and_then(|preloaded| preloaded.people.as_ref());
+                        match (preloaded, read(task.$link.as_ref())) {
+                            (Some(people), Ok(Some(id))) => Ok(people
+                                .get(id)
+                                .map_or(Value::Null, |person| plain::object(person, ctx))),
+                            (Some(_), Ok(None)) => Ok(Value::Null),
+                            (_, Err(error)) => Err(error),
+                            (None, _) => return plain::unknown(ctx),
+                        }
+                    })*
+                    "labels" => match self.1.as_deref().and_then(|preloaded| preloaded.labels.as_ref()) {
+                        Some(labels) => Ok(Value::List(
+                            labels
+                                .get(&task.id)
+                                .map(Vec::as_slice)
+                                .unwrap_or_default()
+                                .iter()
+                                .map(|label| plain::object(&Label::from(label.clone()), ctx))
+                                .collect(),
+                        )),
+                        None => return plain::unknown(ctx),
+                    },
+                    "commentCount" => match self.1.as_deref().and_then(|preloaded| preloaded.comment_counts.as_ref()) {
+                        Some(counts) => Ok(Value::from(
+                            i32::try_from(counts.get(&task.id).copied().unwrap_or(0)).unwrap_or(i32::MAX),
+                        )),
+                        None => return plain::unknown(ctx),
+                    },
                     _ => return plain::unknown(ctx),
                 };
                 value.map_err(|error| server_error(error, Some(ctx.item.pos)))
             }
 
-            fn is_plain(ctx: &ContextSelectionSet<'_>) -> bool {
-                !plain::selects_any(ctx, Self::LOADED)
+            fn is_plain(&self, ctx: &ContextSelectionSet<'_>) -> bool {
+                !plain::selects_any(ctx, &self.loaded_here())
             }
         }
 
@@ -249,6 +301,6 @@ task_fields!(object);
 
 impl From<TaskRead> for Task {
     fn from(task: TaskRead) -> Self {
-        Self(task)
+        Self(task, None)
     }
 }

@@ -47,8 +47,8 @@ impl TaskEdge {
 }
 
 impl PlainObject for TaskEdge {
-    fn is_plain(ctx: &async_graphql::ContextSelectionSet<'_>) -> bool {
-        !plain::selects_below(ctx, "node", Task::LOADED)
+    fn is_plain(&self, ctx: &async_graphql::ContextSelectionSet<'_>) -> bool {
+        !plain::selects_below(ctx, "node", &self.node.loaded_here())
     }
 
     fn field(&self, ctx: &Context<'_>) -> ServerResult<Value> {
