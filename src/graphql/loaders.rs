@@ -245,11 +245,11 @@ fn by_viewer(keys: &[Seen]) -> HashMap<Uuid, Vec<Uuid>> {
     ids
 }
 
-/// A loader of `Value`s, each batch read once per viewer in it by the lists
-/// service's `read`.
+/// A loader of `Value`s, each batch read once per viewer in it by `read` of
+/// the service `$service` (lists or tasks).
 macro_rules! loader_of {
-    ($name:ident, $value:ty, $read:ident) => {
-        struct $name(Lists);
+    ($name:ident, $service:ty, $value:ty, $read:ident) => {
+        struct $name($service);
 
         impl Loader<Seen> for $name {
             type Value = $value;
@@ -270,10 +270,10 @@ macro_rules! loader_of {
     };
 }
 
-loader_of!(ListsOf, ListRead, find_many);
-loader_of!(MembersOf, Vec<Member>, members);
-loader_of!(InvitationsOf, Vec<Invitation>, pending);
-loader_of!(PeopleOf, Person, people);
+loader_of!(ListsOf, Lists, ListRead, find_many);
+loader_of!(MembersOf, Lists, Vec<Member>, members);
+loader_of!(InvitationsOf, Lists, Vec<Invitation>, pending);
+loader_of!(PeopleOf, Lists, Person, people);
 
 /// A page of one list's tasks or one task's subtasks, as a nested `tasks`
 /// or `subtasks` field asks for it.
@@ -310,34 +310,9 @@ pub async fn count(ctx: &Context<'_>, key: CountOf) -> Result<u64, AppError> {
 }
 
 struct PagesOf(Tasks);
-struct TasksOf(Tasks);
 
-/// A loader of what the tasks service reads for many ids of one viewer at
-/// once with `read`.
-macro_rules! tasks_loader_of {
-    ($name:ident, $value:ty, $read:ident) => {
-        struct $name(Tasks);
-
-        impl Loader<Seen> for $name {
-            type Value = $value;
-            type Error = Shared;
-
-            async fn load(&self, keys: &[Seen]) -> Result<HashMap<Seen, $value>, Shared> {
-                let mut found = HashMap::new();
-                for (viewer, ids) in by_viewer(keys) {
-                    let read = self.0.$read(viewer, &ids).await.map_err(Arc::new)?;
-                    found.extend(
-                        read.into_iter()
-                            .map(|(id, value)| (Seen { viewer, id }, value)),
-                    );
-                }
-                Ok(found)
-            }
-        }
-    };
-}
-
-tasks_loader_of!(ListLabels, Vec<Label>, labels_of_lists);
+loader_of!(ListLabels, Tasks, Vec<Label>, labels_of_lists);
+loader_of!(TasksOf, Tasks, TaskRead, find_many);
 
 /// Many things of one kind, as `viewer` may see them: what a page of tasks
 /// loads for all its tasks at once.
@@ -429,8 +404,8 @@ pub async fn comment_counts_many(
         .await?
         .unwrap_or_default())
 }
-tasks_loader_of!(TaskLabels, Vec<Label>, labels_of_tasks);
-tasks_loader_of!(CommentCounts, u64, comment_counts);
+loader_of!(TaskLabels, Tasks, Vec<Label>, labels_of_tasks);
+loader_of!(CommentCounts, Tasks, u64, comment_counts);
 
 /// How many comments task `id` has.
 pub async fn comment_count(ctx: &Context<'_>, id: Uuid) -> Result<u64, AppError> {
@@ -466,52 +441,15 @@ impl Loader<CommentsOf> for CommentPages {
     type Error = Shared;
 
     async fn load(&self, keys: &[CommentsOf]) -> Result<HashMap<CommentsOf, CommentPage>, Shared> {
-        // The same field of every task asks alike: one statement each.
-        let mut asked: HashMap<CommentsOf, Vec<Uuid>> = HashMap::new();
-        for key in keys {
-            let alike = CommentsOf {
-                task: Uuid::nil(),
-                ..key.clone()
-            };
-            asked.entry(alike).or_default().push(key.task);
-        }
-        let mut found = HashMap::new();
-        for (alike, tasks) in asked {
-            let pages = self
-                .0
+        alike(keys, |alike, tasks| async move {
+            self.0
                 .comment_pages(alike.viewer, &tasks, alike.first, alike.after.as_deref())
                 .await
-                .map_err(Arc::new)?;
-            for (task, page) in pages {
-                found.insert(
-                    CommentsOf {
-                        task,
-                        ..alike.clone()
-                    },
-                    page,
-                );
-            }
-        }
-        Ok(found)
+        })
+        .await
     }
 }
 
-impl Loader<Seen> for TasksOf {
-    type Value = TaskRead;
-    type Error = Shared;
-
-    async fn load(&self, keys: &[Seen]) -> Result<HashMap<Seen, TaskRead>, Shared> {
-        let mut found = HashMap::new();
-        for (viewer, ids) in by_viewer(keys) {
-            let read = self.0.find_many(viewer, &ids).await.map_err(Arc::new)?;
-            found.extend(
-                read.into_iter()
-                    .map(|(id, task)| (Seen { viewer, id }, task)),
-            );
-        }
-        Ok(found)
-    }
-}
 struct CountsOf(Tasks);
 
 impl Loader<PageOf> for PagesOf {
@@ -519,41 +457,20 @@ impl Loader<PageOf> for PagesOf {
     type Error = Shared;
 
     async fn load(&self, keys: &[PageOf]) -> Result<HashMap<PageOf, Page>, Shared> {
-        // The same field of every parent asks alike: one statement each.
-        let mut asked: HashMap<PageOf, Vec<Uuid>> = HashMap::new();
-        for key in keys {
-            let alike = PageOf {
-                id: Uuid::nil(),
-                ..key.clone()
-            };
-            asked.entry(alike).or_default().push(key.id);
-        }
-        let mut found = HashMap::new();
-        for (alike, lists) in asked {
-            let pages = self
-                .0
+        alike(keys, |alike, parents| async move {
+            self.0
                 .pages(
                     alike.viewer,
                     alike.scope,
-                    &lists,
+                    &parents,
                     &alike.filter,
                     alike.order,
                     alike.args.clone(),
                     alike.shows,
                 )
                 .await
-                .map_err(Arc::new)?;
-            for (id, page) in pages {
-                found.insert(
-                    PageOf {
-                        id,
-                        ..alike.clone()
-                    },
-                    page,
-                );
-            }
-        }
-        Ok(found)
+        })
+        .await
     }
 }
 
@@ -562,31 +479,63 @@ impl Loader<CountOf> for CountsOf {
     type Error = Shared;
 
     async fn load(&self, keys: &[CountOf]) -> Result<HashMap<CountOf, u64>, Shared> {
-        let mut asked: HashMap<CountOf, Vec<Uuid>> = HashMap::new();
-        for key in keys {
-            let alike = CountOf {
-                id: Uuid::nil(),
-                ..key.clone()
-            };
-            asked.entry(alike).or_default().push(key.id);
-        }
-        let mut found = HashMap::new();
-        for (alike, lists) in asked {
-            let counts = self
-                .0
-                .counts(alike.viewer, alike.scope, &lists, &alike.filter)
+        alike(keys, |alike, parents| async move {
+            self.0
+                .counts(alike.viewer, alike.scope, &parents, &alike.filter)
                 .await
-                .map_err(Arc::new)?;
-            for (id, count) in counts {
-                found.insert(
-                    CountOf {
-                        id,
-                        ..alike.clone()
-                    },
-                    count,
-                );
-            }
-        }
-        Ok(found)
+        })
+        .await
     }
 }
+
+/// A key that names one parent (a list, a task) and what is asked of it:
+/// keys that ask alike of different parents are answered together.
+trait OfParent: Clone + Eq + std::hash::Hash {
+    fn parent(&self) -> Uuid;
+    fn of(&self, parent: Uuid) -> Self;
+}
+
+/// Answers `keys` with one `read` of each group of keys that ask alike
+/// (the same field of every parent): one statement for all the parents.
+async fn alike<K, V, Read, Reading>(keys: &[K], read: Read) -> Result<HashMap<K, V>, Shared>
+where
+    K: OfParent,
+    Read: Fn(K, Vec<Uuid>) -> Reading,
+    Reading: Future<Output = Result<HashMap<Uuid, V>, AppError>>,
+{
+    let mut asked: HashMap<K, Vec<Uuid>> = HashMap::new();
+    for key in keys {
+        asked
+            .entry(key.of(Uuid::nil()))
+            .or_default()
+            .push(key.parent());
+    }
+    let mut found = HashMap::new();
+    for (alike, parents) in asked {
+        for (parent, value) in read(alike.clone(), parents).await.map_err(Arc::new)? {
+            found.insert(alike.of(parent), value);
+        }
+    }
+    Ok(found)
+}
+
+macro_rules! of_parent {
+    ($key:ident, $parent:ident) => {
+        impl OfParent for $key {
+            fn parent(&self) -> Uuid {
+                self.$parent
+            }
+
+            fn of(&self, parent: Uuid) -> Self {
+                Self {
+                    $parent: parent,
+                    ..self.clone()
+                }
+            }
+        }
+    };
+}
+
+of_parent!(PageOf, id);
+of_parent!(CountOf, id);
+of_parent!(CommentsOf, task);
