@@ -4,16 +4,15 @@
 //! queue is full, callers get `RATE_LIMITED` at once, so a login flood costs
 //! a bounded amount of memory and the async workers stay free for everything
 //! else. Each thread keeps one Argon2 memory block and reuses it for every
-//! hash: a flood allocates nothing, and the pool holds at most `workers`
-//! blocks of `m` KiB, taken at first use.
+//! hash while work keeps coming: a flood allocates nothing, and the pool
+//! holds at most `workers` blocks of `m` KiB. A thread that has had nothing
+//! to do for [`IDLE`] gives its block back, so a server at rest does not
+//! keep `workers` × 19 MiB it is not using.
 
 use std::{
-    sync::{
-        Arc, Mutex,
-        mpsc::{self, Receiver, SyncSender, TrySendError},
-    },
+    sync::Arc,
     thread,
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use argon2::{
@@ -35,6 +34,9 @@ use crate::{
 const QUEUE_PER_WORKER: usize = 32;
 const SALT_BYTES: usize = 16;
 const OUTPUT_BYTES: usize = 32;
+/// How long a worker keeps its memory block without a job. Logins come in
+/// bursts; after one, a hash costs about a tenth more to map its block anew.
+const IDLE: Duration = Duration::from_secs(1);
 
 type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
@@ -46,7 +48,7 @@ pub struct PasswordHasher {
 struct Inner {
     params: Params,
     /// Dropping it (with the last hasher) ends the worker threads.
-    queue: SyncSender<Job>,
+    queue: flume::Sender<Job>,
     /// A hash of a random password, verified against when the email is unknown.
     dummy_hash: OnceCell<String>,
     /// Jobs queued and not yet started.
@@ -77,10 +79,9 @@ impl PasswordHasher {
         queue: usize,
         metrics: &Metrics,
     ) -> std::io::Result<Self> {
-        let (sender, receiver) = mpsc::sync_channel::<Job>(queue);
-        let receiver = Arc::new(Mutex::new(receiver));
+        let (sender, receiver) = flume::bounded::<Job>(queue);
         for index in 0..workers {
-            let receiver = Arc::clone(&receiver);
+            let receiver = receiver.clone();
             thread::Builder::new()
                 .name(format!("argon2-{index}"))
                 .spawn(move || work(&receiver))?;
@@ -146,21 +147,31 @@ impl PasswordHasher {
         self.inner.queue.try_send(job).map_err(|error| {
             self.inner.waiting.dec();
             match error {
-                TrySendError::Full(_) => AppError::RateLimited,
-                TrySendError::Disconnected(_) => AppError::internal("the hashing workers stopped"),
+                flume::TrySendError::Full(_) => AppError::RateLimited,
+                flume::TrySendError::Disconnected(_) => {
+                    AppError::internal("the hashing workers stopped")
+                }
             }
         })?;
         result.await.map_err(AppError::internal)
     }
 }
 
-/// A worker: takes jobs until every sender is gone, with one memory block.
-fn work(receiver: &Mutex<Receiver<Job>>) {
+/// A worker: takes jobs until every sender is gone, with one memory block,
+/// given back after [`IDLE`] without a job.
+fn work(receiver: &flume::Receiver<Job>) {
     let mut memory = Vec::new();
     loop {
-        let job = match receiver.lock() {
-            Ok(receiver) => receiver.recv(),
-            Err(_) => return,
+        let job = if memory.is_empty() {
+            receiver.recv()
+        } else {
+            match receiver.recv_timeout(IDLE) {
+                Err(flume::RecvTimeoutError::Timeout) => {
+                    memory = Vec::new();
+                    continue;
+                }
+                taken => taken.map_err(|_| flume::RecvError::Disconnected),
+            }
         };
         match job {
             Ok(job) => job(&mut memory),
@@ -423,6 +434,25 @@ mod tests {
             refused.count() >= 2,
             "one computes, one waits, the rest are refused"
         );
+    }
+
+    #[tokio::test]
+    async fn an_idle_worker_gives_its_memory_back_and_a_busy_one_keeps_it() {
+        let hasher = hasher(1024, 1);
+        hasher.hash(&password("correct horse")).await.expect("hash");
+        let held = hasher.run(|memory| memory.len()).await.expect("run");
+        assert_eq!(held, 1024, "kept between jobs that follow each other");
+        // Each look is a job too, so it waits a little longer than IDLE.
+        let mut looks = 0;
+        while hasher.run(|memory| memory.len()).await.expect("run") != 0 {
+            looks += 1;
+            assert!(
+                looks < 10,
+                "the block is still held after {looks} idle spells"
+            );
+            std::thread::sleep(IDLE + Duration::from_millis(300));
+        }
+        hasher.hash(&password("correct horse")).await.expect("hash");
     }
 
     /// Hashes of "correct horse battery" written by pwdlib, passlib and the
