@@ -6,10 +6,10 @@
 //! parents is resolved over several polls, which on a busy machine can take
 //! longer than that, and a batch is then split (a request of 50 lists ran
 //! 25 statements instead of 6). A round here ends by the executor's order
-//! instead of a clock: the first load of a round yields a few times to the
-//! request's other resolvers, which are polled before it resumes and add
-//! their keys to the same round, then it loads them all, on the request's
-//! own task (its statements are spans of the request). Whoever waits on a
+//! instead of a clock: the first load of a round yields to the request's
+//! other resolvers, which are polled before it resumes and add their keys to
+//! the same round, until a yield brings no new key; then it loads them all,
+//! on the request's own task (its statements are spans of the request). Whoever waits on a
 //! round whose loader went away loads its own key.
 
 use std::{
@@ -22,8 +22,13 @@ use std::{
 use async_graphql::dataloader::Loader;
 use tokio::sync::watch;
 
-/// How many times the first load of a round yields before it loads.
+/// How many times the first load of a round yields before it loads, at
+/// least; it goes on yielding while keys keep joining, up to [`MOST_YIELDS`].
 const YIELDS: usize = 4;
+/// How many times at most: a round of many parents whose fields wake over
+/// several polls (the runtime's budget per poll, the engine's per list)
+/// keeps growing for longer than [`YIELDS`].
+const MOST_YIELDS: usize = 64;
 
 /// The rounds in progress of one request.
 #[derive(Default)]
@@ -50,8 +55,14 @@ impl Rounds {
     {
         let (answer, lead) = self.join::<K, L>(key.clone());
         if let Some(sender) = lead {
-            for _ in 0..YIELDS {
+            let mut size = 1;
+            for yielded in 1..=MOST_YIELDS {
                 tokio::task::yield_now().await;
+                let now = self.size::<K, L>();
+                if yielded >= YIELDS && now == size {
+                    break;
+                }
+                size = now;
             }
             let keys = self.close::<K, L>();
             // Boxed, as the fallback below: a waiting field's future then
@@ -103,6 +114,18 @@ impl Rounds {
         };
         open.insert(TypeId::of::<(K, L)>(), Box::new(round));
         (answer, Some(sender))
+    }
+
+    /// How many keys the open round of its kind has taken so far.
+    fn size<K, L>(&self) -> usize
+    where
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        L: Loader<K>,
+    {
+        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        open.get(&TypeId::of::<(K, L)>())
+            .and_then(|round| round.downcast_ref::<Open<K, L::Value, L::Error>>())
+            .map_or(0, |round| round.keys.len())
     }
 
     /// Ends the open round of its kind: the next key opens another.
