@@ -9,8 +9,8 @@
 //! instead of a clock: the first load of a round yields to the request's
 //! other resolvers, which are polled before it resumes and add their keys to
 //! the same round, until a yield brings no new key; then it loads them all,
-//! on the request's own task (its statements are spans of the request). Whoever waits on a
-//! round whose loader went away loads its own key.
+//! on the request's own task (its statements are spans of the request).
+//! Whoever waits on a round whose loader went away loads its own key.
 
 use std::{
     any::{Any, TypeId},
