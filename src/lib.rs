@@ -62,6 +62,7 @@ pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod dates;
 pub mod db;
 pub mod error;
 pub mod events;
