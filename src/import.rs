@@ -36,7 +36,7 @@ use uuid::Uuid;
 use crate::{
     auth::{Email, password},
     db, lists,
-    tasks::{Description, TaskTitle, input},
+    tasks::{Description, TaskTitle},
 };
 
 /// Rows written per statement: well inside both databases' limits on bound
@@ -510,20 +510,10 @@ fn check(rows: SourceRows) -> anyhow::Result<Checked> {
         tasks.push((
             row.owner,
             task::Model {
-                id: Uuid::now_v7(),
-                list_id: Uuid::nil(),
-                created_by: None,
-                assignee_id: None,
-                parent_id: None,
                 position,
-                priority: 0,
-                search_text: input::search_text(&title, description.as_deref()),
-                title,
-                description,
                 completed: row.completed,
-                due_at: None,
-                created_at,
                 updated_at: created_at,
+                ..crate::tasks::row(Uuid::nil(), title, description, created_at)
             },
         ));
     }

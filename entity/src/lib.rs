@@ -3,7 +3,9 @@
 //! The GraphQL types live in the server crate; keeping this crate free of them
 //! lets the migration crate and tools use the model without the web stack.
 
+pub mod calendar_feed;
 pub mod comment;
+pub mod completion;
 pub mod email_token;
 pub mod label;
 pub mod list_invitation;
@@ -16,6 +18,7 @@ pub mod password_reset;
 pub mod rate_counter;
 pub mod recovery_code;
 pub mod refresh_token;
+pub mod reminder;
 pub mod security_event;
 pub mod session;
 pub mod task;

@@ -21,7 +21,24 @@ pub struct Model {
     pub title: String,
     pub description: Option<String>,
     pub completed: bool,
+    /// A timed due date; never set with `due_on`.
     pub due_at: Option<DateTimeUtc>,
+    /// An all-day due date, in no zone.
+    pub due_on: Option<Date>,
+    /// When filters and orders take it to be due: `due_at`, or the start of
+    /// `due_on`'s day in `time_zone`.
+    pub due: Option<DateTimeUtc>,
+    /// The IANA zone its times are in.
+    pub time_zone: String,
+    /// An RFC 5545 RRULE.
+    pub recurrence: Option<String>,
+    /// `due` or `completion`: where the next occurrence is counted from.
+    pub repeat_from: String,
+    /// The series' start (DTSTART) in `time_zone`: `2026-12-24` or
+    /// `2026-12-24T09:00:00`.
+    pub series_start: Option<String>,
+    /// Occurrences completed since the rule was set.
+    pub series_done: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     /// Title and description folded to lower case by the server, so that

@@ -15,6 +15,7 @@ mod m20261202_000009_mail_trace;
 mod m20261203_000010_passkeys;
 mod m20261204_000011_shared_lists;
 mod m20261204_000012_task_structure;
+mod m20261205_000013_dates;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_passkeys::Migration),
             Box::new(m20261204_000011_shared_lists::Migration),
             Box::new(m20261204_000012_task_structure::Migration),
+            Box::new(m20261205_000013_dates::Migration),
         ]
     }
 }

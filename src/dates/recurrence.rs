@@ -141,6 +141,15 @@ impl Rule {
         self.count
     }
 
+    /// The same rule with no `COUNT`.
+    #[must_use]
+    pub fn without_count(&self) -> Self {
+        Self {
+            count: None,
+            ..self.clone()
+        }
+    }
+
     /// The rule as a calendar takes it for a series that starts at
     /// `start`: `UNTIL` as a day for an all-day series, in UTC otherwise.
     pub fn text_for(&self, start: Start, zone: Zone) -> String {

@@ -148,6 +148,7 @@ pub trait Columns {
     fn boolean(&self, at: usize) -> Result<Option<bool>, DbErr>;
     fn integer(&self, at: usize) -> Result<Option<i32>, DbErr>;
     fn time(&self, at: usize) -> Result<Option<DateTime<Utc>>, DbErr>;
+    fn date(&self, at: usize) -> Result<Option<chrono::NaiveDate>, DbErr>;
 }
 
 impl Columns for QueryResult {
@@ -172,6 +173,10 @@ impl Columns for QueryResult {
     }
 
     fn time(&self, at: usize) -> Result<Option<DateTime<Utc>>, DbErr> {
+        self.try_get_by_index(at)
+    }
+
+    fn date(&self, at: usize) -> Result<Option<chrono::NaiveDate>, DbErr> {
         self.try_get_by_index(at)
     }
 }
@@ -234,6 +239,12 @@ impl ColumnValue for i32 {
 impl ColumnValue for DateTime<Utc> {
     fn read_nullable(row: &impl Columns, at: usize) -> Result<Option<Self>, DbErr> {
         row.time(at)
+    }
+}
+
+impl ColumnValue for chrono::NaiveDate {
+    fn read_nullable(row: &impl Columns, at: usize) -> Result<Option<Self>, DbErr> {
+        row.date(at)
     }
 }
 

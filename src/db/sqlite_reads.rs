@@ -164,6 +164,18 @@ impl Columns for Row<'_> {
     fn time(&self, at: usize) -> Result<Option<DateTime<Utc>>, DbErr> {
         time(self, at).or_failed()
     }
+
+    fn date(&self, at: usize) -> Result<Option<chrono::NaiveDate>, DbErr> {
+        let text = self
+            .get_ref(at)
+            .and_then(|value| Ok(value.as_str_or_null()?));
+        text.or_failed()?
+            .map(|text| {
+                crate::dates::parse_day(text)
+                    .ok_or_else(|| DbErr::Type(format!("column {at} holds no date: {text}")))
+            })
+            .transpose()
+    }
 }
 
 /// The file of a `sqlite://path?options` or `sqlite:path` URL.

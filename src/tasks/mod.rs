@@ -15,6 +15,7 @@ mod page;
 mod pages;
 pub mod position;
 mod priority;
+pub mod recurring;
 mod tree;
 mod write;
 
@@ -35,10 +36,11 @@ pub use input::{Description, TaskTitle};
 pub use page::{DEFAULT_PAGE, Edge, MAX_PAGE, Page, PageArgs, PageCursors, PageShows};
 pub use pages::Scope;
 pub use priority::Priority;
+pub use recurring::RepeatFrom;
 pub use write::Move;
 
 use crate::{
-    db::{sqlite_reads::SqliteReads, write::Writer},
+    db::{self, sqlite_reads::SqliteReads, write::Writer},
     error::AppResult,
     events::Events,
     lists::{Role, visible},
@@ -60,7 +62,8 @@ pub struct NewTask {
     pub list_id: Option<Uuid>,
     pub title: TaskTitle,
     pub description: Option<Description>,
-    pub due_at: Option<DateTime<Utc>>,
+    /// Its due date, zone and recurrence.
+    pub dates: recurring::DateChanges,
     pub priority: Priority,
     /// The task it goes under (last among its subtasks), in its list.
     pub parent_id: Option<Uuid>,
@@ -74,7 +77,7 @@ pub struct TaskChanges {
     pub title: Option<TaskTitle>,
     pub description: Option<Option<Description>>,
     pub completed: Option<bool>,
-    pub due_at: Option<Option<DateTime<Utc>>>,
+    pub dates: recurring::DateChanges,
     pub priority: Option<Priority>,
     /// Exactly these labels (of the list it ends up in).
     pub label_ids: Option<Vec<Uuid>>,
@@ -82,6 +85,39 @@ pub struct TaskChanges {
     pub list_id: Option<Uuid>,
     /// A member of its list to assign it to, or nobody.
     pub assignee: Option<Option<Uuid>>,
+}
+
+/// A new task's row: `title` in `list`, open, undated, last of nothing yet
+/// (the writer gives it its place), made at `now`.
+pub fn row(
+    list: Uuid,
+    title: String,
+    description: Option<String>,
+    now: DateTime<Utc>,
+) -> task::Model {
+    task::Model {
+        id: Uuid::now_v7(),
+        list_id: list,
+        created_by: None,
+        assignee_id: None,
+        parent_id: None,
+        position: String::new(),
+        priority: Priority::None.level(),
+        search_text: input::search_text(&title, description.as_deref()),
+        title,
+        description,
+        completed: false,
+        due_at: None,
+        due_on: None,
+        due: None,
+        time_zone: crate::dates::Zone::default().name().to_owned(),
+        recurrence: None,
+        repeat_from: db::StoredByName::stored_name(RepeatFrom::default()).to_owned(),
+        series_start: None,
+        series_done: 0,
+        created_at: now,
+        updated_at: now,
+    }
 }
 
 /// Which of the viewer's tasks a listing shows.
@@ -108,7 +144,7 @@ impl TaskChanges {
         self.title.is_none()
             && self.description.is_none()
             && self.completed.is_none()
-            && self.due_at.is_none()
+            && self.dates.is_empty()
             && self.priority.is_none()
             && self.label_ids.is_none()
             && self.list_id.is_none()
@@ -132,11 +168,12 @@ pub fn listed(viewer: Uuid, filter: &TaskFilter) -> Condition {
         let like = LikeExpr::new(pattern.clone()).escape('\\');
         condition = condition.add(Expr::col(Column::SearchText).like(like));
     }
+    // An all-day task is due at the start of its day in its zone.
     if let Some(before) = filter.due_before {
-        condition = condition.add(Column::DueAt.lt(before));
+        condition = condition.add(Column::Due.lt(before));
     }
     if let Some(after) = filter.due_after {
-        condition = condition.add(Column::DueAt.gt(after));
+        condition = condition.add(Column::Due.gt(after));
     }
     if let Some(priority) = filter.priority_at_least {
         condition = condition.add(Column::Priority.gte(priority.level()));

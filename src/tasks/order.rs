@@ -74,7 +74,8 @@ impl OrderField {
         match self {
             Self::CreatedAt => Column::CreatedAt,
             Self::UpdatedAt => Column::UpdatedAt,
-            Self::DueAt => Column::DueAt,
+            // The timed due date, or the start of an all-day one's day.
+            Self::DueAt => Column::Due,
             Self::Title => Column::Title,
             Self::Priority => Column::Priority,
             Self::Position => Column::Position,
@@ -86,7 +87,11 @@ impl OrderField {
         Some(match self {
             Self::CreatedAt => SortKey::Time(task.created_at?),
             Self::UpdatedAt => SortKey::Time(task.updated_at?),
-            Self::DueAt => task.due_at?.map_or(SortKey::Missing, SortKey::Time),
+            Self::DueAt => {
+                let zone = crate::dates::Zone::stored(task.time_zone.as_deref()?);
+                crate::dates::Due::of(task.due_at?, task.due_on?)
+                    .map_or(SortKey::Missing, |due| SortKey::Time(due.instant(zone)))
+            }
             Self::Title => SortKey::Text(task.title.as_ref()?.clone()),
             Self::Priority => SortKey::Number(task.priority?.level().into()),
             Self::Position => SortKey::Text(task.position.as_ref()?.clone()),
@@ -102,7 +107,11 @@ impl Shown {
         match field {
             OrderField::CreatedAt => self.created_at = true,
             OrderField::UpdatedAt => self.updated_at = true,
-            OrderField::DueAt => self.due_at = true,
+            OrderField::DueAt => {
+                self.due_at = true;
+                self.due_on = true;
+                self.time_zone = true;
+            }
             OrderField::Title => self.title = true,
             OrderField::Priority => self.priority = true,
             OrderField::Position => self.position = true,
@@ -146,8 +155,8 @@ impl TaskOrder {
             compare(row, Expr::tuple([key, Expr::val(position.id)]))
         };
         let by_id = || compare(Expr::col(Column::Id), Expr::val(position.id));
-        let has_due = || Column::DueAt.is_not_null();
-        let no_due = || Column::DueAt.is_null();
+        let has_due = || Column::Due.is_not_null();
+        let no_due = || Column::Due.is_null();
         match (&position.key, walk) {
             (SortKey::Text(text), _) => Condition::all().add(keyed(Expr::val(text.clone()))),
             (SortKey::Number(number), _) => Condition::all().add(keyed(Expr::val(*number))),

@@ -13,7 +13,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Description, NewTask, Shown, TaskChanges, TaskRead, Tasks, input, labels,
+    Description, NewTask, Shown, TaskChanges, TaskRead, Tasks, input, labels, recurring,
     tree::{self, Siblings},
 };
 use crate::{
@@ -44,21 +44,13 @@ impl Tasks {
             .or(new.list_id)
             .unwrap_or(viewer);
         let mut task = task::Model {
-            id: Uuid::now_v7(),
-            list_id: list,
             created_by: Some(viewer),
-            assignee_id: None,
             parent_id: new.parent_id,
-            position: String::new(),
             priority: new.priority.level(),
-            search_text: input::search_text(&title, description.as_deref()),
-            title,
-            description,
-            completed: false,
-            due_at: new.due_at.map(db::truncate),
-            created_at: now,
-            updated_at: now,
+            ..super::row(list, title, description, now)
         };
+        new.dates.apply(&mut task)?;
+        task.due_at = task.due_at.map(db::truncate);
         let write = if new.label_ids.is_empty() {
             self.writer.begin().await?
         } else {
@@ -144,7 +136,7 @@ impl Tasks {
                 return Ok(current.into());
             }
             self.check_change(viewer, &current, &changes).await?;
-            let mut next = apply(&current, &changes);
+            let (mut next, completion) = apply(&current, &changes)?;
             let moved = next.list_id != current.list_id;
             if moved
                 && changes.assignee.is_none()
@@ -193,6 +185,9 @@ impl Tasks {
                 }
                 if let Some(labels) = &changes.label_ids {
                     labels::set(&write, id, labels).await?;
+                }
+                if let Some(completion) = completion {
+                    record(&write, id, completion, viewer, next.updated_at).await?;
                 }
                 let mut changed = vec![TaskRead::from(next.clone())];
                 changed.extend(self.carry(&write, &subtree, next.list_id).await?);
@@ -244,7 +239,7 @@ impl Tasks {
                 ..Default::default()
             };
             self.check_change(viewer, &current, &changes).await?;
-            let mut next = apply(&current, &changes);
+            let (mut next, _) = apply(&current, &changes)?;
             next.parent_id = match to.parent_id {
                 Some(parent) => parent,
                 // Kept within its list; top-level in another.
@@ -366,6 +361,13 @@ impl Tasks {
                 description: Set(next.description.clone()),
                 completed: Set(next.completed),
                 due_at: Set(next.due_at),
+                due_on: Set(next.due_on),
+                due: Set(next.due),
+                time_zone: Set(next.time_zone.clone()),
+                recurrence: Set(next.recurrence.clone()),
+                repeat_from: Set(next.repeat_from.clone()),
+                series_start: Set(next.series_start.clone()),
+                series_done: Set(next.series_done),
                 priority: Set(next.priority),
                 parent_id: Set(next.parent_id),
                 position: Set(next.position.clone()),
@@ -503,6 +505,28 @@ pub struct Move {
     pub before: Option<Uuid>,
 }
 
+/// Records `completion` of task `task` by `viewer` at `at`, within `write`.
+async fn record(
+    write: &Write<'_>,
+    task: Uuid,
+    completion: recurring::Completion,
+    viewer: Uuid,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    let row = entity::completion::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        task_id: Set(task),
+        due_at: Set(completion.due_at),
+        due_on: Set(completion.due_on),
+        completed_at: Set(at),
+        completed_by: Set(Some(viewer)),
+    };
+    write
+        .changed(&entity::completion::Entity::insert(row).into_query())
+        .await?;
+    Ok(())
+}
+
 /// Holds the order of both lists a move touches, in one order whoever
 /// moves, so that two moves never wait on each other's.
 async fn hold_both(write: &Write<'_>, from: Uuid, to: Uuid) -> AppResult<()> {
@@ -575,13 +599,26 @@ fn insert_values(task: &task::Model) -> Vec<Expr> {
         Expr::val(task.description.clone()),
         Expr::val(task.completed),
         Expr::val(task.due_at),
+        Expr::val(task.due_on),
+        Expr::val(task.due),
+        Expr::val(task.time_zone.clone()),
+        Expr::val(task.recurrence.clone()),
+        Expr::val(task.repeat_from.clone()),
+        Expr::val(task.series_start.clone()),
+        Expr::val(task.series_done),
         Expr::val(task.created_at),
         Expr::val(task.updated_at),
         Expr::val(task.search_text.clone()),
     ]
 }
 
-fn apply(current: &task::Model, changes: &TaskChanges) -> task::Model {
+/// `current` with `changes` made, and the completion it records when the
+/// changes complete it (SPEC §12: a recurring task moves on to its next
+/// occurrence instead, and stays open while the rule has one).
+fn apply(
+    current: &task::Model,
+    changes: &TaskChanges,
+) -> AppResult<(task::Model, Option<recurring::Completion>)> {
     let mut next = current.clone();
     if let Some(title) = &changes.title {
         next.title = title.clone().into_inner();
@@ -589,12 +626,8 @@ fn apply(current: &task::Model, changes: &TaskChanges) -> task::Model {
     if let Some(description) = &changes.description {
         next.description = description.clone().map(Description::into_inner);
     }
-    if let Some(completed) = changes.completed {
-        next.completed = completed;
-    }
-    if let Some(due_at) = changes.due_at {
-        next.due_at = due_at.map(db::truncate);
-    }
+    changes.dates.apply(&mut next)?;
+    next.due_at = next.due_at.map(db::truncate);
     if let Some(priority) = changes.priority {
         next.priority = priority.level();
     }
@@ -610,5 +643,16 @@ fn apply(current: &task::Model, changes: &TaskChanges) -> task::Model {
         db::now(),
         current.updated_at + chrono::Duration::microseconds(1),
     );
-    next
+    let completion = match changes.completed {
+        Some(true) if !current.completed => {
+            let now = next.updated_at;
+            Some(recurring::complete(&mut next, now))
+        }
+        Some(completed) => {
+            next.completed = completed;
+            None
+        }
+        None => None,
+    };
+    Ok((next, completion))
 }

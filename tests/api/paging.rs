@@ -5,7 +5,6 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use entity::task;
 use sea_orm::{EntityTrait, prelude::Uuid};
 use serde_json::{Value, json};
-use taskql::tasks::input::search_text;
 
 use crate::helpers::{TestApp, assert_bad_input, spawn_app};
 
@@ -34,23 +33,19 @@ async fn seed(app: &TestApp, owner: &str, count: usize) -> Vec<task::Model> {
                 1 => Some("plain words".to_owned()),
                 _ => None,
             };
+            let due_at = (i % 4 != 0).then(|| base() + Duration::days(n % 5));
             task::Model {
-                id: Uuid::now_v7(),
-                // The owner's inbox has the owner's id.
-                list_id: owner,
                 created_by: Some(owner),
-                assignee_id: None,
-                parent_id: None,
                 // Equal keys, which only the id tells apart.
                 position: format!("a{}", i % 4),
                 priority: i32::try_from(i % 5).expect("small"),
-                search_text: search_text(&title, description.as_deref()),
-                title,
-                description,
                 completed: i % 2 == 0,
-                due_at: (i % 4 != 0).then(|| base() + Duration::days(n % 5)),
+                due_at,
+                due: due_at,
                 created_at: base() + Duration::seconds(n / 4),
                 updated_at: base() + Duration::minutes(n % 3),
+                // The owner's inbox has the owner's id.
+                ..taskql::tasks::row(owner, title, description, base())
             }
         })
         .collect();

@@ -5,13 +5,15 @@
 use async_graphql::{Enum, ID, InputObject, MaybeUndefined};
 use uuid::Uuid;
 
-use super::super::scalars::DateTime;
+use super::super::scalars::{Date, DateTime};
 use crate::{
+    dates::{Due, Zone, recurrence::Rule},
     error::AppError,
     tasks::{
         self, Description, NewTask, TaskChanges, TaskTitle,
         input::search_pattern,
         order::{self, TaskOrder},
+        recurring::DateChanges,
     },
 };
 
@@ -23,7 +25,16 @@ pub struct CreateTaskInput {
     pub title: String,
     /// At most 10,000 characters.
     pub description: Option<String>,
+    /// A timed due date; or `dueOn`, not both.
     pub due_at: Option<DateTime>,
+    /// An all-day due date; or `dueAt`, not both.
+    pub due_on: Option<Date>,
+    /// The IANA zone of its times (`Europe/Berlin`): `UTC` when not given.
+    pub time_zone: Option<String>,
+    /// An RFC 5545 RRULE (`FREQ=WEEKLY;BYDAY=MO`); needs a due date.
+    pub recurrence: Option<String>,
+    /// `DUE` when not given.
+    pub repeat_from: Option<RepeatFrom>,
     /// `NONE` when not given.
     pub priority: Option<Priority>,
     /// Makes it a subtask of this task (last among its subtasks), in that
@@ -42,8 +53,19 @@ pub struct UpdateTaskInput {
     pub description: MaybeUndefined<String>,
     #[graphql(default)]
     pub completed: MaybeUndefined<bool>,
+    /// Setting it clears `dueOn`.
     #[graphql(default)]
     pub due_at: MaybeUndefined<DateTime>,
+    /// Setting it clears `dueAt`.
+    #[graphql(default)]
+    pub due_on: MaybeUndefined<Date>,
+    #[graphql(default)]
+    pub time_zone: MaybeUndefined<String>,
+    /// Setting it (re)starts the series at the due date; `null` ends it.
+    #[graphql(default)]
+    pub recurrence: MaybeUndefined<String>,
+    #[graphql(default)]
+    pub repeat_from: MaybeUndefined<RepeatFrom>,
     #[graphql(default)]
     pub priority: MaybeUndefined<Priority>,
     /// Exactly these labels, of the list the task ends up in (`[]`: none).
@@ -91,6 +113,16 @@ pub enum Priority {
     Medium,
     High,
     Urgent,
+}
+
+/// Where the next occurrence of a recurring task is counted from.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "tasks::RepeatFrom")]
+pub enum RepeatFrom {
+    /// The due date: "every Monday", whenever it was done.
+    Due,
+    /// The completion: "three days after it was last done".
+    Completion,
 }
 
 /// Where `moveTask` puts a task: after one sibling and/or before another
@@ -188,10 +220,29 @@ impl UpdateTaskInput {
                 MaybeUndefined::Null => return Err(required("completed")),
                 MaybeUndefined::Value(completed) => Some(completed),
             },
-            due_at: match self.due_at {
-                MaybeUndefined::Undefined => None,
-                MaybeUndefined::Null => Some(None),
-                MaybeUndefined::Value(due) => Some(Some(due.0)),
+            dates: DateChanges {
+                due: match (self.due_at, self.due_on) {
+                    (MaybeUndefined::Value(_), MaybeUndefined::Value(_)) => return Err(both()),
+                    (MaybeUndefined::Value(at), _) => Some(Some(Due::At(at.0))),
+                    (_, MaybeUndefined::Value(on)) => Some(Some(Due::On(on.0))),
+                    (MaybeUndefined::Null, _) | (_, MaybeUndefined::Null) => Some(None),
+                    (MaybeUndefined::Undefined, MaybeUndefined::Undefined) => None,
+                },
+                zone: match self.time_zone {
+                    MaybeUndefined::Undefined => None,
+                    MaybeUndefined::Null => return Err(required("timeZone")),
+                    MaybeUndefined::Value(zone) => Some(Zone::parse(&zone, "timeZone")?),
+                },
+                recurrence: match self.recurrence {
+                    MaybeUndefined::Undefined => None,
+                    MaybeUndefined::Null => Some(None),
+                    MaybeUndefined::Value(rule) => Some(Some(Rule::parse(&rule)?)),
+                },
+                repeat_from: match self.repeat_from {
+                    MaybeUndefined::Undefined => None,
+                    MaybeUndefined::Null => return Err(required("repeatFrom")),
+                    MaybeUndefined::Value(from) => Some(from.into()),
+                },
             },
             priority: match self.priority {
                 MaybeUndefined::Undefined => None,
@@ -227,7 +278,23 @@ impl CreateTaskInput {
                 .as_deref()
                 .map(Description::parse)
                 .transpose()?,
-            due_at: self.due_at.map(|due| due.0),
+            dates: DateChanges {
+                due: Some(match (self.due_at, self.due_on) {
+                    (Some(_), Some(_)) => return Err(both()),
+                    (Some(at), None) => Some(Due::At(at.0)),
+                    (None, Some(on)) => Some(Due::On(on.0)),
+                    (None, None) => None,
+                }),
+                zone: self
+                    .time_zone
+                    .map(|zone| Zone::parse(&zone, "timeZone"))
+                    .transpose()?,
+                recurrence: self
+                    .recurrence
+                    .map(|rule| Rule::parse(&rule).map(Some))
+                    .transpose()?,
+                repeat_from: self.repeat_from.map(Into::into),
+            },
             priority: self.priority.map(Into::into).unwrap_or_default(),
             parent_id: self
                 .parent_id
@@ -264,6 +331,11 @@ impl TaskOrderInput {
             direction: self.direction.into(),
         }
     }
+}
+
+/// A task has a timed or an all-day due date, never both.
+fn both() -> AppError {
+    AppError::bad_input("dueOn", "a task has dueAt or dueOn, not both")
 }
 
 /// The ids sent in the input field `field`.

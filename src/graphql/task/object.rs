@@ -19,10 +19,10 @@ use super::{
         lists::{Person, TaskList},
         loaders::{self, Linked},
         plain::{self, PlainObject},
-        scalars::DateTime,
+        scalars::{Date, DateTime},
     },
     TaskConnection,
-    input::{Direction, OrderField, Priority, TaskOrderInput},
+    input::{Direction, OrderField, Priority, RepeatFrom, TaskOrderInput},
     page_cost,
 };
 use crate::{
@@ -94,6 +94,30 @@ impl Answer for chrono::DateTime<chrono::Utc> {
 
     fn value(&self) -> Value {
         DateTime(*self).to_value()
+    }
+}
+
+impl Answer for chrono::NaiveDate {
+    type Output = Date;
+
+    fn output(&self) -> Date {
+        Date(*self)
+    }
+
+    fn value(&self) -> Value {
+        Date(*self).to_value()
+    }
+}
+
+impl Answer for tasks::RepeatFrom {
+    type Output = RepeatFrom;
+
+    fn output(&self) -> RepeatFrom {
+        (*self).into()
+    }
+
+    fn value(&self) -> Value {
+        async_graphql::InputType::to_value(&RepeatFrom::from(*self))
     }
 }
 
