@@ -65,11 +65,11 @@ pub struct CommentConnection {
 
 impl From<CommentPage> for CommentConnection {
     fn from(page: CommentPage) -> Self {
-        let start = page.comments.first().map(|(_, cursor)| cursor.clone());
-        let end = page.comments.last().map(|(_, cursor)| cursor.clone());
+        let start = page.items.first().map(|(_, cursor)| cursor.clone());
+        let end = page.items.last().map(|(_, cursor)| cursor.clone());
         Self {
             edges: page
-                .comments
+                .items
                 .into_iter()
                 .map(|(comment, cursor)| CommentEdge {
                     cursor,

@@ -21,7 +21,7 @@ use crate::{
     lists::{Invitation, ListRead, Lists, Member, Person},
     tasks::{
         Page, PageArgs, PageShows, Scope, TaskFilter, TaskRead, Tasks, comments::CommentPage,
-        labels::Label, order::TaskOrder,
+        completions::CompletionPage, labels::Label, order::TaskOrder,
     },
 };
 
@@ -48,6 +48,7 @@ pub struct Loaders {
     task_labels: TaskLabels,
     comment_counts: CommentCounts,
     comment_pages: CommentPages,
+    completion_pages: CompletionPages,
     people_many: PeopleMany,
     task_labels_many: TaskLabelsMany,
     comment_counts_many: CommentCountsMany,
@@ -67,6 +68,7 @@ impl Loaders {
             task_labels: TaskLabels(tasks.clone()),
             comment_counts: CommentCounts(tasks.clone()),
             comment_pages: CommentPages(tasks.clone()),
+            completion_pages: CompletionPages(tasks.clone()),
             people_many: PeopleMany(lists.clone()),
             task_labels_many: TaskLabelsMany(tasks.clone()),
             comment_counts_many: CommentCountsMany(tasks.clone()),
@@ -418,9 +420,9 @@ pub async fn comment_count(ctx: &Context<'_>, id: Uuid) -> Result<u64, AppError>
         .unwrap_or(0))
 }
 
-/// A page of one task's comments, as its `comments` field asks for it.
+/// A page of one task's comments or completions, as its field asks for it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct CommentsOf {
+pub struct ChildrenOf {
     pub viewer: Uuid,
     pub task: Uuid,
     pub first: Option<i32>,
@@ -428,7 +430,7 @@ pub struct CommentsOf {
 }
 
 /// The page of a task's comments that `key` asks for.
-pub async fn comments(ctx: &Context<'_>, key: CommentsOf) -> Result<CommentPage, AppError> {
+pub async fn comments(ctx: &Context<'_>, key: ChildrenOf) -> Result<CommentPage, AppError> {
     Ok(load(ctx, |loaders| &loaders.comment_pages, key)
         .await?
         .unwrap_or_default())
@@ -436,14 +438,40 @@ pub async fn comments(ctx: &Context<'_>, key: CommentsOf) -> Result<CommentPage,
 
 struct CommentPages(Tasks);
 
-impl Loader<CommentsOf> for CommentPages {
+impl Loader<ChildrenOf> for CommentPages {
     type Value = CommentPage;
     type Error = Shared;
 
-    async fn load(&self, keys: &[CommentsOf]) -> Result<HashMap<CommentsOf, CommentPage>, Shared> {
+    async fn load(&self, keys: &[ChildrenOf]) -> Result<HashMap<ChildrenOf, CommentPage>, Shared> {
         alike(keys, |alike, tasks| async move {
             self.0
                 .comment_pages(alike.viewer, &tasks, alike.first, alike.after.as_deref())
+                .await
+        })
+        .await
+    }
+}
+
+/// The page of a task's completions that `key` asks for.
+pub async fn completions(ctx: &Context<'_>, key: ChildrenOf) -> Result<CompletionPage, AppError> {
+    Ok(load(ctx, |loaders| &loaders.completion_pages, key)
+        .await?
+        .unwrap_or_default())
+}
+
+struct CompletionPages(Tasks);
+
+impl Loader<ChildrenOf> for CompletionPages {
+    type Value = CompletionPage;
+    type Error = Shared;
+
+    async fn load(
+        &self,
+        keys: &[ChildrenOf],
+    ) -> Result<HashMap<ChildrenOf, CompletionPage>, Shared> {
+        alike(keys, |alike, tasks| async move {
+            self.0
+                .completion_pages(alike.viewer, &tasks, alike.first, alike.after.as_deref())
                 .await
         })
         .await
@@ -538,4 +566,4 @@ macro_rules! of_parent {
 
 of_parent!(PageOf, id);
 of_parent!(CountOf, id);
-of_parent!(CommentsOf, task);
+of_parent!(ChildrenOf, task);

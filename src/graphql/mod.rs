@@ -4,6 +4,7 @@
 
 mod account;
 mod comments;
+mod dates;
 pub mod errors;
 mod events;
 pub mod gateway;
@@ -39,6 +40,7 @@ pub struct QueryRoot(
     second_factor::SecondFactorQuery,
     lists::ListQuery,
     task::TaskQuery,
+    dates::DateQuery,
 );
 
 #[derive(MergedObject, Default)]

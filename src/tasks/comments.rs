@@ -13,13 +13,13 @@ use entity::{
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryTrait,
-    sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, Order, Query, WindowStatement},
+    sea_query::{Expr, ExprTrait, IntoIden, Query},
 };
 use uuid::Uuid;
 
 use super::{
-    DEFAULT_PAGE, MAX_PAGE, TaskRead, Tasks,
-    order::{OrderField, Position, SortKey},
+    TaskRead, Tasks,
+    child_pages::{Child, ChildPage, Children},
     write::Audience,
 };
 use crate::{
@@ -73,12 +73,7 @@ impl CommentBody {
 }
 
 /// A page of one task's comments, oldest first.
-#[derive(Clone, Debug, Default)]
-pub struct CommentPage {
-    pub comments: Vec<(Comment, String)>,
-    pub has_next_page: bool,
-    pub has_previous_page: bool,
-}
+pub type CommentPage = ChildPage<Comment>;
 
 /// The comments whose task the viewer sees.
 fn seen(viewer: Uuid) -> Expr {
@@ -248,62 +243,26 @@ impl Tasks {
         first: Option<i32>,
         after: Option<&str>,
     ) -> AppResult<HashMap<Uuid, CommentPage>> {
-        let size = match first {
-            None => DEFAULT_PAGE,
-            Some(n) => std::cmp::Ord::min(
-                u64::try_from(n)
-                    .map_err(|_| AppError::bad_input("first", "first must not be negative"))?,
-                MAX_PAGE,
-            ),
+        use comment::Column;
+        let children = Children {
+            table: CommentRows.into_iden(),
+            task: Column::TaskId.into_iden(),
+            time: Column::CreatedAt.into_iden(),
+            id: Column::Id.into_iden(),
+            columns: [
+                Column::Id,
+                Column::TaskId,
+                Column::AuthorId,
+                Column::Body,
+                Column::CreatedAt,
+                Column::EditedAt,
+            ]
+            .map(IntoIden::into_iden)
+            .into(),
+            newest_first: false,
+            seen: Condition::all().add(seen(viewer)),
         };
-        let after = after
-            .map(|cursor| {
-                self.cursors
-                    .decode(viewer, OrderField::CreatedAt, cursor, "after")
-            })
-            .transpose()?;
-        let mut window = Condition::all()
-            .add(comment::Column::TaskId.is_in(tasks.iter().copied()))
-            .add(seen(viewer));
-        if let Some(after) = &after {
-            let SortKey::Time(time) = after.key else {
-                return Err(AppError::bad_input("after", "invalid cursor"));
-            };
-            window = window.add(
-                Expr::tuple([
-                    Expr::col((CommentRows, comment::Column::CreatedAt)),
-                    Expr::col((CommentRows, comment::Column::Id)),
-                ])
-                .gt(Expr::tuple([Expr::val(time), Expr::val(after.id)])),
-            );
-        }
-        let number = Alias::new("place");
-        let mut by_task = WindowStatement::partition_by((CommentRows, comment::Column::TaskId));
-        by_task
-            .order_by((CommentRows, comment::Column::CreatedAt), Order::Asc)
-            .order_by((CommentRows, comment::Column::Id), Order::Asc);
-        let mut numbered = Query::select();
-        numbered
-            .columns([
-                (CommentRows, comment::Column::Id),
-                (CommentRows, comment::Column::TaskId),
-                (CommentRows, comment::Column::AuthorId),
-                (CommentRows, comment::Column::Body),
-                (CommentRows, comment::Column::CreatedAt),
-                (CommentRows, comment::Column::EditedAt),
-            ])
-            .expr_window_as(Func::cust("ROW_NUMBER"), by_task, number.clone())
-            .from(CommentRows)
-            .cond_where(window);
-        let select = Query::select()
-            .column(Asterisk)
-            .from_subquery(numbered, Alias::new("numbered"))
-            .and_where(Expr::col(number.clone()).lte(size + 1))
-            .order_by(comment::Column::TaskId, Order::Asc)
-            .order_by(number, Order::Asc)
-            .to_owned();
-        let mut pages: HashMap<Uuid, CommentPage> = HashMap::new();
-        for row in self.writer().db().query_all(&select).await? {
+        self.child_pages(viewer, children, tasks, first, after, |row| {
             let comment = Comment {
                 id: row.try_get_by_index(0)?,
                 task_id: row.try_get_by_index(1)?,
@@ -312,26 +271,13 @@ impl Tasks {
                 created_at: row.try_get_by_index(4)?,
                 edited_at: row.try_get_by_index(5)?,
             };
-            let cursor = self.cursors.encode(
-                viewer,
-                OrderField::CreatedAt,
-                &Position {
-                    key: SortKey::Time(comment.created_at),
-                    id: comment.id,
-                },
-            )?;
-            pages
-                .entry(comment.task_id)
-                .or_default()
-                .comments
-                .push((comment, cursor));
-        }
-        let limit = usize::try_from(size).unwrap_or(usize::MAX);
-        for page in pages.values_mut() {
-            page.has_next_page = page.comments.len() > limit;
-            page.comments.truncate(limit);
-            page.has_previous_page = after.is_some();
-        }
-        Ok(pages)
+            Ok(Child {
+                task: comment.task_id,
+                time: comment.created_at,
+                id: comment.id,
+                item: comment,
+            })
+        })
+        .await
     }
 }

@@ -81,6 +81,11 @@ macro_rules! shape {
             /// The id alone.
             pub const ID: Self = Self { $($name: false,)* };
 
+            /// How many columns [`Shown::select`] reads.
+            pub fn columns(self) -> usize {
+                2 $(+ usize::from(self.$name))*
+            }
+
             /// `SELECT` of the columns read, in the order [`TaskRead::read`]
             /// reads them, from the tasks table.
             pub fn select(self) -> SelectStatement {

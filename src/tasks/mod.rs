@@ -5,7 +5,9 @@
 //! SQL, so a task of a list the viewer is not in is indistinguishable from
 //! one that does not exist.
 
+mod child_pages;
 pub mod comments;
+pub mod completions;
 pub mod cursor;
 pub mod fields;
 pub mod input;
@@ -30,6 +32,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+pub use child_pages::ChildPage;
 use cursor::CursorKey;
 pub use fields::{Shown, TaskRead};
 pub use input::{Description, TaskTitle};

@@ -7,6 +7,7 @@ mod accounts;
 mod authenticator;
 mod binary;
 mod brute_force;
+mod dates;
 mod helpers;
 mod http;
 mod import;

@@ -20,16 +20,16 @@ const TOP: &str =
     filter: { listId: $list, topLevelOnly: true }) { edges { node { id title position } } } }";
 
 /// A list of Ada's that Bob edits and Cy views; Dan is in none of it.
-struct Team {
-    sharing: Sharing,
-    ada: Session,
-    bob: Session,
-    cy: Session,
-    dan: Session,
-    list: String,
+pub struct Team {
+    pub sharing: Sharing,
+    pub ada: Session,
+    pub bob: Session,
+    pub cy: Session,
+    pub dan: Session,
+    pub list: String,
 }
 
-async fn team() -> Team {
+pub async fn team() -> Team {
     let sharing = sharing().await;
     let ada = sharing.person("ada@example.com").await;
     let bob = sharing.person("bob@example.com").await;
@@ -53,7 +53,7 @@ async fn team() -> Team {
 }
 
 impl Team {
-    fn app(&self) -> &TestApp {
+    pub fn app(&self) -> &TestApp {
         &self.sharing.app
     }
 

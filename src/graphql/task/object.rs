@@ -14,6 +14,7 @@ use super::preload::Preloaded;
 use super::{
     super::{
         comments::CommentConnection,
+        dates::CompletionConnection,
         errors::server_error,
         labels::Label,
         lists::{Person, TaskList},
@@ -201,13 +202,30 @@ macro_rules! object {
                 first: Option<i32>,
                 after: Option<String>,
             ) -> Result<CommentConnection> {
-                let key = loaders::CommentsOf {
+                let key = loaders::ChildrenOf {
                     viewer: super::super::viewer::viewer_id(ctx)?,
                     task: self.0.id,
                     first,
                     after,
                 };
                 Ok(loaders::comments(ctx, key).await?.into())
+            }
+
+            /// The occurrences of it that were completed, newest first.
+            #[graphql(complexity = "1 + page_cost(first, None) * child_complexity")]
+            async fn completions(
+                &self,
+                ctx: &Context<'_>,
+                first: Option<i32>,
+                after: Option<String>,
+            ) -> Result<CompletionConnection> {
+                let key = loaders::ChildrenOf {
+                    viewer: super::super::viewer::viewer_id(ctx)?,
+                    task: self.0.id,
+                    first,
+                    after,
+                };
+                Ok(loaders::completions(ctx, key).await?.into())
             }
 
             /// Its subtasks, in the manual order.
@@ -261,6 +279,7 @@ macro_rules! object {
                 "labels",
                 "commentCount",
                 "comments",
+                "completions",
                 $($link_graphql),*
             ];
         }

@@ -1,0 +1,134 @@
+//! Dates in GraphQL: a task's `completions` (loaded with every other task's
+//! of the request) and the `occurrences` of the viewer's open tasks in a
+//! window, over `crate::tasks::completions`.
+
+use async_graphql::{Context, ID, Object, Result, SimpleObject};
+
+use super::{
+    lists::Person,
+    loaders,
+    page_info::{Cursor, PageInfo},
+    scalars::{Date, DateTime},
+    task::{Task, parse_id},
+    viewer::Viewer,
+};
+use crate::tasks::{
+    ChildPage, Tasks,
+    completions::{self, MOST_OCCURRENCES},
+};
+
+/// A completed occurrence of a task: the due date it had, and who
+/// completed it when.
+pub struct Completion(pub completions::Completion);
+
+#[Object]
+impl Completion {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The timed due date of the occurrence completed.
+    async fn due_at(&self) -> Option<DateTime> {
+        self.0.due_at.map(DateTime)
+    }
+
+    /// The all-day due date of the occurrence completed.
+    async fn due_on(&self) -> Option<Date> {
+        self.0.due_on.map(Date)
+    }
+
+    async fn completed_at(&self) -> DateTime {
+        DateTime(self.0.completed_at)
+    }
+
+    /// Who completed it; `null` once their account is gone.
+    async fn by(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
+        match self.0.completed_by {
+            Some(person) => Ok(loaders::person(ctx, person).await?),
+            None => Ok(None),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct CompletionEdge {
+    /// Points at this edge, for `after`.
+    pub cursor: String,
+    pub node: Completion,
+}
+
+/// A page of a task's completions, newest first (Relay cursor connection).
+#[derive(SimpleObject)]
+pub struct CompletionConnection {
+    pub edges: Vec<CompletionEdge>,
+    pub page_info: PageInfo,
+}
+
+impl From<ChildPage<completions::Completion>> for CompletionConnection {
+    fn from(page: ChildPage<completions::Completion>) -> Self {
+        let start = page.items.first().map(|(_, cursor)| cursor.clone());
+        let end = page.items.last().map(|(_, cursor)| cursor.clone());
+        Self {
+            edges: page
+                .items
+                .into_iter()
+                .map(|(completion, cursor)| CompletionEdge {
+                    cursor,
+                    node: Completion(completion),
+                })
+                .collect(),
+            page_info: PageInfo {
+                has_next_page: page.has_next_page,
+                has_previous_page: page.has_previous_page,
+                start: start.map(Cursor::Text),
+                end: end.map(Cursor::Text),
+            },
+        }
+    }
+}
+
+/// A due date of an open task in a window: its current one, or one of the
+/// occurrences after it.
+#[derive(SimpleObject)]
+pub struct Occurrence {
+    pub task: Task,
+    pub due_at: Option<DateTime>,
+    pub due_on: Option<Date>,
+}
+
+#[derive(Default)]
+pub struct DateQuery;
+
+#[Object]
+impl DateQuery {
+    /// The due dates of the viewer's open tasks (of one list, when
+    /// `listId` is given) in `from <= due < to`, by time, for calendar
+    /// views: each task's current due date, and for a task that repeats
+    /// from its due date the occurrences after it (one that repeats from
+    /// its completion shows its current due date only). An all-day date
+    /// counts from the start of its day in the task's zone. At most 1,000;
+    /// a window of at most 366 days.
+    async fn occurrences(
+        &self,
+        ctx: &Context<'_>,
+        from: DateTime,
+        to: DateTime,
+        list_id: Option<ID>,
+    ) -> Result<Vec<Occurrence>> {
+        let viewer = Viewer::require(ctx).await?;
+        let list = list_id.map(|id| parse_id(&id, "listId")).transpose()?;
+        let tasks = ctx.data_unchecked::<Tasks>();
+        let found = tasks
+            .occurrences(viewer.user.id, from.0, to.0, list)
+            .await?;
+        debug_assert!(found.len() <= MOST_OCCURRENCES);
+        Ok(found
+            .into_iter()
+            .map(|(task, due)| Occurrence {
+                task: Task(task, None),
+                due_at: due.at().map(DateTime),
+                due_on: due.on().map(Date),
+            })
+            .collect())
+    }
+}

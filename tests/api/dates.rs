@@ -1,0 +1,348 @@
+//! Dates that mean something (SPEC §12): all-day and timed due dates in a
+//! zone, recurrence and the record of completions, occurrences for calendar
+//! views; tried by an editor, a viewer and an outsider of a shared list.
+
+use serde_json::{Value, json};
+
+use crate::{
+    helpers::{Session, assert_bad_input, assert_error},
+    structure::{Team, team},
+};
+
+const CREATE: &str = "mutation($input: CreateTaskInput!) { createTask(input: $input) {
+    id dueAt dueOn timeZone recurrence repeatFrom completed } }";
+const UPDATE: &str =
+    "mutation($id: ID!, $input: UpdateTaskInput!) { updateTask(id: $id, input: $input) {
+    id dueAt dueOn timeZone recurrence repeatFrom completed } }";
+const COMPLETIONS: &str = "query($id: ID!) { task(id: $id) { completions(first: 10) {
+    edges { node { dueAt dueOn completedAt by { displayName } } } } } }";
+const OCCURRENCES: &str = "query($from: DateTime!, $to: DateTime!, $list: ID) {
+    occurrences(from: $from, to: $to, listId: $list) { task { id title } dueAt dueOn } }";
+
+impl Team {
+    async fn make(&self, who: &Session, input: Value) -> Value {
+        let mut input = input;
+        input["listId"] = json!(self.list);
+        self.app()
+            .graphql(CREATE, json!({ "input": input }), Some(&who.access_token))
+            .await
+    }
+
+    async fn change(&self, who: &Session, id: &str, input: Value) -> Value {
+        self.app()
+            .graphql(
+                UPDATE,
+                json!({ "id": id, "input": input }),
+                Some(&who.access_token),
+            )
+            .await
+    }
+}
+
+fn id_of(made: &Value) -> String {
+    made["data"]["createTask"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("made: {made}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn all_day_and_timed_due_dates_in_a_zone() {
+    let team = team().await;
+    let day = team
+        .make(
+            &team.bob,
+            json!({ "title": "Christmas", "dueOn": "2026-12-24", "timeZone": "Europe/Berlin" }),
+        )
+        .await;
+    let task = &day["data"]["createTask"];
+    assert_eq!(task["dueOn"], "2026-12-24", "{day}");
+    assert_eq!(task["dueAt"], Value::Null);
+    assert_eq!(task["timeZone"], "Europe/Berlin");
+    assert_eq!(task["repeatFrom"], "DUE");
+    let id = id_of(&day);
+
+    // Due at the start of its day in Berlin: 23:00 UTC the day before.
+    let window = |before: &str| json!({ "first": 10, "filter": { "listId": team.list, "dueBefore": before } });
+    let listed = |page: &Value| {
+        page["data"]["tasks"]["edges"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let query = "query($first: Int, $filter: TaskFilter) { tasks(first: $first, filter: $filter) { edges { node { id } } } }";
+    let before = team
+        .app()
+        .graphql(
+            query,
+            window("2026-12-23T23:00:00Z"),
+            Some(&team.cy.access_token),
+        )
+        .await;
+    assert_eq!(listed(&before), 0, "{before}");
+    let after = team
+        .app()
+        .graphql(
+            query,
+            window("2026-12-23T23:00:01Z"),
+            Some(&team.cy.access_token),
+        )
+        .await;
+    assert_eq!(listed(&after), 1, "{after}");
+
+    // Setting a timed due date clears the all-day one, and back.
+    let timed = team
+        .change(
+            &team.bob,
+            &id,
+            json!({ "dueAt": "2026-12-24T17:00:00+01:00" }),
+        )
+        .await;
+    assert_eq!(
+        timed["data"]["updateTask"]["dueAt"], "2026-12-24T16:00:00Z",
+        "{timed}"
+    );
+    assert_eq!(timed["data"]["updateTask"]["dueOn"], Value::Null);
+    let back = team
+        .change(&team.bob, &id, json!({ "dueOn": "2026-12-25" }))
+        .await;
+    assert_eq!(back["data"]["updateTask"]["dueOn"], "2026-12-25", "{back}");
+    assert_eq!(back["data"]["updateTask"]["dueAt"], Value::Null);
+
+    // The viewer reads, and may not change; the outsider sees nothing.
+    let refused = team
+        .change(&team.cy, &id, json!({ "dueOn": "2027-01-01" }))
+        .await;
+    assert_error(&refused, "FORBIDDEN");
+    let hidden = team
+        .change(&team.dan, &id, json!({ "dueOn": "2027-01-01" }))
+        .await;
+    assert_error(&hidden, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn bad_dates_are_refused_by_field_and_nothing_changes() {
+    let team = team().await;
+    for (input, field) in [
+        (
+            json!({ "title": "t", "dueAt": "2026-12-24T09:00:00Z", "dueOn": "2026-12-24" }),
+            "dueOn",
+        ),
+        (
+            json!({ "title": "t", "dueOn": "2026-12-24", "timeZone": "Mars/Olympus" }),
+            "timeZone",
+        ),
+        (
+            json!({ "title": "t", "dueOn": "2026-12-24", "recurrence": "FREQ=SECONDLY" }),
+            "recurrence",
+        ),
+        (
+            json!({ "title": "t", "dueOn": "2026-12-24", "recurrence": "FREQ=DAILY;BYHOUR=9" }),
+            "recurrence",
+        ),
+        (
+            json!({ "title": "t", "recurrence": "FREQ=DAILY" }),
+            "recurrence",
+        ),
+        (
+            json!({ "title": "t", "dueOn": "2026-12-24", "recurrence": "FREQ=DAILY;COUNT=2;UNTIL=20270101" }),
+            "recurrence",
+        ),
+    ] {
+        let refused = team.make(&team.bob, input.clone()).await;
+        assert_bad_input(&refused, field);
+    }
+    let bad_day = team
+        .make(&team.bob, json!({ "title": "t", "dueOn": "2026-02-30" }))
+        .await;
+    assert_error(&bad_day, "BAD_USER_INPUT");
+
+    let made = team
+        .make(
+            &team.bob,
+            json!({ "title": "Keep", "dueOn": "2026-12-24", "recurrence": "FREQ=WEEKLY" }),
+        )
+        .await;
+    let id = id_of(&made);
+    let refused = team.change(&team.bob, &id, json!({ "dueOn": null })).await;
+    assert_bad_input(&refused, "recurrence");
+    let kept = team.change(&team.bob, &id, json!({})).await;
+    assert_eq!(kept["data"]["updateTask"]["dueOn"], "2026-12-24", "{kept}");
+    assert_eq!(kept["data"]["updateTask"]["recurrence"], "FREQ=WEEKLY");
+
+    let wide = team
+        .app()
+        .graphql(
+            OCCURRENCES,
+            json!({ "from": "2026-01-01T00:00:00Z", "to": "2027-01-03T00:00:00Z" }),
+            Some(&team.bob.access_token),
+        )
+        .await;
+    assert_bad_input(&wide, "to");
+}
+
+#[tokio::test]
+async fn completing_a_recurring_task_keeps_it_open_at_its_next_occurrence() {
+    let team = team().await;
+    let made = team
+        .make(
+            &team.bob,
+            json!({
+                "title": "Stand-up",
+                "dueAt": "2027-03-22T08:00:00Z",
+                "timeZone": "Europe/Berlin",
+                "recurrence": "FREQ=WEEKLY;BYDAY=MO;COUNT=3",
+            }),
+        )
+        .await;
+    let id = id_of(&made);
+    let first = team
+        .change(&team.bob, &id, json!({ "completed": true }))
+        .await;
+    let task = &first["data"]["updateTask"];
+    assert_eq!(task["completed"], false, "{first}");
+    // 09:00 in Berlin, now in summer time.
+    assert_eq!(task["dueAt"], "2027-03-29T07:00:00Z");
+    team.change(&team.ada, &id, json!({ "completed": true }))
+        .await;
+    let last = team
+        .change(&team.bob, &id, json!({ "completed": true }))
+        .await;
+    assert_eq!(
+        last["data"]["updateTask"]["completed"], true,
+        "COUNT=3 ends: {last}"
+    );
+    assert_eq!(last["data"]["updateTask"]["dueAt"], "2027-04-05T07:00:00Z");
+
+    // Every completion is kept, newest first, with who did it; the viewer
+    // reads them, the outsider nothing.
+    let record = team
+        .app()
+        .graphql(
+            COMPLETIONS,
+            json!({ "id": id }),
+            Some(&team.cy.access_token),
+        )
+        .await;
+    let edges = record["data"]["task"]["completions"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("completions: {record}"));
+    let due: Vec<&str> = edges
+        .iter()
+        .map(|edge| edge["node"]["dueAt"].as_str().expect("a due date"))
+        .collect();
+    assert_eq!(
+        due,
+        [
+            "2027-04-05T07:00:00Z",
+            "2027-03-29T07:00:00Z",
+            "2027-03-22T08:00:00Z"
+        ]
+    );
+    let by: Vec<&str> = edges
+        .iter()
+        .map(|edge| {
+            edge["node"]["by"]["displayName"]
+                .as_str()
+                .expect("a person")
+        })
+        .collect();
+    assert_eq!(by, ["bob", "ada", "bob"]);
+    let hidden = team
+        .app()
+        .graphql(
+            COMPLETIONS,
+            json!({ "id": id }),
+            Some(&team.dan.access_token),
+        )
+        .await;
+    assert_eq!(hidden["data"]["task"], Value::Null, "{hidden}");
+}
+
+#[tokio::test]
+async fn from_completion_the_next_date_counts_from_the_day_it_was_done() {
+    let team = team().await;
+    let made = team
+        .make(
+            &team.bob,
+            json!({
+                "title": "Water the plants",
+                "dueOn": "2020-01-01",
+                "recurrence": "FREQ=DAILY;INTERVAL=3",
+                "repeatFrom": "COMPLETION",
+            }),
+        )
+        .await;
+    let id = id_of(&made);
+    let done = team
+        .change(&team.bob, &id, json!({ "completed": true }))
+        .await;
+    let next = done["data"]["updateTask"]["dueOn"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{done}"));
+    let today = chrono::Utc::now().date_naive();
+    assert_eq!(
+        next,
+        (today + chrono::Duration::days(3)).to_string(),
+        "{done}"
+    );
+}
+
+#[tokio::test]
+async fn occurrences_expand_what_the_viewer_sees_in_a_window() {
+    let team = team().await;
+    team.make(
+        &team.bob,
+        json!({ "title": "Weekly", "dueOn": "2027-01-04", "recurrence": "FREQ=WEEKLY" }),
+    )
+    .await;
+    team.make(
+        &team.bob,
+        json!({ "title": "Once", "dueAt": "2027-01-10T12:00:00Z" }),
+    )
+    .await;
+    team.make(
+        &team.bob,
+        json!({ "title": "Later", "dueAt": "2027-03-01T12:00:00Z" }),
+    )
+    .await;
+    let window =
+        json!({ "from": "2027-01-01T00:00:00Z", "to": "2027-01-25T00:00:00Z", "list": team.list });
+    let seen = team
+        .app()
+        .graphql(OCCURRENCES, window.clone(), Some(&team.cy.access_token))
+        .await;
+    let found: Vec<(String, String)> = seen["data"]["occurrences"]
+        .as_array()
+        .unwrap_or_else(|| panic!("occurrences: {seen}"))
+        .iter()
+        .map(|occurrence| {
+            let when = occurrence["dueOn"]
+                .as_str()
+                .or(occurrence["dueAt"].as_str())
+                .expect("a date");
+            (
+                occurrence["task"]["title"]
+                    .as_str()
+                    .expect("a title")
+                    .to_owned(),
+                when.to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("Weekly", "2027-01-04"),
+        ("Once", "2027-01-10T12:00:00Z"),
+        ("Weekly", "2027-01-11"),
+        ("Weekly", "2027-01-18"),
+    ];
+    assert_eq!(
+        found,
+        expected.map(|(title, when)| (title.to_owned(), when.to_owned())),
+        "{seen}"
+    );
+    let outsider = team
+        .app()
+        .graphql(OCCURRENCES, window, Some(&team.dan.access_token))
+        .await;
+    assert_eq!(outsider["data"]["occurrences"], json!([]), "{outsider}");
+}
