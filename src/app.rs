@@ -121,6 +121,10 @@ impl Application {
             suggestions: !config.is_production(),
             trusted_documents: config.http.trusted_documents.clone(),
             only_trusted: config.is_production(),
+            public_url: graphql::PublicUrl(match &config.http.public_url {
+                Some(url) => url.as_str().to_owned(),
+                None => format!("http://{}", listener.local_addr()?),
+            }),
         };
         let gateway = graphql::gateway(
             services.accounts.clone(),
@@ -168,6 +172,7 @@ impl Application {
             graphql,
             subscriptions,
             readiness,
+            services.tasks.clone(),
             services.metrics.clone(),
             &config.http,
         );

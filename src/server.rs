@@ -3,8 +3,8 @@
 
 use axum::{
     Router,
-    extract::{MatchedPath, State},
-    http::{HeaderName, Request, StatusCode, header},
+    extract::{MatchedPath, Path, State},
+    http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
@@ -31,6 +31,7 @@ use crate::{
     http_policy,
     mail::outbox::Outbox,
     metrics::Metrics,
+    tasks::Tasks,
     telemetry,
 };
 use std::time::Duration;
@@ -46,12 +47,13 @@ pub struct Readiness {
 }
 
 /// The public routes, as the metrics name them; any other is `other`.
-const ROUTES: [&str; 5] = [
+const ROUTES: [&str; 6] = [
     "/graphql",
     "/graphql/ws",
     "/graphql/assets/{name}",
     "/healthz",
     "/readyz",
+    "/calendar/{file}",
 ];
 
 /// Every route with its middleware.
@@ -59,6 +61,7 @@ pub fn router(
     graphql: GraphqlState,
     subscriptions: WsState,
     readiness: Readiness,
+    calendar: Tasks,
     metrics: Metrics,
     settings: &HttpSettings,
 ) -> Router {
@@ -77,7 +80,7 @@ pub fn router(
                         "request",
                         request_id = %id,
                         method = %request.method(),
-                        path = %request.uri().path(),
+                        path = %telemetry::shown_path(request.uri().path()),
                         trace_id = tracing::field::Empty,
                         otel.name = tracing::field::Empty,
                         otel.kind = tracing::field::Empty,
@@ -103,6 +106,7 @@ pub fn router(
         .route(ROUTES[1], get(ws::upgrade).with_state(subscriptions))
         .route(ROUTES[3], get(|| async { "ok" }))
         .route(ROUTES[4], get(ready).with_state(readiness))
+        .route(ROUTES[5], get(calendar_feed).with_state(calendar))
         .layer(middleware)
         // Counted only when a metrics listener will read the counts.
         .layer(tower::util::option_layer(
@@ -118,6 +122,54 @@ pub fn router(
                 .layer(referrer)
                 .layer(csp),
         )
+}
+
+/// `GET /calendar/<token>.ics`: the feed, `304` when the client has it
+/// already, `404` for a token that names no feed (revoked, or its maker
+/// left the list) as for any other.
+async fn calendar_feed(
+    State(tasks): State<Tasks>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(token) = file.strip_suffix(".ics") else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let feed = match tasks.calendar_feed(token).await {
+        Ok(Some(feed)) => feed,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(error) => {
+            tracing::warn!(?error, "cannot read a calendar feed");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let etag = HeaderValue::from_str(&feed.etag).ok();
+    let cached = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|tag| {
+            let tag = tag.trim();
+            tag == "*" || tag.trim_start_matches("W/") == feed.etag
+        });
+    let mut response = if cached {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
+            feed.text,
+        )
+            .into_response()
+    };
+    if let Some(etag) = etag {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    response
 }
 
 /// Logs an answer, and gives its status to the request's span.

@@ -206,8 +206,19 @@ pub fn request_started<B>(span: &Span, request: &Request<B>) {
     if let Some(route) = route {
         span.set_attribute("http.route", route.to_owned());
     }
-    span.set_attribute("url.path", request.uri().path().to_owned());
+    span.set_attribute("url.path", shown_path(request.uri().path()).to_owned());
     span.set_attribute("url.scheme", "http");
+}
+
+/// A request's path as logs and traces show it: a calendar feed's
+/// (`/calendar/<token>.ics`) without its token, which is its only
+/// credential.
+pub fn shown_path(path: &str) -> &str {
+    if path.starts_with("/calendar/") {
+        "/calendar/…"
+    } else {
+        path
+    }
 }
 
 /// Records the status a request was answered with on its span.

@@ -51,6 +51,11 @@ pub struct HttpSettings {
     /// Longest a request may run before it is answered with 503.
     #[serde(deserialize_with = "longer_than_zero")]
     pub request_timeout: Duration,
+    /// The base of the links the server makes (a calendar feed's), as
+    /// clients reach it: `https://tasks.example.com`; `http://` and the
+    /// listening address when unset.
+    #[serde_as(as = "Option<DisplayFromStr>")]
+    pub public_url: Option<Origin>,
     /// Browser origins allowed to call the API (CORS); comma-separated.
     #[serde_as(as = "CommaList<DisplayFromStr>")]
     pub cors_origins: Vec<Origin>,
@@ -80,6 +85,7 @@ impl Default for HttpSettings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
             request_timeout: Duration::from_secs(10),
+            public_url: None,
             cors_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             introspection: None,

@@ -5,6 +5,7 @@
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 
 use super::{
+    PublicUrl,
     lists::Person,
     loaders,
     page_info::{Cursor, PageInfo},
@@ -130,5 +131,32 @@ impl DateQuery {
                 due_on: due.on().map(Date),
             })
             .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct DateMutation;
+
+#[Object]
+impl DateMutation {
+    /// A member of the list (any role) makes a secret calendar feed of its
+    /// open tasks with a due date: its URL, shown once. A calendar app
+    /// subscribes to it with no other credential; keep it as a password.
+    async fn create_calendar_feed(&self, ctx: &Context<'_>, list_id: ID) -> Result<String> {
+        let viewer = Viewer::require(ctx).await?;
+        let list = parse_id(&list_id, "listId")?;
+        let tasks = ctx.data_unchecked::<Tasks>();
+        let token = tasks.create_calendar_feed(viewer.user.id, list).await?;
+        let base = &ctx.data_unchecked::<PublicUrl>().0;
+        Ok(format!("{base}/calendar/{token}.ics"))
+    }
+
+    /// Ends every calendar feed of the list the viewer made; how many.
+    async fn revoke_calendar_feeds(&self, ctx: &Context<'_>, list_id: ID) -> Result<i32> {
+        let viewer = Viewer::require(ctx).await?;
+        let list = parse_id(&list_id, "listId")?;
+        let tasks = ctx.data_unchecked::<Tasks>();
+        let gone = tasks.revoke_calendar_feeds(viewer.user.id, list).await?;
+        Ok(i32::try_from(gone).unwrap_or(i32::MAX))
     }
 }

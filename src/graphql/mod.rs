@@ -54,6 +54,7 @@ pub struct MutationRoot(
     task::TaskMutation,
     labels::LabelMutation,
     comments::CommentMutation,
+    dates::DateMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -77,7 +78,14 @@ pub struct SchemaSettings {
     pub trusted_documents: Option<crate::config::DocumentManifest>,
     /// Whether only the trusted documents run (production).
     pub only_trusted: bool,
+    /// The base of the links the server makes (`TASKQL_PUBLIC_URL`).
+    pub public_url: PublicUrl,
 }
+
+/// The base of the links the server makes, such as a calendar feed's:
+/// `TASKQL_PUBLIC_URL`, or `http://` and the address it listens on.
+#[derive(Clone, Debug)]
+pub struct PublicUrl(pub String);
 
 fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
@@ -113,6 +121,7 @@ pub fn gateway(
         .data(tasks)
         .data(events)
         .data(metrics.clone())
+        .data(settings.public_url)
         .finish();
     let persisted =
         persisted::PersistedQueries::new(settings.trusted_documents, settings.only_trusted);

@@ -5,6 +5,7 @@
 //! SQL, so a task of a list the viewer is not in is indistinguishable from
 //! one that does not exist.
 
+pub mod calendar;
 mod child_pages;
 pub mod comments;
 pub mod completions;

@@ -346,3 +346,160 @@ async fn occurrences_expand_what_the_viewer_sees_in_a_window() {
         .await;
     assert_eq!(outsider["data"]["occurrences"], json!([]), "{outsider}");
 }
+
+const FEED: &str = "mutation($list: ID!) { createCalendarFeed(listId: $list) }";
+const REVOKE: &str = "mutation($list: ID!) { revokeCalendarFeeds(listId: $list) }";
+
+impl Team {
+    async fn feed(&self, who: &Session) -> Value {
+        self.app()
+            .graphql(FEED, json!({ "list": self.list }), Some(&who.access_token))
+            .await
+    }
+}
+
+#[tokio::test]
+async fn a_calendar_feed_serves_the_lists_dated_tasks_until_revoked_or_left() {
+    let team = team().await;
+    let made = team
+        .make(
+            &team.bob,
+            json!({
+                "title": "Stand-up",
+                "dueAt": "2027-03-22T08:00:00Z",
+                "timeZone": "Europe/Berlin",
+                "recurrence": "FREQ=WEEKLY;BYDAY=MO;UNTIL=20270601",
+                "priority": "URGENT",
+            }),
+        )
+        .await;
+    let standup = id_of(&made);
+    team.make(
+        &team.bob,
+        json!({ "title": "Christmas", "dueOn": "2026-12-24" }),
+    )
+    .await;
+    team.make(&team.bob, json!({ "title": "Someday" })).await;
+
+    // Any member makes one; an outsider cannot.
+    let url = team.feed(&team.cy).await["data"]["createCalendarFeed"]
+        .as_str()
+        .expect("a URL")
+        .to_owned();
+    assert!(url.starts_with(&team.app().address), "{url}");
+    assert!(url.ends_with(".ics"));
+    assert_error(&team.feed(&team.dan).await, "NOT_FOUND");
+
+    let answer = team.app().client.get(&url).send().await.expect("sent");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(
+        answer.headers()["content-type"],
+        "text/calendar; charset=utf-8"
+    );
+    let etag = answer.headers()["etag"].to_str().expect("text").to_owned();
+    let text = answer.text().await.expect("a body");
+    assert_eq!(text.matches("BEGIN:VTODO").count(), 2, "{text}");
+    assert!(text.contains(&format!("UID:{standup}")), "{text}");
+    assert!(
+        text.contains("DUE;TZID=Europe/Berlin:20270322T090000"),
+        "{text}"
+    );
+    assert!(
+        text.contains("RRULE:FREQ=WEEKLY;BYDAY=MO;UNTIL=20270601T215959Z"),
+        "{text}"
+    );
+    assert!(text.contains("PRIORITY:1"), "{text}");
+    assert!(text.contains("DUE;VALUE=DATE:20261224"), "{text}");
+    assert!(
+        text.contains("BEGIN:VTIMEZONE") && text.contains("TZID:Europe/Berlin"),
+        "{text}"
+    );
+    assert!(!text.contains("Someday"));
+
+    let again = team
+        .app()
+        .client
+        .get(&url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(again.status(), 304);
+
+    // Someone else's revoking leaves it; its maker's ends it.
+    let none = team
+        .app()
+        .graphql(
+            REVOKE,
+            json!({ "list": team.list }),
+            Some(&team.bob.access_token),
+        )
+        .await;
+    assert_eq!(none["data"]["revokeCalendarFeeds"], 0, "{none}");
+    assert_eq!(
+        team.app()
+            .client
+            .get(&url)
+            .send()
+            .await
+            .expect("sent")
+            .status(),
+        200
+    );
+    let revoked = team
+        .app()
+        .graphql(
+            REVOKE,
+            json!({ "list": team.list }),
+            Some(&team.cy.access_token),
+        )
+        .await;
+    assert_eq!(revoked["data"]["revokeCalendarFeeds"], 1, "{revoked}");
+    assert_eq!(
+        team.app()
+            .client
+            .get(&url)
+            .send()
+            .await
+            .expect("sent")
+            .status(),
+        404
+    );
+
+    // A feed of someone who left the list serves nothing.
+    let kept = team.feed(&team.bob).await["data"]["createCalendarFeed"]
+        .as_str()
+        .expect("a URL")
+        .to_owned();
+    assert_eq!(
+        team.app()
+            .client
+            .get(&kept)
+            .send()
+            .await
+            .expect("sent")
+            .status(),
+        200
+    );
+    let left = team
+        .app()
+        .graphql(
+            "mutation($id: ID!) { leaveList(id: $id) }",
+            json!({ "id": team.list }),
+            Some(&team.bob.access_token),
+        )
+        .await;
+    assert!(left["errors"].is_null(), "{left}");
+    assert_eq!(
+        team.app()
+            .client
+            .get(&kept)
+            .send()
+            .await
+            .expect("sent")
+            .status(),
+        404
+    );
+    let wrong = team.app().get("/calendar/not-a-token.ics").await;
+    assert_eq!(wrong.status(), 404);
+}
