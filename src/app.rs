@@ -209,6 +209,7 @@ impl Application {
         let Services {
             accounts,
             lists,
+            tasks,
             events,
             outbox,
             mailer,
@@ -227,7 +228,11 @@ impl Application {
         tracker.spawn(sender::run(
             outbox,
             mailer,
-            Letters { accounts, lists },
+            Letters {
+                accounts,
+                lists,
+                tasks,
+            },
             metrics.clone(),
             workers.clone(),
         ));
@@ -367,16 +372,20 @@ impl Services {
 }
 
 /// What each queued mail says: an invitation is the lists service's to
-/// write, every other mail the accounts service's.
+/// write, a reminder the tasks service's (whose timer fires the reminder
+/// and is no mail itself), every other mail the accounts service's.
 struct Letters {
     accounts: Accounts,
     lists: Lists,
+    tasks: Tasks,
 }
 
 impl Compose for Letters {
     async fn compose(&self, kind: Kind, queued: &Queued) -> AppResult<Option<Mail>> {
         match kind {
             Kind::Invitation => self.lists.invitation_mail(queued).await,
+            Kind::ReminderDue => self.tasks.fire_reminder(queued).await.map(|()| None),
+            Kind::Reminder => self.tasks.reminder_mail(queued).await,
             _ => self.accounts.compose(kind, queued).await,
         }
     }

@@ -93,6 +93,8 @@ struct Inner {
     subscriptions: Gauge,
     listener_reconnects: Counter,
     mail_queue_depth: Gauge,
+    reminders_pending: Gauge,
+    reminder_overdue_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     mail_oldest_queued_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     mail_sent: Family<Outcome, Counter>,
     db_connections: Family<State, Gauge>,
@@ -182,6 +184,18 @@ impl Metrics {
             "Mail waiting to be sent",
             mail_queue_depth.clone(),
         );
+        let reminders_pending = Gauge::default();
+        registry.register(
+            "reminders_pending",
+            "Reminders waiting for their time",
+            reminders_pending.clone(),
+        );
+        let reminder_overdue_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "reminder_overdue_seconds",
+            "How long past its time the earliest waiting reminder is (0 when none is due)",
+            reminder_overdue_seconds.clone(),
+        );
         let mail_oldest_queued_seconds = Gauge::default();
         registry.register(
             "mail_oldest_queued_seconds",
@@ -234,6 +248,8 @@ impl Metrics {
                 subscriptions,
                 listener_reconnects,
                 mail_queue_depth,
+                reminders_pending,
+                reminder_overdue_seconds,
                 mail_oldest_queued_seconds,
                 mail_sent,
                 db_connections,
@@ -358,6 +374,16 @@ impl Metrics {
         self.inner
             .mail_oldest_queued_seconds
             .set(oldest.map_or(0.0, |age| age.as_secs_f64()));
+    }
+
+    /// The reminders waiting now: how many, and how late the earliest is.
+    pub fn reminders(&self, pending: u64, overdue: Duration) {
+        self.inner
+            .reminders_pending
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        self.inner
+            .reminder_overdue_seconds
+            .set(overdue.as_secs_f64());
     }
 
     /// The pool's connections now.

@@ -244,6 +244,15 @@ async fn render(State(scrape): State<Scrape>) -> Response {
         }
         Err(error) => tracing::warn!(?error, "cannot read the mail queue for the metrics"),
     }
+    match scrape.outbox.reminders().await {
+        Ok((pending, earliest)) => {
+            let overdue = earliest
+                .and_then(|earliest| (crate::db::now() - earliest).to_std().ok())
+                .unwrap_or_default();
+            scrape.metrics.reminders(pending, overdue);
+        }
+        Err(error) => tracing::warn!(?error, "cannot read the reminders for the metrics"),
+    }
     let content_type = [(
         header::CONTENT_TYPE,
         "text/plain; version=0.0.4; charset=utf-8",

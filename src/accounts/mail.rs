@@ -42,8 +42,8 @@ impl Compose for Accounts {
                 "One of the recovery codes of your taskql account was used to sign in or to \
                  confirm a change; it works no more.",
             ),
-            // The lists service composes these (see `app`).
-            Kind::Invitation => return Ok(None),
+            // The lists and tasks services compose these (see `app`).
+            Kind::Invitation | Kind::ReminderDue | Kind::Reminder => return Ok(None),
             Kind::RefreshTokenReused => (
                 "A taskql session was ended",
                 "A refresh token of your taskql account was presented a second time, which \

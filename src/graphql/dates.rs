@@ -2,7 +2,7 @@
 //! of the request) and the `occurrences` of the viewer's open tasks in a
 //! window, over `crate::tasks::completions`.
 
-use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
 use super::{
     PublicUrl,
@@ -16,6 +16,7 @@ use super::{
 use crate::tasks::{
     ChildPage, Tasks,
     completions::{self, MOST_OCCURRENCES},
+    reminders::{self, When},
 };
 
 /// A completed occurrence of a task: the due date it had, and who
@@ -134,6 +135,41 @@ impl DateQuery {
     }
 }
 
+/// A reminder of a task: at an instant, or some minutes before each due
+/// time (an all-day task's: 09:00 of its day in its zone).
+pub struct Reminder(pub reminders::Reminder);
+
+#[Object]
+impl Reminder {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn at(&self) -> Option<DateTime> {
+        self.0.at.map(DateTime)
+    }
+
+    /// Minutes before each due time.
+    async fn before_due(&self) -> Option<i32> {
+        self.0.before_due
+    }
+
+    /// When it last fired.
+    async fn sent_at(&self) -> Option<DateTime> {
+        self.0.sent_at.map(DateTime)
+    }
+}
+
+/// A reminder to add: `at` or `beforeDue`, one of them.
+#[derive(InputObject)]
+pub struct AddReminderInput {
+    pub task_id: ID,
+    /// A time to come.
+    pub at: Option<DateTime>,
+    /// Minutes before each due time, 0 to 43,200 (30 days).
+    pub before_due: Option<i32>,
+}
+
 #[derive(Default)]
 pub struct DateMutation;
 
@@ -149,6 +185,29 @@ impl DateMutation {
         let token = tasks.create_calendar_feed(viewer.user.id, list).await?;
         let base = &ctx.data_unchecked::<PublicUrl>().0;
         Ok(format!("{base}/calendar/{token}.ics"))
+    }
+
+    /// An editor of the task's list adds a reminder: a mail to the task's
+    /// assignee (unassigned: its creator) at its time, within a minute,
+    /// and the task's `UPDATED` event with `sentAt`.
+    async fn add_reminder(&self, ctx: &Context<'_>, input: AddReminderInput) -> Result<Reminder> {
+        let viewer = Viewer::require(ctx).await?;
+        let task = parse_id(&input.task_id, "taskId")?;
+        let when = When::parse(input.at.map(|at| at.0), input.before_due)?;
+        let tasks = ctx.data_unchecked::<Tasks>();
+        Ok(Reminder(
+            tasks.add_reminder(viewer.user.id, task, when).await?,
+        ))
+    }
+
+    /// An editor of the task's list removes a reminder; nothing is sent for
+    /// it after.
+    async fn remove_reminder(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
+        let viewer = Viewer::require(ctx).await?;
+        let parsed = parse_id(&id, "id")?;
+        let tasks = ctx.data_unchecked::<Tasks>();
+        tasks.remove_reminder(viewer.user.id, parsed).await?;
+        Ok(id)
     }
 
     /// Ends every calendar feed of the list the viewer made; how many.

@@ -253,7 +253,9 @@ mod tests {
     /// the task, list and profile mutations guess at nothing (ids of what
     /// the viewer cannot see answer as if absent), and `logout` of an
     /// unknown refresh token answers as of a known one, so it tells nothing.
-    const OTHER_MUTATIONS: [&str; 25] = [
+    const OTHER_MUTATIONS: [&str; 27] = [
+        "addReminder",
+        "removeReminder",
         "createCalendarFeed",
         "revokeCalendarFeeds",
         "addComment",

@@ -21,7 +21,7 @@ use crate::{
     lists::{Invitation, ListRead, Lists, Member, Person},
     tasks::{
         Page, PageArgs, PageShows, Scope, TaskFilter, TaskRead, Tasks, comments::CommentPage,
-        completions::CompletionPage, labels::Label, order::TaskOrder,
+        completions::CompletionPage, labels::Label, order::TaskOrder, reminders::Reminder,
     },
 };
 
@@ -49,6 +49,7 @@ pub struct Loaders {
     comment_counts: CommentCounts,
     comment_pages: CommentPages,
     completion_pages: CompletionPages,
+    task_reminders: TaskReminders,
     people_many: PeopleMany,
     task_labels_many: TaskLabelsMany,
     comment_counts_many: CommentCountsMany,
@@ -69,6 +70,7 @@ impl Loaders {
             comment_counts: CommentCounts(tasks.clone()),
             comment_pages: CommentPages(tasks.clone()),
             completion_pages: CompletionPages(tasks.clone()),
+            task_reminders: TaskReminders(tasks.clone()),
             people_many: PeopleMany(lists.clone()),
             task_labels_many: TaskLabelsMany(tasks.clone()),
             comment_counts_many: CommentCountsMany(tasks.clone()),
@@ -407,6 +409,18 @@ pub async fn comment_counts_many(
         .unwrap_or_default())
 }
 loader_of!(TaskLabels, Tasks, Vec<Label>, labels_of_tasks);
+loader_of!(TaskReminders, Tasks, Vec<Reminder>, reminders_of_tasks);
+
+/// The reminders of task `id`, oldest first.
+pub async fn task_reminders(ctx: &Context<'_>, id: Uuid) -> Result<Vec<Reminder>, AppError> {
+    let key = Seen {
+        viewer: viewer_of(ctx)?,
+        id,
+    };
+    Ok(load(ctx, |loaders| &loaders.task_reminders, key)
+        .await?
+        .unwrap_or_default())
+}
 loader_of!(CommentCounts, Tasks, u64, comment_counts);
 
 /// How many comments task `id` has.

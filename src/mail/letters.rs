@@ -237,3 +237,30 @@ mod tests {
         assert_eq!(humane(Duration::from_secs(3600)), "60 minutes");
     }
 }
+
+#[derive(Template)]
+#[template(path = "reminder.txt")]
+struct ReminderText<'a> {
+    title: &'a str,
+    list: &'a str,
+    due: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "reminder.html")]
+struct ReminderHtml<'a> {
+    title: &'a str,
+    list: &'a str,
+    due: Option<&'a str>,
+}
+
+/// A task's reminder, to the person whose task it is; `due` as the task's
+/// zone writes it.
+pub fn reminder(to: String, title: &str, list: &str, due: Option<&str>) -> AppResult<Mail> {
+    Ok(Mail {
+        to,
+        subject: format!("Reminder: {title}"),
+        text: render(&ReminderText { title, list, due })?,
+        html: render(&ReminderHtml { title, list, due })?,
+    })
+}

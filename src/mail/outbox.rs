@@ -57,6 +57,11 @@ pub enum Kind {
     RecoveryCodeUsed,
     /// An invitation to a list, with its token, to the invited address.
     Invitation,
+    /// Not a mail: the moment a task's reminder fires, which then queues
+    /// the [`Kind::Reminder`] mail (about: the reminder).
+    ReminderDue,
+    /// A task's reminder, to its assignee (or its creator).
+    Reminder,
 }
 
 impl StoredByName for Kind {
@@ -71,6 +76,8 @@ impl StoredByName for Kind {
         (Self::TotpDisabled, "totp_disabled"),
         (Self::RecoveryCodeUsed, "recovery_code_used"),
         (Self::Invitation, "invitation"),
+        (Self::ReminderDue, "reminder_due"),
+        (Self::Reminder, "reminder"),
     ];
 }
 
@@ -84,6 +91,8 @@ pub struct Queued {
     pub user: Option<Uuid>,
     /// When it was asked for.
     pub created_at: DateTime<Utc>,
+    /// When it was due (a reminder's time, for its timer).
+    pub send_after: DateTime<Utc>,
     /// Attempts so far, this one included.
     pub attempts: u32,
     /// The trace of the request that asked for it, when it has one.
@@ -130,22 +139,8 @@ impl Outbox {
         user: Option<Uuid>,
         about: Option<Uuid>,
     ) -> AppResult<()> {
-        let now = db::now();
-        MailOutbox::insert(mail_outbox::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            kind: Set(kind.stored_name().to_owned()),
-            recipient: Set(recipient.to_owned()),
-            user_id: Set(user),
-            attempts: Set(0),
-            send_after: Set(now),
-            leased_until: Set(None),
-            created_at: Set(now),
-            expires_at: Set(now + db::span(GIVE_UP_AFTER)?),
-            traceparent: Set(crate::telemetry::current_traceparent()),
-            about: Set(about),
-        })
-        .exec(conn)
-        .await?;
+        let row = queued(kind, recipient, user, about, db::now())?;
+        MailOutbox::insert(row).exec(conn).await?;
         Ok(())
     }
 
@@ -225,6 +220,7 @@ impl Outbox {
             recipient: row.recipient,
             user: row.user_id,
             created_at: row.created_at,
+            send_after: row.send_after,
             attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
             traceparent: row.traceparent,
             about: row.about,
@@ -264,13 +260,35 @@ impl Outbox {
     }
 
     /// How many mails wait to be sent, and when the oldest was asked for.
+    /// Reminders waiting for their time are not mail yet and not counted.
     pub async fn depth(&self) -> AppResult<(u64, Option<DateTime<Utc>>)> {
-        let waiting = MailOutbox::find().count(&self.db).await?;
+        let mail = Column::Kind.ne(Kind::ReminderDue.stored_name());
+        let waiting = MailOutbox::find()
+            .filter(mail.clone())
+            .count(&self.db)
+            .await?;
         let oldest = MailOutbox::find()
+            .filter(mail)
             .order_by_asc(Column::CreatedAt)
             .one(&self.db)
             .await?;
         Ok((waiting, oldest.map(|row| row.created_at)))
+    }
+
+    /// How many reminders wait for their time, and when the earliest is
+    /// due.
+    pub async fn reminders(&self) -> AppResult<(u64, Option<DateTime<Utc>>)> {
+        let timer = Column::Kind.eq(Kind::ReminderDue.stored_name());
+        let waiting = MailOutbox::find()
+            .filter(timer.clone())
+            .count(&self.db)
+            .await?;
+        let earliest = MailOutbox::find()
+            .filter(timer)
+            .order_by_asc(Column::SendAfter)
+            .one(&self.db)
+            .await?;
+        Ok((waiting, earliest.map(|row| row.send_after)))
     }
 
     /// Deletes the mails given up on; returns how many, logging them.
@@ -285,6 +303,31 @@ impl Outbox {
         }
         Ok(expired)
     }
+}
+
+/// The row of a mail of `kind` to `recipient` (about the account `user`
+/// and the thing `about`), due at `send_after`; given up a day after that.
+pub fn queued(
+    kind: Kind,
+    recipient: &str,
+    user: Option<Uuid>,
+    about: Option<Uuid>,
+    send_after: DateTime<Utc>,
+) -> AppResult<mail_outbox::ActiveModel> {
+    let now = db::now();
+    Ok(mail_outbox::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        kind: Set(kind.stored_name().to_owned()),
+        recipient: Set(recipient.to_owned()),
+        user_id: Set(user),
+        attempts: Set(0),
+        send_after: Set(send_after),
+        leased_until: Set(None),
+        created_at: Set(now),
+        expires_at: Set(Ord::max(now, send_after) + db::span(GIVE_UP_AFTER)?),
+        traceparent: Set(crate::telemetry::current_traceparent()),
+        about: Set(about),
+    })
 }
 
 /// The wait after the `attempts`-th failed attempt.
@@ -333,6 +376,8 @@ mod tests {
             Kind::TotpDisabled,
             Kind::RecoveryCodeUsed,
             Kind::Invitation,
+            Kind::ReminderDue,
+            Kind::Reminder,
         ];
         db::assert_stored_names(&every, |kind| match kind {
             Kind::PasswordReset => "password_reset",
@@ -345,6 +390,8 @@ mod tests {
             Kind::TotpDisabled => "totp_disabled",
             Kind::RecoveryCodeUsed => "recovery_code_used",
             Kind::Invitation => "invitation",
+            Kind::ReminderDue => "reminder_due",
+            Kind::Reminder => "reminder",
         });
     }
 

@@ -19,6 +19,7 @@ mod pages;
 pub mod position;
 mod priority;
 pub mod recurring;
+pub mod reminders;
 mod tree;
 mod write;
 

@@ -189,6 +189,9 @@ impl Tasks {
                 if let Some(completion) = completion {
                     record(&write, id, completion, viewer, next.updated_at).await?;
                 }
+                if next.due != current.due {
+                    self.reschedule(&write, &next).await?;
+                }
                 let mut changed = vec![TaskRead::from(next.clone())];
                 changed.extend(self.carry(&write, &subtree, next.list_id).await?);
                 self.tell(write, TaskEventKind::Updated, changed, audience)
@@ -337,7 +340,7 @@ impl Tasks {
     }
 
     /// The task as it is, if the viewer sees it.
-    async fn current(&self, viewer: Uuid, id: Uuid) -> AppResult<task::Model> {
+    pub(super) async fn current(&self, viewer: Uuid, id: Uuid) -> AppResult<task::Model> {
         TaskRows::find_by_id(id)
             .filter(visible::tasks(viewer, Role::Viewer))
             .one(&self.db)

@@ -503,3 +503,224 @@ async fn a_calendar_feed_serves_the_lists_dated_tasks_until_revoked_or_left() {
     let wrong = team.app().get("/calendar/not-a-token.ics").await;
     assert_eq!(wrong.status(), 404);
 }
+
+const REMIND: &str = "mutation($input: AddReminderInput!) { addReminder(input: $input) {
+    id at beforeDue sentAt } }";
+const REMINDERS: &str =
+    "query($id: ID!) { task(id: $id) { reminders { id at beforeDue sentAt } } }";
+
+/// `seconds` from now, in RFC 3339.
+fn in_seconds(seconds: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339()
+}
+
+/// Task `title` in `list` by `who` with a reminder `seconds` from now; the
+/// task's and the reminder's ids.
+async fn reminded(
+    app: &crate::helpers::TestApp,
+    who: &Session,
+    list: Option<&str>,
+    title: &str,
+    seconds: i64,
+) -> (String, String) {
+    let made = app
+        .graphql(
+            CREATE,
+            json!({ "input": { "title": title, "listId": list, "dueAt": in_seconds(3600) } }),
+            Some(&who.access_token),
+        )
+        .await;
+    let task = id_of(&made);
+    let reminder = app
+        .graphql(
+            REMIND,
+            json!({ "input": { "taskId": task, "at": in_seconds(seconds) } }),
+            Some(&who.access_token),
+        )
+        .await;
+    let id = reminder["data"]["addReminder"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a reminder: {reminder}"))
+        .to_owned();
+    (task, id)
+}
+
+#[tokio::test]
+async fn a_reminder_fires_once_to_whose_task_it_is_and_a_removed_one_never() {
+    let team = team().await;
+    let app = team.app();
+    let mut mailbox = team.sharing.smtp.mailbox();
+    let (rent, _) = reminded(app, &team.bob, Some(&team.list), "Pay the rent", 2).await;
+    let (_, removed) = reminded(app, &team.bob, Some(&team.list), "Removed", 2).await;
+    let gone = app
+        .graphql(
+            "mutation($id: ID!) { removeReminder(id: $id) }",
+            json!({ "id": removed }),
+            Some(&team.ada.access_token),
+        )
+        .await;
+    assert!(gone["errors"].is_null(), "{gone}");
+    let (deleted, _) = reminded(app, &team.bob, Some(&team.list), "Deleted", 2).await;
+    app.graphql(
+        "mutation($id: ID!) { deleteTask(id: $id) }",
+        json!({ "id": deleted }),
+        Some(&team.bob.access_token),
+    )
+    .await;
+
+    // The viewer may not add one; the outsider sees no task.
+    for (who, code) in [(&team.cy, "FORBIDDEN"), (&team.dan, "NOT_FOUND")] {
+        let refused = app
+            .graphql(
+                REMIND,
+                json!({ "input": { "taskId": rent, "beforeDue": 10 } }),
+                Some(&who.access_token),
+            )
+            .await;
+        assert_error(&refused, code);
+    }
+    let both = app
+        .graphql(
+            REMIND,
+            json!({ "input": { "taskId": rent, "beforeDue": 10, "at": in_seconds(60) } }),
+            Some(&team.bob.access_token),
+        )
+        .await;
+    assert_bad_input(&both, "beforeDue");
+    let past = app
+        .graphql(
+            REMIND,
+            json!({ "input": { "taskId": rent, "at": in_seconds(-60) } }),
+            Some(&team.bob.access_token),
+        )
+        .await;
+    assert_bad_input(&past, "at");
+
+    let mail = crate::helpers::Channel::next_arrival(&mut mailbox).await;
+    assert_eq!(mail.subject, "Reminder: Pay the rent", "{mail:?}");
+    assert_eq!(mail.to, ["bob@example.com"]);
+    assert!(
+        mail.text.contains("Release"),
+        "the list's name: {}",
+        mail.text
+    );
+    // Nothing of the removed reminder or the deleted task, nor a second
+    // mail of the first, before a marker that fires after them all.
+    crate::helpers::assert_nothing_arrives(
+        &mut mailbox,
+        async {
+            reminded(app, &team.ada, Some(&team.list), "Marker", 3).await;
+        },
+        |mail| mail.subject == "Reminder: Marker",
+    )
+    .await;
+    let read = app
+        .graphql(
+            REMINDERS,
+            json!({ "id": rent }),
+            Some(&team.cy.access_token),
+        )
+        .await;
+    assert!(
+        read["data"]["task"]["reminders"][0]["sentAt"].is_string(),
+        "{read}"
+    );
+}
+
+#[tokio::test]
+async fn a_relative_reminder_fires_for_each_occurrence() {
+    let team = team().await;
+    let app = team.app();
+    let mut mailbox = team.sharing.smtp.mailbox();
+    let due = chrono::Utc::now() + chrono::Duration::seconds(62);
+    let made = team
+        .make(
+            &team.bob,
+            json!({ "title": "Daily", "dueAt": due.to_rfc3339(), "recurrence": "FREQ=DAILY" }),
+        )
+        .await;
+    let task = id_of(&made);
+    let added = app
+        .graphql(
+            REMIND,
+            json!({ "input": { "taskId": task, "beforeDue": 1 } }),
+            Some(&team.bob.access_token),
+        )
+        .await;
+    assert_eq!(added["data"]["addReminder"]["beforeDue"], 1, "{added}");
+    let mail = crate::helpers::Channel::next_arrival(&mut mailbox).await;
+    assert_eq!(mail.subject, "Reminder: Daily");
+    // Done: the next occurrence is tomorrow, and so is its reminder.
+    team.change(&team.bob, &task, json!({ "completed": true }))
+        .await;
+    let fire_at: Option<String> = {
+        use sea_orm::{ConnectionTrait, Statement};
+        let row = app
+            .db
+            .query_one_raw(Statement::from_string(
+                app.db.get_database_backend(),
+                "SELECT fire_at FROM reminders",
+            ))
+            .await
+            .expect("read")
+            .expect("a reminder");
+        row.try_get_by_index::<Option<chrono::DateTime<chrono::Utc>>>(0)
+            .expect("a time")
+            .map(|at| at.to_rfc3339())
+    };
+    let next = fire_at.expect("set again for the next occurrence");
+    let expected = due + chrono::Duration::days(1) - chrono::Duration::minutes(1);
+    assert_eq!(&next[..16], &expected.to_rfc3339()[..16], "{next}");
+}
+
+#[tokio::test]
+async fn a_reminder_fires_after_a_restart_that_came_before_its_time() {
+    use crate::{helpers::spawn_app_on, smtp::SmtpServer};
+    let smtp = SmtpServer::watching("Reminder: Survive").await;
+    let url = smtp.url();
+    let settings = [("TASKQL_SMTP_URL", url.as_str())];
+    let first = crate::helpers::spawn_app_with(&settings).await;
+    let ada = first.register("ada@example.com").await;
+    reminded(&first, &ada, None, "Survive", 3).await;
+    let database = first.database.clone();
+    first.shutdown.stop();
+    drop(first);
+    let second = spawn_app_on(database, &settings).await;
+    let mail = smtp.wait_for(1).await;
+    assert_eq!(mail[0].to, ["ada@example.com"]);
+    drop(second);
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: TASKQL_TEST_POSTGRES_URL"]
+async fn with_two_instances_each_reminder_fires_once() {
+    use crate::{
+        helpers::{TestDatabase, spawn_app_on},
+        smtp::SmtpServer,
+    };
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url();
+    let settings = [("TASKQL_SMTP_URL", url.as_str())];
+    let database = std::sync::Arc::new(TestDatabase::postgres_only().await);
+    let one = spawn_app_on(database.clone(), &settings).await;
+    let two = spawn_app_on(database, &settings).await;
+    let ada = one.register("ada@example.com").await;
+    let mut mailbox = smtp.mailbox();
+    for n in 0..6 {
+        let app = if n % 2 == 0 { &one } else { &two };
+        reminded(app, &ada, None, &format!("Twice {n}"), 2).await;
+    }
+    reminded(&two, &ada, None, "Marker", 6).await;
+    let mut subjects = Vec::new();
+    loop {
+        let mail = crate::helpers::Channel::next_arrival(&mut mailbox).await;
+        if mail.subject == "Reminder: Marker" {
+            break;
+        }
+        subjects.push(mail.subject);
+    }
+    subjects.sort();
+    let expected: Vec<String> = (0..6).map(|n| format!("Reminder: Twice {n}")).collect();
+    assert_eq!(subjects, expected, "each once, by one of the two");
+    drop((one, two));
+}

@@ -14,7 +14,7 @@ use super::preload::Preloaded;
 use super::{
     super::{
         comments::CommentConnection,
-        dates::CompletionConnection,
+        dates::{CompletionConnection, Reminder},
         errors::server_error,
         labels::Label,
         lists::{Person, TaskList},
@@ -188,6 +188,12 @@ macro_rules! object {
                 Ok(labels.into_iter().map(Into::into).collect())
             }
 
+            /// Its reminders, oldest first.
+            async fn reminders(&self, ctx: &Context<'_>) -> Result<Vec<Reminder>> {
+                let reminders = loaders::task_reminders(ctx, self.0.id).await?;
+                Ok(reminders.into_iter().map(Reminder).collect())
+            }
+
             /// How many comments it has.
             async fn comment_count(&self, ctx: &Context<'_>) -> Result<i32> {
                 let count = loaders::comment_count(ctx, self.0.id).await?;
@@ -280,6 +286,7 @@ macro_rules! object {
                 "commentCount",
                 "comments",
                 "completions",
+                "reminders",
                 $($link_graphql),*
             ];
         }
