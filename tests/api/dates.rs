@@ -724,3 +724,25 @@ async fn with_two_instances_each_reminder_fires_once() {
     assert_eq!(subjects, expected, "each once, by one of the two");
     drop((one, two));
 }
+
+#[tokio::test]
+async fn waiting_reminders_are_in_the_metrics_and_not_in_the_mail_queue() {
+    use crate::metrics::{scrape, value};
+    let app = crate::helpers::spawn_app_with(&[("TASKQL_METRICS_LISTEN", "127.0.0.1:0")]).await;
+    let ada = app.register("ada@example.com").await;
+    let before = value(&scrape(&app).await, "taskql_mail_queue_depth");
+    reminded(&app, &ada, None, "Later", 3600).await;
+    reminded(&app, &ada, None, "Much later", 7200).await;
+    let text = scrape(&app).await;
+    assert_eq!(
+        value(&text, "taskql_reminders_pending"),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(value(&text, "taskql_reminder_overdue_seconds"), Some(0.0));
+    assert_eq!(
+        value(&text, "taskql_mail_queue_depth"),
+        before,
+        "timers are no mail"
+    );
+}

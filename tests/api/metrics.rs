@@ -12,7 +12,7 @@ async fn metrics_app() -> TestApp {
     spawn_app_with(&[("TASKQL_METRICS_LISTEN", "127.0.0.1:0")]).await
 }
 
-async fn scrape(app: &TestApp) -> String {
+pub async fn scrape(app: &TestApp) -> String {
     let address = app.metrics_address.as_deref().expect("a metrics listener");
     let answer = app
         .client
@@ -31,7 +31,7 @@ async fn scrape(app: &TestApp) -> String {
 }
 
 /// The value of the series `series` (name and labels as printed).
-fn value(text: &str, series: &str) -> Option<f64> {
+pub fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
         .map(|value| value.parse().expect("a number"))
