@@ -717,7 +717,10 @@ async fn with_two_instances_each_reminder_fires_once() {
         if mail.subject == "Reminder: Marker" {
             break;
         }
-        subjects.push(mail.subject);
+        // Ada's verification mail may come meanwhile.
+        if mail.subject.starts_with("Reminder: ") {
+            subjects.push(mail.subject);
+        }
     }
     subjects.sort();
     let expected: Vec<String> = (0..6).map(|n| format!("Reminder: Twice {n}")).collect();
