@@ -35,7 +35,10 @@
 //! * [`tasks`]: the tasks service: a task's fields, declared once
 //!   (`tasks::fields`), the input rules, listing orders, cursors, pages,
 //!   reads of only the fields a client shows, writes that tell the list's
-//!   members.
+//!   members; dates: completions, occurrences, reminders (timers in the
+//!   mail outbox) and calendar feeds.
+//! * [`dates`]: what a date means apart from storage: zones, all-day
+//!   dates, recurrence rules expanded in a zone.
 //! * [`events`]: the event bus that carries task and list changes (to the
 //!   members the write read) and ended sessions to subscribers on every
 //!   instance (PostgreSQL `LISTEN/NOTIFY`).
