@@ -550,6 +550,14 @@ async fn a_reminder_fires_once_to_whose_task_it_is_and_a_removed_one_never() {
     let team = team().await;
     let app = team.app();
     let mut mailbox = team.sharing.smtp.mailbox();
+    let mut events = app.ws_session(&team.cy.access_token).await;
+    events
+        .subscribe(
+            "r",
+            "subscription { taskEvents { kind task { title reminders { sentAt } } } }",
+        )
+        .await;
+    events.settle().await;
     let (rent, _) = reminded(app, &team.bob, Some(&team.list), "Pay the rent", 2).await;
     let (_, removed) = reminded(app, &team.bob, Some(&team.list), "Removed", 2).await;
     let gone = app
@@ -614,6 +622,15 @@ async fn a_reminder_fires_once_to_whose_task_it_is_and_a_removed_one_never() {
         |mail| mail.subject == "Reminder: Marker",
     )
     .await;
+    // The viewer heard of it: the task's UPDATED with `sentAt`.
+    loop {
+        let event = events.next_of("r").await;
+        let task = &event["data"]["taskEvents"]["task"];
+        if task["title"] == "Pay the rent" && task["reminders"][0]["sentAt"].is_string() {
+            assert_eq!(event["data"]["taskEvents"]["kind"], "UPDATED");
+            break;
+        }
+    }
     let read = app
         .graphql(
             REMINDERS,
