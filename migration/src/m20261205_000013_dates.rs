@@ -81,6 +81,13 @@ impl MigrationTrait for Migration {
         }
         db.execute_unprepared("CREATE INDEX idx_tasks_list_due ON tasks (list_id, due_at, id)")
             .await?;
+        if manager.get_database_backend() == DbBackend::Postgres {
+            db.execute_unprepared(
+                "CREATE INDEX idx_tasks_list_due_desc ON tasks \
+                 (list_id, due_at DESC NULLS LAST, id DESC)",
+            )
+            .await?;
+        }
         Ok(())
     }
 }
