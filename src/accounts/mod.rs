@@ -243,7 +243,19 @@ impl Accounts {
         // Its shared lists are handed on and those it owned alone deleted;
         // memberships, sessions, tokens and events go with the user
         // (foreign keys cascade), its tasks in lists that live on stay.
-        let write = Write::Transaction(self.db().begin().await?, None);
+        let txn = self.db().begin().await?;
+        // A write first: on SQLite a transaction that reads before it
+        // writes cannot wait for a writer that commits meanwhile (the mail
+        // sender, say) and fails; one that writes first waits its turn.
+        Users::update_many()
+            .col_expr(
+                Column::UpdatedAt,
+                sea_orm::sea_query::Expr::value(db::now()),
+            )
+            .filter(Column::Id.eq(user.id))
+            .exec(&txn)
+            .await?;
+        let write = Write::Transaction(txn, None);
         let told = lists::hand_over(&write, user.id).await?;
         let Write::Transaction(txn, _) = write else {
             return Err(AppError::internal("an account is deleted in a transaction"));
