@@ -5,12 +5,7 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
 use super::{
-    lists::Person,
-    loaders,
-    page_info::{Cursor, PageInfo},
-    scalars::DateTime,
-    task::parse_id,
-    viewer::Viewer,
+    lists::Person, loaders, page_info::PageInfo, scalars::DateTime, task::parse_id, viewer::Viewer,
 };
 use crate::tasks::{
     Tasks,
@@ -65,24 +60,11 @@ pub struct CommentConnection {
 
 impl From<CommentPage> for CommentConnection {
     fn from(page: CommentPage) -> Self {
-        let start = page.items.first().map(|(_, cursor)| cursor.clone());
-        let end = page.items.last().map(|(_, cursor)| cursor.clone());
-        Self {
-            edges: page
-                .items
-                .into_iter()
-                .map(|(comment, cursor)| CommentEdge {
-                    cursor,
-                    node: Comment(comment),
-                })
-                .collect(),
-            page_info: PageInfo {
-                has_next_page: page.has_next_page,
-                has_previous_page: page.has_previous_page,
-                start: start.map(Cursor::Text),
-                end: end.map(Cursor::Text),
-            },
-        }
+        let (edges, page_info) = PageInfo::of_child_page(page, |item, cursor| CommentEdge {
+            cursor,
+            node: Comment(item),
+        });
+        Self { edges, page_info }
     }
 }
 

@@ -8,14 +8,13 @@ use super::{
     PublicUrl,
     lists::Person,
     loaders,
-    page_info::{Cursor, PageInfo},
+    page_info::PageInfo,
     scalars::{Date, DateTime},
     task::{Task, parse_id},
     viewer::Viewer,
 };
 use crate::tasks::{
-    ChildPage, Tasks,
-    completions::{self, MOST_OCCURRENCES},
+    ChildPage, Tasks, completions,
     reminders::{self, When},
 };
 
@@ -68,24 +67,11 @@ pub struct CompletionConnection {
 
 impl From<ChildPage<completions::Completion>> for CompletionConnection {
     fn from(page: ChildPage<completions::Completion>) -> Self {
-        let start = page.items.first().map(|(_, cursor)| cursor.clone());
-        let end = page.items.last().map(|(_, cursor)| cursor.clone());
-        Self {
-            edges: page
-                .items
-                .into_iter()
-                .map(|(completion, cursor)| CompletionEdge {
-                    cursor,
-                    node: Completion(completion),
-                })
-                .collect(),
-            page_info: PageInfo {
-                has_next_page: page.has_next_page,
-                has_previous_page: page.has_previous_page,
-                start: start.map(Cursor::Text),
-                end: end.map(Cursor::Text),
-            },
-        }
+        let (edges, page_info) = PageInfo::of_child_page(page, |item, cursor| CompletionEdge {
+            cursor,
+            node: Completion(item),
+        });
+        Self { edges, page_info }
     }
 }
 
@@ -123,7 +109,6 @@ impl DateQuery {
         let found = tasks
             .occurrences(viewer.user.id, from.0, to.0, list)
             .await?;
-        debug_assert!(found.len() <= MOST_OCCURRENCES);
         Ok(found
             .into_iter()
             .map(|(task, due)| Occurrence {

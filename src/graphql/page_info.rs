@@ -43,6 +43,28 @@ impl PageInfo {
     fn cursor(at: Option<&Cursor>) -> Result<Option<String>, AppError> {
         at.map(Cursor::text).transpose()
     }
+
+    /// The edges of a page of a task's comments or completions, each made
+    /// by `edge` of a row and its cursor, and the page's info.
+    pub fn of_child_page<T, E>(
+        page: crate::tasks::ChildPage<T>,
+        edge: impl Fn(T, String) -> E,
+    ) -> (Vec<E>, Self) {
+        let start = page.items.first().map(|(_, cursor)| cursor.clone());
+        let end = page.items.last().map(|(_, cursor)| cursor.clone());
+        let info = Self {
+            has_next_page: page.has_next_page,
+            has_previous_page: page.has_previous_page,
+            start: start.map(Cursor::Text),
+            end: end.map(Cursor::Text),
+        };
+        let edges = page
+            .items
+            .into_iter()
+            .map(|(item, cursor)| edge(item, cursor))
+            .collect();
+        (edges, info)
+    }
 }
 
 // The schema's view of the fields; their values come from `PlainObject`.

@@ -349,6 +349,20 @@ pub fn refused(role: Option<Role>) -> AppError {
     }
 }
 
+/// The viewer's role in list `list` when it allows what `needed` does;
+/// else the refusal ([`refused`]).
+pub async fn require(
+    db: &impl ConnectionTrait,
+    viewer: Uuid,
+    list: Uuid,
+    needed: Role,
+) -> AppResult<Role> {
+    match role_in(db, viewer, list).await? {
+        Some(role) if role.allows(needed) => Ok(role),
+        role => Err(refused(role)),
+    }
+}
+
 /// The viewer's role in list `list`, if it is a member.
 pub async fn role_in(
     db: &impl ConnectionTrait,

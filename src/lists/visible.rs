@@ -51,6 +51,17 @@ pub fn tasks(viewer: Uuid, needed: Role) -> SimpleExpr {
     visible((task::Entity, task::Column::ListId), viewer, needed)
 }
 
+/// The ids of the tasks `viewer` may see, or change as `needed` allows, as
+/// a subquery: for rows that belong to a task (comments, completions,
+/// reminders).
+pub fn task_ids(viewer: Uuid, needed: Role) -> SelectStatement {
+    Query::select()
+        .column((task::Entity, task::Column::Id))
+        .from(task::Entity)
+        .and_where(tasks(viewer, needed))
+        .to_owned()
+}
+
 /// The alias of the viewer's membership in a read joined by [`join_role`].
 pub fn membership() -> Alias {
     Alias::new("viewer_membership")

@@ -23,12 +23,12 @@ use icalendar::{
 };
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    ColumnTrait, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait, Query},
 };
 use uuid::Uuid;
 
-use super::{Priority, Shown, TaskFilter, TaskRead, Tasks, listed};
+use super::{Priority, TaskFilter, TaskRead, Tasks, listed};
 use crate::{
     auth::random,
     dates::{
@@ -41,7 +41,7 @@ use crate::{
 };
 
 /// The most tasks one feed serves.
-const MOST_TASKS: u64 = 5_000;
+const MOST_TASKS: usize = 5_000;
 
 /// A feed as served: its text and a tag of that text.
 pub struct Feed {
@@ -116,20 +116,8 @@ impl Tasks {
             completed: Some(false),
             ..TaskFilter::default()
         };
-        let mut select = Shown::ALL.select();
-        select
-            .column((task::Entity, task::Column::SeriesStart))
-            .cond_where(listed(viewer, &filter).add(task::Column::Due.is_not_null()))
-            .order_by((task::Entity, task::Column::Due), sea_orm::Order::Asc)
-            .order_by((task::Entity, task::Column::Id), sea_orm::Order::Asc)
-            .limit(MOST_TASKS);
-        let rows = self.writer().db().query_all(&select).await?;
-        let starts_at = Shown::ALL.columns();
-        let mut tasks = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let start: Option<String> = row.try_get_by_index(starts_at)?;
-            tasks.push((TaskRead::read(row, Shown::ALL)?, start));
-        }
+        let condition = listed(viewer, &filter).add(task::Column::Due.is_not_null());
+        let tasks = self.dated(condition, MOST_TASKS).await?;
         let ids: Vec<Uuid> = tasks.iter().map(|(task, _)| task.id).collect();
         let labels = self.labels_of_tasks(viewer, &ids).await?;
         let list_name = entity::task_list::Entity::find_by_id(feed.list_id)

@@ -77,12 +77,8 @@ pub type CommentPage = ChildPage<Comment>;
 
 /// The comments whose task the viewer sees.
 fn seen(viewer: Uuid) -> Expr {
-    let tasks = Query::select()
-        .column(task::Column::Id)
-        .from(TaskRows)
-        .and_where(visible::tasks(viewer, Role::Viewer))
-        .to_owned();
-    Expr::col((CommentRows, comment::Column::TaskId)).in_subquery(tasks)
+    Expr::col((CommentRows, comment::Column::TaskId))
+        .in_subquery(visible::task_ids(viewer, Role::Viewer))
 }
 
 impl Tasks {
@@ -169,11 +165,7 @@ impl Tasks {
     /// The author, or the owner of the task's list, deletes comment `id`.
     pub async fn delete_comment(&self, viewer: Uuid, id: Uuid) -> AppResult<()> {
         let (_, task) = self.comment(viewer, id).await?;
-        let owned_tasks = Query::select()
-            .column(task::Column::Id)
-            .from(TaskRows)
-            .and_where(visible::tasks(viewer, Role::Owner))
-            .to_owned();
+        let owned_tasks = visible::task_ids(viewer, Role::Owner);
         let delete = CommentRows::delete_many()
             .filter(comment::Column::Id.eq(id))
             .filter(seen(viewer))

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
     completion::{self, Entity as CompletionRows},
-    task::{self, Entity as TaskRows},
+    task,
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, Order,
-    sea_query::{Expr, ExprTrait, IntoIden, Query},
+    sea_query::{Expr, ExprTrait, IntoIden},
 };
 use uuid::Uuid;
 
@@ -60,11 +60,7 @@ impl Tasks {
         after: Option<&str>,
     ) -> AppResult<HashMap<Uuid, CompletionPage>> {
         use completion::Column;
-        let seen_tasks = Query::select()
-            .column(task::Column::Id)
-            .from(TaskRows)
-            .and_where(visible::tasks(viewer, Role::Viewer))
-            .to_owned();
+        let seen_tasks = visible::task_ids(viewer, Role::Viewer);
         let children = Children {
             table: CompletionRows.into_iden(),
             task: Column::TaskId.into_iden(),
@@ -132,28 +128,16 @@ impl Tasks {
         let recurs_from_due = Condition::all()
             .add(task::Column::Recurrence.is_not_null())
             .add(task::Column::RepeatFrom.eq("due"));
-        let mut select = Shown::ALL.select();
-        select
-            .column((task::Entity, task::Column::SeriesStart))
-            .cond_where(
-                listed(viewer, &filter)
-                    .add(task::Column::Due.is_not_null())
-                    .add(task::Column::Due.lt(to))
-                    .add(
-                        Condition::any()
-                            .add(task::Column::Due.gte(from))
-                            .add(recurs_from_due),
-                    ),
-            )
-            .order_by((task::Entity, task::Column::Due), Order::Asc)
-            .order_by((task::Entity, task::Column::Id), Order::Asc)
-            .limit(u64::try_from(MOST_OCCURRENCES).unwrap_or(u64::MAX));
-        let rows = self.writer().db().query_all(&select).await?;
-        let starts_at = Shown::ALL.columns();
+        let condition = listed(viewer, &filter)
+            .add(task::Column::Due.is_not_null())
+            .add(task::Column::Due.lt(to))
+            .add(
+                Condition::any()
+                    .add(task::Column::Due.gte(from))
+                    .add(recurs_from_due),
+            );
         let mut found = Vec::new();
-        for row in &rows {
-            let task = TaskRead::read(row, Shown::ALL)?;
-            let start: Option<String> = row.try_get_by_index(starts_at)?;
+        for (task, start) in self.dated(condition, MOST_OCCURRENCES).await? {
             for due in task_occurrences(&task, start.as_deref(), from, to) {
                 found.push((task.clone(), due));
             }
@@ -164,6 +148,33 @@ impl Tasks {
         });
         found.truncate(MOST_OCCURRENCES);
         Ok(found)
+    }
+}
+
+impl Tasks {
+    /// The tasks `condition` finds, by due date, at most `most`, each with
+    /// every field and the start of its series (for expanding its rule).
+    pub(super) async fn dated(
+        &self,
+        condition: Condition,
+        most: usize,
+    ) -> AppResult<Vec<(TaskRead, Option<String>)>> {
+        let mut select = Shown::ALL.select();
+        select
+            .column((task::Entity, task::Column::SeriesStart))
+            .cond_where(condition)
+            .order_by((task::Entity, task::Column::Due), Order::Asc)
+            .order_by((task::Entity, task::Column::Id), Order::Asc)
+            .limit(u64::try_from(most).unwrap_or(u64::MAX));
+        let starts_at = Shown::ALL.columns();
+        let mut tasks = Vec::new();
+        for row in &self.writer().db().query_all(&select).await? {
+            tasks.push((
+                TaskRead::read(row, Shown::ALL)?,
+                row.try_get_by_index(starts_at)?,
+            ));
+        }
+        Ok(tasks)
     }
 }
 

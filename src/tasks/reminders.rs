@@ -133,10 +133,7 @@ impl Tasks {
     /// An editor of the task's list adds a reminder to task `task`.
     pub async fn add_reminder(&self, viewer: Uuid, task: Uuid, when: When) -> AppResult<Reminder> {
         let current = self.current(viewer, task).await?;
-        let role = lists::role_in(self.writer().db(), viewer, current.list_id).await?;
-        if !role.is_some_and(|role| role.allows(Role::Editor)) {
-            return Err(lists::refused(role));
-        }
+        lists::require(self.writer().db(), viewer, current.list_id, Role::Editor).await?;
         let (at, before_due) = match when {
             When::At(at) => (Some(at.with_nanosecond(0).unwrap_or(at)), None),
             When::BeforeDue(minutes) => (None, i32::try_from(minutes).ok()),
@@ -160,11 +157,8 @@ impl Tasks {
         let write = self.writer().begin_together().await?;
         let audience = Audience::read(&write, current.list_id, None).await?;
         // Added only while the viewer may edit the task, in the statement.
-        let editable = Query::select()
-            .column(task::Column::Id)
-            .from(TaskRows)
+        let editable = visible::task_ids(viewer, Role::Editor)
             .and_where(task::Column::Id.eq(task))
-            .and_where(visible::tasks(viewer, Role::Editor))
             .to_owned();
         let mut insert =
             ReminderRows::insert(reminder::ActiveModel::from(row.clone())).into_query();
@@ -205,15 +199,8 @@ impl Tasks {
             return Err(AppError::NotFound);
         };
         let current = self.current(viewer, row.task_id).await?;
-        let role = lists::role_in(self.writer().db(), viewer, current.list_id).await?;
-        if !role.is_some_and(|role| role.allows(Role::Editor)) {
-            return Err(lists::refused(role));
-        }
-        let editable = Query::select()
-            .column(task::Column::Id)
-            .from(TaskRows)
-            .and_where(visible::tasks(viewer, Role::Editor))
-            .to_owned();
+        lists::require(self.writer().db(), viewer, current.list_id, Role::Editor).await?;
+        let editable = visible::task_ids(viewer, Role::Editor);
         let delete = ReminderRows::delete_many()
             .filter(reminder::Column::Id.eq(id))
             .filter(Expr::col((ReminderRows, reminder::Column::TaskId)).in_subquery(editable))
@@ -239,11 +226,7 @@ impl Tasks {
         viewer: Uuid,
         tasks: &[Uuid],
     ) -> AppResult<HashMap<Uuid, Vec<Reminder>>> {
-        let seen = Query::select()
-            .column(task::Column::Id)
-            .from(TaskRows)
-            .and_where(visible::tasks(viewer, Role::Viewer))
-            .to_owned();
+        let seen = visible::task_ids(viewer, Role::Viewer);
         let rows = ReminderRows::find()
             .filter(reminder::Column::TaskId.is_in(tasks.iter().copied()))
             .filter(Expr::col((ReminderRows, reminder::Column::TaskId)).in_subquery(seen))

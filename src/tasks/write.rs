@@ -432,10 +432,7 @@ impl Tasks {
         current: &task::Model,
         changes: &TaskChanges,
     ) -> AppResult<()> {
-        let role = lists::role_in(&self.db, viewer, current.list_id).await?;
-        if !role.is_some_and(|role| role.allows(Role::Editor)) {
-            return Err(lists::refused(role));
-        }
+        lists::require(&self.db, viewer, current.list_id, Role::Editor).await?;
         let target = changes.list_id.unwrap_or(current.list_id);
         if target != current.list_id {
             match lists::role_in(&self.db, viewer, target).await? {
