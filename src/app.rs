@@ -16,7 +16,7 @@ use crate::{
     accounts::{AccountKeys, AccountSettings, Accounts},
     auth::{PasswordHasher, TokenKeys, sealed::DataKey, token},
     config::Config,
-    db::{self, sqlite_reads::SqliteReads},
+    db::{self, sqlite_reads::SqliteReads, write::Writer},
     error::AppResult,
     events::{Events, listener},
     graphql::{self, SchemaSettings, http::GraphqlState, ws::WsState},
@@ -220,9 +220,14 @@ impl Application {
         let workers = CancellationToken::new();
         tracker.spawn(every(SWEEP_EVERY, workers.clone(), "sweep", {
             let accounts = accounts.clone();
+            let changes = tasks.change_log().clone();
             move || {
                 let accounts = accounts.clone();
-                async move { accounts.sweep().await }
+                let changes = changes.clone();
+                async move {
+                    accounts.sweep().await?;
+                    changes.sweep().await
+                }
             }
         }));
         tracker.spawn(sender::run(
@@ -329,8 +334,9 @@ impl Services {
             tokens: TokenKeys::new(&secret, &config.tokens),
             data,
         };
+        let writer = Writer::start(db.clone()).await?;
         let accounts = Accounts::new(
-            db.clone(),
+            writer.clone(),
             hasher,
             keys,
             events.clone(),
@@ -348,7 +354,13 @@ impl Services {
             },
         );
         let reads = SqliteReads::open(config.database.url.expose())?;
-        let tasks = Tasks::new(db.clone(), reads, CursorKey::new(&secret), events.clone());
+        let tasks = Tasks::new(
+            writer,
+            reads,
+            CursorKey::new(&secret),
+            events.clone(),
+            config.sync.sync_horizon,
+        );
         let lists = Lists::new(
             tasks.writer().clone(),
             events.clone(),

@@ -68,6 +68,20 @@ pub enum AppError {
     /// alone run in production.
     #[error("only this server's trusted documents run here; send a documentId of its manifest")]
     UntrustedDocument,
+    /// A sync cursor issued longer ago than the change log remembers:
+    /// sync from scratch.
+    #[error(
+        "this cursor is older than the server remembers changes; sync again from the start (since: null)"
+    )]
+    SyncCursorExpired,
+    /// The task changed since the version the client had; nothing was
+    /// written.
+    #[error("the task changed since version {expected}: it is at version {version} now")]
+    Conflict {
+        expected: i32,
+        version: i32,
+        task: Box<crate::tasks::TaskRead>,
+    },
     /// Events may have been lost (the server's listener reconnected): the
     /// client should refetch.
     #[error("events may have been missed; refetch and subscribe again")]

@@ -77,5 +77,6 @@ pub mod mail;
 pub mod metrics;
 pub mod secret;
 pub mod server;
+pub mod sync;
 pub mod tasks;
 pub mod telemetry;

@@ -12,6 +12,8 @@ pub struct Model {
     /// `owner`, `editor` or `viewer`.
     pub role: String,
     pub since: DateTimeUtc,
+    /// The position in the change log where the person joined.
+    pub seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -45,6 +45,10 @@ pub struct Model {
     /// search is case-insensitive for every script, identically on SQLite
     /// (whose `lower()` knows only ASCII) and PostgreSQL.
     pub search_text: String,
+    /// Grows by one with each change of the task's own fields.
+    pub version: i32,
+    /// The position in the change log of the task's last change.
+    pub seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

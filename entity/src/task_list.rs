@@ -12,6 +12,9 @@ pub struct Model {
     pub inbox: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The position in the change log of its last change (renamed, members
+    /// or labels changed).
+    pub seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

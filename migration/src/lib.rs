@@ -16,6 +16,7 @@ mod m20261203_000010_passkeys;
 mod m20261204_000011_shared_lists;
 mod m20261204_000012_task_structure;
 mod m20261205_000013_dates;
+mod m20261206_000014_sync;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000011_shared_lists::Migration),
             Box::new(m20261204_000012_task_structure::Migration),
             Box::new(m20261205_000013_dates::Migration),
+            Box::new(m20261206_000014_sync::Migration),
         ]
     }
 }

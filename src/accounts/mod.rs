@@ -38,7 +38,7 @@ use crate::{
     },
     config::{AccountPolicy, LimitSettings, LinkTemplate, PasskeySettings, RateLimit},
     db,
-    db::write::Write,
+    db::write::Writer,
     error::{AppError, AppResult},
     events::{Delivery, Events, Notice, Pending},
     lists,
@@ -75,6 +75,9 @@ pub struct Accounts {
 
 struct Inner {
     db: DatabaseConnection,
+    /// Whose turn it is to write tasks and lists (deleting an account hands
+    /// its lists on).
+    writer: Writer,
     hasher: PasswordHasher,
     tokens: TokenKeys,
     /// Seals second-factor secrets at rest.
@@ -92,7 +95,7 @@ pub struct AccountKeys {
 
 impl Accounts {
     pub fn new(
-        db: DatabaseConnection,
+        writer: Writer,
         hasher: PasswordHasher,
         keys: AccountKeys,
         events: Events,
@@ -101,7 +104,8 @@ impl Accounts {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                db,
+                db: writer.db().clone(),
+                writer,
                 hasher,
                 tokens: keys.tokens,
                 data_key: keys.data,
@@ -243,7 +247,10 @@ impl Accounts {
         // Its shared lists are handed on and those it owned alone deleted;
         // memberships, sessions, tokens and events go with the user
         // (foreign keys cascade), its tasks in lists that live on stay.
-        let txn = self.db().begin().await?;
+        let write = self.inner.writer.begin_together().await?;
+        let Some(txn) = write.transaction() else {
+            return Err(AppError::internal("an account is deleted in a transaction"));
+        };
         // A write first: on SQLite a transaction that reads before it
         // writes cannot wait for a writer that commits meanwhile (the mail
         // sender, say) and fails; one that writes first waits its turn.
@@ -253,16 +260,18 @@ impl Accounts {
                 sea_orm::sea_query::Expr::value(db::now()),
             )
             .filter(Column::Id.eq(user.id))
-            .exec(&txn)
+            .exec(txn)
             .await?;
-        let write = Write::Transaction(txn, None);
-        let told = lists::hand_over(&write, user.id).await?;
-        let Write::Transaction(txn, _) = write else {
-            return Err(AppError::internal("an account is deleted in a transaction"));
-        };
-        Users::delete_by_id(user.id).exec(&txn).await?;
-        self.commit_ending_sessions_telling(txn, user.id, told)
-            .await?;
+        let mut told = lists::hand_over(&write, user.id).await?;
+        Users::delete_by_id(user.id).exec(txn).await?;
+        sessions::end(txn, user.id, sessions::Ending::AllBut(None)).await?;
+        refresh::revoke_all(txn, user.id).await?;
+        told.push(Delivery::to(
+            user.id,
+            Notice::SessionsEnded { except: None },
+        ));
+        self.inner.events.commit_write(write, told).await?;
+        self.inner.outbox.wake();
         tracing::info!("account deleted");
         Ok(())
     }
@@ -293,23 +302,12 @@ impl Accounts {
     /// connections authenticated as the user, on every instance, to close;
     /// the mail queued within it is woken.
     async fn commit_ending_sessions(&self, txn: DatabaseTransaction, user: Uuid) -> AppResult<()> {
-        self.commit_ending_sessions_telling(txn, user, Vec::new())
-            .await
-    }
-
-    /// [`Accounts::commit_ending_sessions`], telling others `told` too.
-    async fn commit_ending_sessions_telling(
-        &self,
-        txn: DatabaseTransaction,
-        user: Uuid,
-        mut told: Vec<Delivery>,
-    ) -> AppResult<()> {
         sessions::end(&txn, user, sessions::Ending::AllBut(None)).await?;
         refresh::revoke_all(&txn, user).await?;
-        told.push(Delivery::to(user, Notice::SessionsEnded { except: None }));
+        let ended = Delivery::to(user, Notice::SessionsEnded { except: None });
         self.inner
             .events
-            .commit(Pending::Transaction(txn), told)
+            .commit(Pending::Transaction(txn), vec![ended])
             .await?;
         self.inner.outbox.wake();
         Ok(())

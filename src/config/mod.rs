@@ -17,7 +17,7 @@ use serde::{
 
 pub use sections::{
     AccountPolicy, DatabaseSettings, HttpSettings, LimitSettings, LogSettings, MailSettings,
-    PasskeySettings, PasswordSettings, TokenSettings, TraceSettings,
+    PasskeySettings, PasswordSettings, SyncSettings, TokenSettings, TraceSettings,
 };
 pub use values::{
     DocumentManifest, Environment, LinkTemplate, LogFilter, LogFormat, Origin, OtlpEndpoint,
@@ -43,6 +43,7 @@ pub struct Config {
     pub limits: LimitSettings,
     pub mail: MailSettings,
     pub accounts: AccountPolicy,
+    pub sync: SyncSettings,
     pub log: LogSettings,
     pub traces: TraceSettings,
     pub passkeys: PasskeySettings,
@@ -126,6 +127,7 @@ impl Config {
             limits: sections.read()?,
             mail: sections.read()?,
             accounts: sections.read()?,
+            sync: sections.read()?,
             log: sections.read()?,
             traces: sections.read()?,
             passkeys: sections.read::<sections::PasskeyVariables>()?.parse()?,

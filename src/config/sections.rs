@@ -302,6 +302,23 @@ impl Default for AccountPolicy {
     }
 }
 
+/// Offline clients' change log.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct SyncSettings {
+    /// How long a sync cursor works, and removals are remembered.
+    #[serde(deserialize_with = "at_least_a_second")]
+    pub sync_horizon: Duration,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        Self {
+            sync_horizon: Duration::from_secs(30 * 24 * 60 * 60),
+        }
+    }
+}
+
 /// What the log shows, and how.
 #[serde_as]
 #[derive(Clone, Debug, Default, Deserialize)]

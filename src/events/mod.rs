@@ -27,7 +27,12 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::{db::write::Write, error::AppResult, tasks::fields::TaskRead};
+use crate::{
+    db::write::Write,
+    error::AppResult,
+    sync::log::{self, Entries},
+    tasks::fields::TaskRead,
+};
 
 /// Notices a subscriber may hold back before it is cut off.
 const CHANNEL_CAPACITY: usize = 64;
@@ -53,6 +58,10 @@ pub struct TaskEvent {
     /// The task as the change left it, every field read; `None` when
     /// deleted (or, between instances, when too large to travel).
     pub task: Option<TaskRead>,
+    /// The change's position in the change log (`crate::sync`), set when
+    /// it commits.
+    #[serde(default)]
+    pub seq: i64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +80,9 @@ pub enum ListEventKind {
 pub struct ListEvent {
     pub kind: ListEventKind,
     pub list_id: Uuid,
+    /// The change's position in the change log, set when it commits.
+    #[serde(default)]
+    pub seq: i64,
 }
 
 /// What a user's subscribers are told.
@@ -188,15 +200,66 @@ impl Events {
         Ok(())
     }
 
-    /// Ends a [`Write`] as [`Events::commit`] ends a change; its turn, if
-    /// any, passes on once the notices are on their way.
-    pub async fn commit_write(&self, write: Write<'_>, deliveries: Vec<Delivery>) -> AppResult<()> {
-        let (change, turn) = match write {
-            Write::Turn(db, turn) => (Pending::Committed(db), Some(turn)),
-            Write::Transaction(txn, turn) => (Pending::Transaction(txn), turn),
+    /// Ends a [`Write`] of tasks or lists: its notices are recorded in the
+    /// change log in its own transaction ([`crate::sync::log`]), which
+    /// gives them their position, and then leave as [`Events::commit`]
+    /// sends them. Its turn, if any, passes on once they are on their way.
+    pub async fn commit_write(
+        &self,
+        write: Write<'_>,
+        mut deliveries: Vec<Delivery>,
+    ) -> AppResult<()> {
+        // The changes of one write, in the order of the log.
+        deliveries.sort_by_key(|delivery| match &delivery.notice {
+            Notice::Task(event) => (
+                1,
+                u8::from(event.kind == TaskEventKind::Deleted),
+                event.task_id,
+            ),
+            _ => (0, 0, Uuid::nil()),
+        });
+        let entries = Entries::of(&deliveries);
+        if entries.is_empty() {
+            let (change, turn) = match write {
+                Write::Turn(db, turn) => (Pending::Committed(db), Some(turn)),
+                Write::Transaction(txn, turn) => (Pending::Transaction(txn), turn),
+            };
+            self.commit(change, deliveries).await?;
+            drop(turn);
+            return Ok(());
+        }
+        let payloads = if self.is_shared() {
+            let mut payloads = Vec::new();
+            for delivery in &deliveries {
+                payloads.extend(wire::encode(delivery)?);
+            }
+            payloads
+        } else {
+            Vec::new()
         };
-        self.commit(change, deliveries).await?;
-        drop(turn);
+        // On PostgreSQL the notices leave in the statement that records
+        // them, inside the transaction.
+        let position = log::record(&write, &entries, &payloads).await?;
+        for delivery in &mut deliveries {
+            match &mut delivery.notice {
+                Notice::Task(event) => event.seq = position,
+                Notice::List(event) => event.seq = position,
+                _ => {}
+            }
+        }
+        match write {
+            Write::Turn(_, turn) => {
+                self.deliver_all(deliveries);
+                drop(turn);
+            }
+            Write::Transaction(txn, turn) => {
+                txn.commit().await?;
+                if !self.is_shared() {
+                    self.deliver_all(deliveries);
+                }
+                drop(turn);
+            }
+        }
         Ok(())
     }
 
@@ -243,6 +306,13 @@ impl Events {
             .users
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Subscription {
+    /// Whose notices these are.
+    pub fn user(&self) -> Uuid {
+        self.user
     }
 }
 

@@ -84,6 +84,7 @@ mod tests {
             position: Some("a0".into()),
             created_at: Some(now),
             updated_at: Some(now),
+            version: Some(1),
             assignee_id: Some(None),
             created_by: Some(None),
             parent_id: Some(None),
@@ -98,6 +99,7 @@ mod tests {
                 task_id: task.id,
                 list_id: task.list_id,
                 task: Some(task.clone()),
+                seq: 0,
             })),
         }
     }

@@ -31,10 +31,12 @@ pub mod code {
     pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
     pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
+    pub const SYNC_CURSOR_EXPIRED: &str = "SYNC_CURSOR_EXPIRED";
+    pub const CONFLICT: &str = "CONFLICT";
 }
 
 /// Every code, for readers that need it as a `&'static str`.
-const CODES: [&str; 12] = [
+const CODES: [&str; 14] = [
     code::UNAUTHENTICATED,
     code::BAD_USER_INPUT,
     code::EMAIL_TAKEN,
@@ -47,6 +49,8 @@ const CODES: [&str; 12] = [
     code::SERVICE_UNAVAILABLE,
     code::INTERNAL_SERVER_ERROR,
     code::PERSISTED_QUERY_NOT_FOUND,
+    code::SYNC_CURSOR_EXPIRED,
+    code::CONFLICT,
 ];
 
 /// The code [`give_code`] gave `error`.
@@ -71,6 +75,8 @@ pub fn code_of(error: &AppError) -> &'static str {
             code::PERSISTED_QUERY_NOT_FOUND
         }
         AppError::Unavailable(_) => code::SERVICE_UNAVAILABLE,
+        AppError::SyncCursorExpired => code::SYNC_CURSOR_EXPIRED,
+        AppError::Conflict { .. } => code::CONFLICT,
         AppError::EventsMissed | AppError::Internal(_) => code::INTERNAL_SERVER_ERROR,
     }
 }
@@ -107,6 +113,10 @@ pub fn give_code(error: &mut ServerError, request_id: &str) {
             } = app
             {
                 extensions.set("mfaToken", token.expose());
+            }
+            if let AppError::Conflict { version, task, .. } = app {
+                extensions.set("version", *version);
+                extensions.set("task", super::task::conflict_value(task));
             }
             match app {
                 AppError::Internal(cause) => {
@@ -213,6 +223,14 @@ mod tests {
             AppError::PersistedQueryNotFound,
             AppError::UntrustedDocument,
             AppError::EventsMissed,
+            AppError::SyncCursorExpired,
+            AppError::Conflict {
+                expected: 1,
+                version: 2,
+                task: Box::new(
+                    crate::tasks::row(uuid::Uuid::nil(), "T".into(), None, crate::db::now()).into(),
+                ),
+            },
             AppError::Unavailable("down".into()),
             AppError::internal("broken"),
         ];
@@ -233,6 +251,8 @@ mod tests {
                 | AppError::PersistedQueryNotFound
                 | AppError::UntrustedDocument
                 | AppError::EventsMissed
+                | AppError::SyncCursorExpired
+                | AppError::Conflict { .. }
                 | AppError::Unavailable(_)
                 | AppError::Internal(_) => {}
             }

@@ -2,6 +2,14 @@
 //! is in) and `listEvents` (the viewer's lists: joined, changed, deleted,
 //! left), over the event bus. Who hears of what was decided by the write
 //! that made the change, from the members of the list as they were then.
+//!
+//! `taskEvents` follows the viewer's change log (`crate::sync`): each event
+//! has its place there (`cursor`), and when events may have been missed
+//! (the listener reconnected, or the subscriber fell behind) or a client
+//! resumes (`since`), it catches up from the log and goes on live, dropping
+//! the live events the log already gave.
+
+use std::collections::VecDeque;
 
 use async_graphql::{Context, Enum, ID, Result, SimpleObject, Subscription, futures_util::Stream};
 use tokio::sync::broadcast::error::RecvError;
@@ -11,7 +19,11 @@ use super::{lists::TaskList, loaders, plain::Plain, task::Task, viewer::Viewer};
 use crate::{
     error::AppError,
     events::{self, Events, Notice, Subscription as Subscribed},
+    sync::{ChangeLog, Mark, Wanted, cursor::Rank},
 };
+
+/// Changes read from the log at a time while catching up.
+const CATCH_UP_PAGE: usize = 200;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "events::TaskEventKind")]
@@ -31,16 +43,33 @@ pub struct TaskEvent {
     pub list_id: ID,
     /// The task as the change left it; `null` when deleted.
     pub task: Option<Plain<Task>>,
+    /// Where this change sits in the viewer's change log: `taskEvents` and
+    /// `changes` given it as `since` go on after it.
+    pub cursor: String,
 }
 
-impl From<&events::TaskEvent> for TaskEvent {
-    fn from(event: &events::TaskEvent) -> Self {
+impl TaskEvent {
+    fn new(event: &events::TaskEvent, cursor: String) -> Self {
         Self {
             kind: event.kind.into(),
             task_id: ID(event.task_id.to_string()),
             list_id: ID(event.list_id.to_string()),
             task: event.task.clone().map(|task| Plain(task.into())),
+            cursor,
         }
+    }
+}
+
+/// Where a live change sits in the log.
+fn mark_of(event: &events::TaskEvent) -> Mark {
+    Mark {
+        position: event.seq,
+        rank: if event.kind == events::TaskEventKind::Deleted {
+            Rank::RemovedTask
+        } else {
+            Rank::Task
+        },
+        id: event.task_id,
     }
 }
 
@@ -95,18 +124,37 @@ pub struct TaskSubscription;
 #[Subscription]
 impl TaskSubscription {
     /// Every change to the tasks of the viewer's lists, made from any tab,
-    /// device or server instance, after it is committed; in commit order
-    /// for one task. Ends with an error when events may have been missed:
-    /// refetch, then subscribe again.
+    /// device or server instance, after it is committed, in the order of
+    /// the viewer's change log. With `since` (a `cursor` of an event or of
+    /// `changes`), first every change after it (each task once, as it is
+    /// now), then live, nothing lost or doubled between the two. When
+    /// events may have been missed, it catches up the same way by itself.
     async fn task_events(
         &self,
         ctx: &Context<'_>,
+        since: Option<String>,
     ) -> Result<impl Stream<Item = Result<TaskEvent>>> {
         let (subscription, session) = subscribe(ctx).await?;
-        Ok(notices(subscription, session, |notice| match notice {
-            Notice::Task(event) => Some(event.as_ref().into()),
-            _ => None,
-        }))
+        let viewer = subscription.user();
+        let log = ctx.data_unchecked::<ChangeLog>().clone();
+        // Subscribed first: nothing committed from here on is missed.
+        let (last, catching_up) = match since {
+            Some(since) => (log.mark(viewer, Some(&since))?, true),
+            None => (log.end().await?, false),
+        };
+        let follow = Follow {
+            subscription,
+            session,
+            viewer,
+            log,
+            last,
+            catching_up,
+            backlog: VecDeque::new(),
+        };
+        Ok(async_graphql::futures_util::stream::unfold(
+            Some(follow),
+            |follow| async move { follow?.next().await },
+        ))
     }
 
     /// Changes to the viewer's lists: joined, renamed, members changed,
@@ -123,6 +171,108 @@ impl TaskSubscription {
             }),
             _ => None,
         }))
+    }
+}
+
+/// A `taskEvents` subscription: the viewer's live notices, and the log
+/// when it catches up.
+struct Follow {
+    subscription: Subscribed,
+    session: Option<Uuid>,
+    viewer: Uuid,
+    log: ChangeLog,
+    /// The last change given (or known to be given): live events up to it
+    /// are dropped.
+    last: Mark,
+    /// Changes read from the log, not yet given.
+    backlog: VecDeque<(Mark, events::TaskEvent)>,
+    /// The log has more after what was read.
+    catching_up: bool,
+}
+
+impl Follow {
+    /// The next event and the subscription after it; `None` once it ends.
+    async fn next(mut self) -> Option<(Result<TaskEvent>, Option<Self>)> {
+        loop {
+            if let Some((mark, event)) = self.backlog.pop_front() {
+                return Some((Ok(self.give(mark, &event)), Some(self)));
+            }
+            if self.catching_up
+                && let Err(error) = self.catch_up().await
+            {
+                return Some((Err(error.into()), None));
+            }
+            if !self.backlog.is_empty() {
+                continue;
+            }
+            match self.subscription.receiver.recv().await {
+                Ok(notice) => match &*notice {
+                    Notice::Task(event) => {
+                        let mark = mark_of(event);
+                        if mark > self.last {
+                            return Some((Ok(self.give(mark, event)), Some(self)));
+                        }
+                    }
+                    ended if ended.ends(self.session) => return None,
+                    Notice::MaybeMissed => self.catching_up = true,
+                    _ => {}
+                },
+                // Fell behind: what was dropped is in the log.
+                Err(RecvError::Lagged(_)) => self.catching_up = true,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    fn give(&mut self, mark: Mark, event: &events::TaskEvent) -> TaskEvent {
+        self.last = self.last.max(mark);
+        TaskEvent::new(event, self.log.cursor(self.viewer, mark))
+    }
+
+    /// Reads the next changes after the last one given from the log.
+    async fn catch_up(&mut self) -> Result<(), AppError> {
+        let changes = self
+            .log
+            .read(self.viewer, self.last, CATCH_UP_PAGE, Wanted::Tasks)
+            .await?;
+        let mut read: Vec<(Mark, events::TaskEvent)> = Vec::new();
+        for (mark, task) in changes.tasks {
+            let kind = if task.version == Some(1) {
+                events::TaskEventKind::Created
+            } else {
+                events::TaskEventKind::Updated
+            };
+            read.push((
+                mark,
+                events::TaskEvent {
+                    kind,
+                    task_id: task.id,
+                    list_id: task.list_id,
+                    task: Some(task),
+                    seq: mark.position,
+                },
+            ));
+        }
+        for (mark, task, list) in changes.removed_tasks {
+            read.push((
+                mark,
+                events::TaskEvent {
+                    kind: events::TaskEventKind::Deleted,
+                    task_id: task,
+                    list_id: list,
+                    task: None,
+                    seq: mark.position,
+                },
+            ));
+        }
+        read.sort_by_key(|(mark, _)| *mark);
+        self.backlog.extend(read);
+        self.catching_up = changes.has_more;
+        if !changes.has_more {
+            // Everything up to the end of the log as read is in the backlog.
+            self.last = self.last.max(changes.next);
+        }
+        Ok(())
     }
 }
 

@@ -23,6 +23,7 @@ mod scalars;
 mod second_factor;
 mod security;
 mod sessions;
+mod sync;
 mod task;
 pub mod viewer;
 pub mod ws;
@@ -41,6 +42,7 @@ pub struct QueryRoot(
     lists::ListQuery,
     task::TaskQuery,
     dates::DateQuery,
+    sync::SyncQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -117,6 +119,7 @@ pub fn gateway(
     let schema = builder
         .data(accounts)
         .data(loaders::Loaders::new(&lists, &tasks))
+        .data(tasks.change_log().clone())
         .data(lists)
         .data(tasks)
         .data(events)

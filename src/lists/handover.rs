@@ -56,6 +56,7 @@ pub async fn hand_over(write: &Write<'_>, user: Uuid) -> AppResult<Vec<Delivery>
                 task_id: task.id,
                 list_id: list,
                 task: Some(task),
+                seq: 0,
             })),
         }));
         deliveries.push(list_delivery(others, ListEventKind::Updated, list));

@@ -232,6 +232,7 @@ impl Lists {
                 task_id: task.id,
                 list_id: list,
                 task: Some(task),
+                seq: 0,
             })),
         }));
         self.events.commit_write(write, deliveries).await
@@ -306,6 +307,10 @@ pub(super) async fn unassign(
         .table(TaskRows)
         .value(task::Column::AssigneeId, Option::<Uuid>::None)
         .value(task::Column::UpdatedAt, now)
+        .value(
+            task::Column::Version,
+            Expr::col(task::Column::Version).add(1),
+        )
         .and_where(task::Column::ListId.eq(list))
         .and_where(task::Column::AssigneeId.eq(person))
         .to_owned();
@@ -315,6 +320,7 @@ pub(super) async fn unassign(
         .map(|task| TaskRead {
             assignee_id: Some(None),
             updated_at: Some(now),
+            version: task.version.map(|version| version + 1),
             ..task
         })
         .collect())

@@ -143,6 +143,7 @@ impl Lists {
             inbox: false,
             created_at: now,
             updated_at: now,
+            seq: 0,
         };
         let write = self.writer.begin_together().await?;
         let backend = write.backend();
@@ -234,7 +235,7 @@ impl Lists {
 }
 
 /// The viewer's lists with the viewer's role, to be narrowed and ordered.
-fn select_lists(viewer: Uuid) -> SelectStatement {
+pub(crate) fn select_lists(viewer: Uuid) -> SelectStatement {
     let mut select = Query::select();
     select
         .columns([
@@ -255,7 +256,7 @@ async fn read_lists(db: &DatabaseConnection, select: &SelectStatement) -> AppRes
     rows.iter().map(read_list).collect()
 }
 
-fn read_list(row: &QueryResult) -> AppResult<ListRead> {
+pub(crate) fn read_list(row: &QueryResult) -> AppResult<ListRead> {
     let role: String = row.try_get_by_index(5)?;
     Ok(ListRead {
         id: row.try_get_by_index(0)?,
@@ -280,6 +281,7 @@ pub async fn create_inbox(
         inbox: true,
         created_at: now,
         updated_at: now,
+        seq: 0,
     });
     TaskLists::insert(inbox)
         .exec_without_returning(conn)
@@ -374,7 +376,11 @@ pub async fn role_in(
 }
 
 fn list_notice(kind: ListEventKind, list_id: Uuid) -> Notice {
-    Notice::List(ListEvent { kind, list_id })
+    Notice::List(ListEvent {
+        kind,
+        list_id,
+        seq: 0,
+    })
 }
 
 fn list_delivery(users: Vec<Uuid>, kind: ListEventKind, list_id: Uuid) -> Delivery {

@@ -56,9 +56,23 @@ impl CursorKey {
             i: position.id,
         })
         .map_err(AppError::internal)?;
-        let mut bytes = payload.clone();
-        bytes.extend_from_slice(&self.tag(viewer, &payload));
-        Ok(URL_SAFE_NO_PAD.encode(bytes))
+        Ok(self.seal(viewer, &payload))
+    }
+
+    /// `payload` signed for `viewer`, as an opaque cursor.
+    pub fn seal(&self, viewer: Uuid, payload: &[u8]) -> String {
+        let mut bytes = payload.to_vec();
+        bytes.extend_from_slice(&self.tag(viewer, payload));
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// The payload of `cursor` when it was sealed for `viewer`.
+    pub fn open(&self, viewer: Uuid, cursor: &str) -> Option<Vec<u8>> {
+        let mut bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+        let split = bytes.len().checked_sub(TAG_BYTES)?;
+        let tag = bytes.split_off(split);
+        self.mac(viewer, &bytes).verify_truncated_left(&tag).ok()?;
+        Some(bytes)
     }
 
     /// The position in `cursor`, which `argument` (`after` or `before`) names.
@@ -70,12 +84,8 @@ impl CursorKey {
         argument: &'static str,
     ) -> AppResult<Position> {
         let invalid = || AppError::bad_input(argument, "invalid cursor");
-        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-        let split = bytes.len().checked_sub(TAG_BYTES).ok_or_else(invalid)?;
-        let (payload, tag) = bytes.split_at(split);
-        let mac = self.mac(viewer, payload);
-        mac.verify_truncated_left(tag).map_err(|_| invalid())?;
-        let payload: Payload = serde_json::from_slice(payload).map_err(|_| invalid())?;
+        let payload = self.open(viewer, cursor).ok_or_else(invalid)?;
+        let payload: Payload = serde_json::from_slice(&payload).map_err(|_| invalid())?;
         if payload.o != field {
             return Err(AppError::bad_input(
                 argument,

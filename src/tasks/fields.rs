@@ -49,6 +49,7 @@ macro_rules! task_fields {
                 position: String = Position as "position",
                 created_at: chrono::DateTime<chrono::Utc> = CreatedAt as "createdAt",
                 updated_at: chrono::DateTime<chrono::Utc> = UpdatedAt as "updatedAt",
+                version: i32 = Version as "version",
             }
             links {
                 assignee_id: Option<uuid::Uuid> = AssigneeId as "assignee" => Person,
@@ -201,6 +202,7 @@ mod tests {
             parent_id: Some(None),
             created_at: Some(now),
             updated_at: Some(now),
+            version: Some(3),
             assignee_id: Some(Some(Uuid::now_v7())),
             created_by: Some(None),
         };

@@ -60,9 +60,12 @@ pub struct Tasks {
     cursors: CursorKey,
     events: Events,
     writer: Writer,
+    changes: crate::sync::ChangeLog,
 }
 
 pub struct NewTask {
+    /// The id the client made, if it made one.
+    pub id: Option<Uuid>,
     /// The list it goes in; the viewer's inbox when none is named.
     pub list_id: Option<Uuid>,
     pub title: TaskTitle,
@@ -90,6 +93,8 @@ pub struct TaskChanges {
     pub list_id: Option<Uuid>,
     /// A member of its list to assign it to, or nobody.
     pub assignee: Option<Option<Uuid>>,
+    /// The version the change was made against, if the client said.
+    pub expected_version: Option<i32>,
 }
 
 /// A new task's row: `title` in `list`, open, undated, last of nothing yet
@@ -122,6 +127,8 @@ pub fn row(
         series_done: 0,
         created_at: now,
         updated_at: now,
+        version: 1,
+        seq: 0,
     }
 }
 
@@ -206,14 +213,16 @@ fn select_listed(viewer: Uuid, filter: &TaskFilter) -> Select<task::Entity> {
 
 impl Tasks {
     pub fn new(
-        db: DatabaseConnection,
+        writer: Writer,
         reads: Option<SqliteReads>,
         cursors: CursorKey,
         events: Events,
+        sync_horizon: std::time::Duration,
     ) -> Self {
         Self {
-            writer: Writer::new(db.clone()),
-            db,
+            db: writer.db().clone(),
+            changes: crate::sync::ChangeLog::new(writer.clone(), cursors.clone(), sync_horizon),
+            writer,
             reads: reads.map(Arc::new),
             cursors,
             events,
@@ -224,6 +233,11 @@ impl Tasks {
     /// service shares it.
     pub fn writer(&self) -> &Writer {
         &self.writer
+    }
+
+    /// The change log offline clients read.
+    pub fn change_log(&self) -> &crate::sync::ChangeLog {
+        &self.changes
     }
 
     /// The viewer's task `id`, if there is one, with every field.

@@ -205,7 +205,8 @@ impl Tasks {
             .filter(reminder::Column::Id.eq(id))
             .filter(Expr::col((ReminderRows, reminder::Column::TaskId)).in_subquery(editable))
             .into_query();
-        let write = self.writer().begin().await?;
+        // Together: the change log stamps the task in another statement.
+        let write = self.writer().begin_together().await?;
         let audience = Audience::read(&write, current.list_id, None).await?;
         if !write.changed(&delete).await? {
             write.abandon().await?;

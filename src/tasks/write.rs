@@ -49,6 +49,12 @@ impl Tasks {
             priority: new.priority.level(),
             ..super::row(list, title, description, now)
         };
+        if let Some(id) = new.id {
+            if let Some(made) = self.made_before(viewer, id).await? {
+                return Ok(made);
+            }
+            task.id = id;
+        }
         new.dates.apply(&mut task)?;
         task.due_at = task.due_at.map(db::truncate);
         let write = if new.label_ids.is_empty() {
@@ -75,6 +81,7 @@ impl Tasks {
             return Err(error);
         }
         task.position = siblings.last(&write, task.id).await?;
+        task.seq = write.position().unwrap_or_default();
         // Inserted only when the viewer may add to the list, in the statement.
         let mut insert = TaskRows::insert(task::ActiveModel::from(task.clone())).into_query();
         let values = Query::select()
@@ -82,7 +89,18 @@ impl Tasks {
             .and_where(Expr::val(list).in_subquery(visible::lists_of(viewer, Role::Editor)))
             .to_owned();
         insert.select_from(values).map_err(AppError::internal)?;
-        if !write.changed(&insert).await? {
+        let inserted = match write.changed(&insert).await {
+            Err(AppError::Internal(cause)) if new.id.is_some() && is_taken(&*cause) => {
+                // The same create, sent twice at once: the other one won.
+                write.abandon().await?;
+                return self
+                    .made_before(viewer, task.id)
+                    .await?
+                    .ok_or_else(|| AppError::internal("a task id taken, then gone"));
+            }
+            inserted => inserted?,
+        };
+        if !inserted {
             write.abandon().await?;
             return Err(lists::refusal(&self.db, viewer, list).await?);
         }
@@ -93,6 +111,28 @@ impl Tasks {
         self.tell(write, TaskEventKind::Created, vec![task.clone()], audience)
             .await?;
         Ok(task)
+    }
+
+    /// The task a create with the client's id `id` made before, as it is
+    /// now: `None` when the id is free; `BAD_USER_INPUT` when it is another
+    /// task's (made by someone else, or one the viewer does not see), and
+    /// `NOT_FOUND` when the task it made was deleted since.
+    async fn made_before(&self, viewer: Uuid, id: Uuid) -> AppResult<Option<TaskRead>> {
+        let taken = || AppError::bad_input("id", "another task has this id");
+        if let Some(task) = TaskRows::find_by_id(id).one(&self.db).await? {
+            let seen = lists::role_in(&self.db, viewer, task.list_id)
+                .await?
+                .is_some();
+            return if task.created_by == Some(viewer) && seen {
+                Ok(Some(task.into()))
+            } else {
+                Err(taken())
+            };
+        }
+        if crate::sync::log::was_deleted(&self.db, id).await? {
+            return Err(AppError::NotFound);
+        }
+        Ok(None)
     }
 
     /// The task `parent` that a new task goes under, if the viewer sees it
@@ -132,6 +172,7 @@ impl Tasks {
     ) -> AppResult<TaskRead> {
         for _ in 0..UPDATE_ATTEMPTS {
             let current = self.current(viewer, id).await?;
+            expect(changes.expected_version, &current)?;
             if changes.is_empty() {
                 return Ok(current.into());
             }
@@ -153,6 +194,8 @@ impl Tasks {
             } else {
                 self.writer.begin().await?
             };
+            next.seq = write.position().unwrap_or(current.seq);
+            next.version = current.version + 1;
             let left = moved.then_some(current.list_id);
             let audience = Audience::read(&write, next.list_id, left).await?;
             let subtree = if moved {
@@ -205,17 +248,24 @@ impl Tasks {
 
     /// Deletes the viewer's task `id` and its subtasks.
     #[tracing::instrument(skip_all, fields(viewer = %viewer, task = %id))]
-    pub async fn delete(&self, viewer: Uuid, id: Uuid) -> AppResult<()> {
+    pub async fn delete(&self, viewer: Uuid, id: Uuid, expected: Option<i32>) -> AppResult<()> {
         let current = self.current(viewer, id).await?;
-        let statement = TaskRows::delete_many()
+        expect(expected, &current)?;
+        let mut statement = TaskRows::delete_many()
             .filter(Column::Id.eq(id))
-            .filter(visible::tasks(viewer, Role::Editor))
-            .into_query();
+            .filter(visible::tasks(viewer, Role::Editor));
+        if let Some(expected) = expected {
+            statement = statement.filter(Column::Version.eq(expected));
+        }
+        let statement = statement.into_query();
         let write = self.writer.begin_together().await?;
         let audience = Audience::read(&write, current.list_id, None).await?;
         let subtree = tree::subtree(&write, id).await?;
         if !write.changed(&statement).await? {
             write.abandon().await?;
+            if let Ok(now) = self.current(viewer, id).await {
+                expect(expected, &now)?;
+            }
             return Err(lists::refusal(&self.db, viewer, current.list_id).await?);
         }
         // The database deleted the subtasks with it (by their parent).
@@ -236,6 +286,7 @@ impl Tasks {
     pub async fn move_task(&self, viewer: Uuid, id: Uuid, to: Move) -> AppResult<TaskRead> {
         for _ in 0..UPDATE_ATTEMPTS {
             let current = self.current(viewer, id).await?;
+            expect(to.expected_version, &current)?;
             let target = to.list_id.unwrap_or(current.list_id);
             let changes = TaskChanges {
                 list_id: Some(target),
@@ -257,6 +308,8 @@ impl Tasks {
                 next.assignee_id = None;
             }
             let write = self.writer.begin_together().await?;
+            next.seq = write.position().unwrap_or(current.seq);
+            next.version = current.version + 1;
             let left = moved.then_some(current.list_id);
             let audience = Audience::read(&write, target, left).await?;
             hold_both(&write, current.list_id, target).await?;
@@ -378,9 +431,12 @@ impl Tasks {
                 search_text: Set(next.search_text.clone()),
                 list_id: Set(next.list_id),
                 assignee_id: Set(next.assignee_id),
+                version: Set(next.version),
+                seq: Set(next.seq),
                 ..Default::default()
             })
             .filter(Column::Id.eq(current.id))
+            .filter(Column::Version.eq(current.version))
             .filter(Column::UpdatedAt.eq(current.updated_at))
             .filter(visible::tasks(viewer, Role::Editor));
         if next.list_id != current.list_id {
@@ -411,6 +467,7 @@ impl Tasks {
         let statement = TaskRows::update_many()
             .col_expr(Column::ListId, Expr::val(list))
             .col_expr(Column::UpdatedAt, Expr::val(now))
+            .col_expr(Column::Version, Expr::col(Column::Version).add(1))
             .filter(Column::Id.is_in(below.iter().copied()))
             .into_query();
         write.changed(&statement).await?;
@@ -474,6 +531,7 @@ impl Tasks {
                         task_id: task.id,
                         list_id: *left,
                         task: None,
+                        seq: 0,
                     })),
                 });
             }
@@ -485,6 +543,7 @@ impl Tasks {
                     task_id: task.id,
                     list_id: task.list_id,
                     task: (kind != TaskEventKind::Deleted).then_some(task),
+                    seq: 0,
                 })),
             });
         }
@@ -503,6 +562,8 @@ pub struct Move {
     pub after: Option<Uuid>,
     /// The sibling it goes right before.
     pub before: Option<Uuid>,
+    /// The version the move was made against, if the client said.
+    pub expected_version: Option<i32>,
 }
 
 /// Records `completion` of task `task` by `viewer` at `at`, within `write`.
@@ -538,6 +599,27 @@ async fn hold_both(write: &Write<'_>, from: Uuid, to: Uuid) -> AppResult<()> {
         }
     }
     Ok(())
+}
+
+/// `CONFLICT` unless `current` is at the version `expected` (when the
+/// client said which).
+fn expect(expected: Option<i32>, current: &task::Model) -> AppResult<()> {
+    match expected {
+        Some(expected) if expected != current.version => Err(AppError::Conflict {
+            expected,
+            version: current.version,
+            task: Box::new(current.clone().into()),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `cause` is a unique key refused (an id already taken).
+fn is_taken(cause: &(dyn std::error::Error + 'static)) -> bool {
+    cause
+        .downcast_ref::<sea_orm::DbErr>()
+        .and_then(sea_orm::DbErr::sql_err)
+        .is_some_and(|error| matches!(error, sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }
 
 fn too_deep() -> AppError {
@@ -609,6 +691,8 @@ fn insert_values(task: &task::Model) -> Vec<Expr> {
         Expr::val(task.created_at),
         Expr::val(task.updated_at),
         Expr::val(task.search_text.clone()),
+        Expr::val(task.version),
+        Expr::val(task.seq),
     ]
 }
 

@@ -27,6 +27,7 @@ mod smtp;
 mod storage;
 mod structure;
 mod subscriptions;
+mod sync;
 mod tasks;
 mod tokens;
 mod traces;

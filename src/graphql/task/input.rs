@@ -19,6 +19,10 @@ use crate::{
 
 #[derive(InputObject)]
 pub struct CreateTaskInput {
+    /// An id the client made (a UUID), so that sending the same create
+    /// again (an offline client replaying it) answers the same task and
+    /// changes nothing; the server makes one when not given.
+    pub id: Option<ID>,
     /// The list it goes in: the viewer's inbox when not given.
     pub list_id: Option<ID>,
     /// 1–200 characters after trimming.
@@ -76,6 +80,10 @@ pub struct UpdateTaskInput {
     /// member there.
     #[graphql(default)]
     pub list_id: MaybeUndefined<ID>,
+    /// The task's `version` the change was made against: when the task
+    /// has changed since, nothing is written and the answer is `CONFLICT`
+    /// with the task as it is.
+    pub expected_version: Option<i32>,
 }
 
 /// Narrows a listing; every condition given must hold.
@@ -140,6 +148,9 @@ pub struct MoveTaskInput {
     pub after: Option<ID>,
     /// The sibling it goes right before.
     pub before: Option<ID>,
+    /// The task's `version` the move was made against: when the task has
+    /// changed since, nothing moves and the answer is `CONFLICT`.
+    pub expected_version: Option<i32>,
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -260,6 +271,7 @@ impl UpdateTaskInput {
                 MaybeUndefined::Value(id) => Some(parse_id(&id, "listId")?),
             },
             assignee: None,
+            expected_version: self.expected_version,
         })
     }
 }
@@ -267,6 +279,7 @@ impl UpdateTaskInput {
 impl CreateTaskInput {
     pub(super) fn parse(self) -> Result<NewTask, AppError> {
         Ok(NewTask {
+            id: self.id.as_ref().map(|id| parse_id(id, "id")).transpose()?,
             list_id: self
                 .list_id
                 .as_ref()
@@ -319,6 +332,7 @@ impl MoveTaskInput {
             list_id: optional(self.list_id, "listId")?,
             after: optional(self.after, "after")?,
             before: optional(self.before, "before")?,
+            expected_version: self.expected_version,
         };
         Ok((parse_id(&self.id, "id")?, to))
     }

@@ -14,7 +14,7 @@ use async_graphql::{Context, ID, Object, Result};
 use uuid::Uuid;
 
 pub use input::{TaskFilterInput, TaskOrderInput};
-pub use object::Task;
+pub use object::{Task, conflict_value};
 pub use page::{TaskConnection, page_cost};
 
 use super::{
@@ -213,11 +213,19 @@ impl TaskMutation {
 
     /// Deletes one of the viewer's tasks, with its subtasks, and returns
     /// its id.
-    async fn delete_task(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
+    ///
+    /// With `expectedVersion`, only while the task is at that version (else
+    /// `CONFLICT`, nothing deleted).
+    async fn delete_task(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: Option<i32>,
+    ) -> Result<ID> {
         let viewer = Viewer::require(ctx).await?;
         let id = parse_id(&id, "id")?;
         let tasks = ctx.data_unchecked::<Tasks>();
-        tasks.delete(viewer.user.id, id).await?;
+        tasks.delete(viewer.user.id, id, expected_version).await?;
         Ok(ID(id.to_string()))
     }
 }

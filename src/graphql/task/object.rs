@@ -336,6 +336,29 @@ macro_rules! object {
             }
         }
 
+        /// The task as `CONFLICT` errors show it (`extensions.task`): every
+        /// field that is a value, and the ids of its list and links
+        /// (`listId`, `assigneeId`, …).
+        pub fn conflict_value(task: &TaskRead) -> Value {
+            let mut fields = async_graphql::indexmap::IndexMap::new();
+            fields.insert(async_graphql::Name::new("id"), Value::String(task.id.to_string()));
+            fields.insert(async_graphql::Name::new("listId"), Value::String(task.list_id.to_string()));
+            $(
+                if let Some(value) = task.$name.as_ref() {
+                    fields.insert(async_graphql::Name::new($graphql), value.value());
+                }
+            )*
+            $(
+                if let Some(link) = task.$link.as_ref() {
+                    fields.insert(
+                        async_graphql::Name::new(concat!($link_graphql, "Id")),
+                        link.map_or(Value::Null, |id| Value::String(id.to_string())),
+                    );
+                }
+            )*
+            Value::Object(fields)
+        }
+
         /// The fields a selection of a task (`node`) shows, looked for by
         /// name through every fragment, which can only ask for more than is
         /// shown, never less.
