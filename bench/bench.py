@@ -39,6 +39,9 @@ def parse_args():
     parser.add_argument("--only-login", action="store_true", help="measure the login figures alone")
     parser.add_argument("--only-reset", action="store_true", help="measure requestPasswordReset alone")
     parser.add_argument("--only-page", action="store_true", help="measure tasks(first: 20) and the floor alone")
+    parser.add_argument("--only-sync", action="store_true", help="measure createTask and changes alone")
+    parser.add_argument("--baseline", metavar="BINARY",
+                        help="an earlier build: its createTask is measured beside this one's, on a fresh database each")
     return parser.parse_args()
 
 
@@ -395,6 +398,63 @@ def measure(server, args, workdir, database_url):
             **logins, "small_page": small_page, "big_page": big_page}
 
 
+CREATE = 'mutation { createTask(input: { title: "Load __N__" }) { id } }'
+CHANGES = ("query($since: String) { changes(since: $since, first: 500) { "
+           "tasks { id title version } removedTaskIds cursor hasMore } }")
+
+
+def measure_create(binary, database_url, port, args, workdir, name):
+    """createTask req/s of `binary` on a database of its own (a user with 100 tasks)."""
+    server = Server(binary, database_url, port, workdir)
+    try:
+        token = register(server.port, "create@example.com")
+        seed_tasks(server.port, token, 100)
+        return load(server, workdir, name, query=CREATE, token=token, expected='"createTask"',
+                    connections=args.connections, duration=args.duration)
+    finally:
+        server.stop()
+
+
+def measure_sync(server, args, workdir, tasks=10_000, changed=100):
+    """`changes` for a user with `tasks` tasks, since a cursor `changed` changes back."""
+    port = server.port
+    token = register(port, "sync@example.com")
+    seed_tasks(port, token, tasks)
+    cursor = None
+    while True:
+        page = graphql(port, CHANGES.replace("first: 500", "first: 1000"), {"since": cursor}, token)["changes"]
+        cursor = page["cursor"]
+        if not page["hasMore"]:
+            break
+    ids = [edge["node"]["id"] for edge in
+           graphql(port, f"{{ tasks(first: {changed}) {{ edges {{ node {{ id }} }} }} }}", token=token)["tasks"]["edges"]]
+    for start in range(0, len(ids), 50):
+        fields = " ".join(
+            f'u{i}: updateTask(id: "{id}", input: {{ title: "Changed {i}" }}) {{ id }}'
+            for i, id in enumerate(ids[start:start + 50], start))
+        graphql(port, f"mutation {{ {fields} }}", token=token)
+    answer = graphql(port, CHANGES, {"since": cursor}, token)["changes"]
+    if len(answer["tasks"]) != changed or answer["hasMore"]:
+        raise SystemExit(f"changes since the cursor: {len(answer['tasks'])} tasks, not {changed}")
+    return load(server, workdir, "changes", query=CHANGES, variables={"since": cursor}, token=token,
+                expected='"changes"', connections=1, duration=max(3, args.duration // 2), threads=1)
+
+
+def sync_rows(args, sync, create, baseline):
+    rows = []
+    if baseline:
+        cost = baseline["rps"] / create["rps"] - 1
+        rows.append(("createTask req/s, with the change log vs the baseline build",
+                     f"{create['rps']:.0f} vs {baseline['rps']:.0f} ({cost:+.1%} cost)", "<= +10%", cost <= 0.10))
+    else:
+        rows.append(("createTask req/s", f"{create['rps']:.0f}", "-", None))
+    target = None if args.postgres else 5
+    rows.append(("changes since a cursor 100 changes back, 10,000 tasks, p50 / p99, ms",
+                 f"{sync['p50']:.2f} / {sync['p99']:.2f}", "p50 < 5" if target else "-",
+                 sync["p50"] < target if target else None))
+    return rows
+
+
 def measure_reset(port, accounts=100):
     """How long requestPasswordReset takes for an email with and without an
     account: one connection, requests alternating between the two, each email
@@ -539,6 +599,10 @@ def main():
         finally:
             server.stop()
         return
+    if args.only_sync:
+        sync, create, baseline = measure_sync_figures(args, database_url, workdir)
+        print_rows(args, sync_rows(args, sync, create, baseline))
+        return
     if args.only_reset:
         server = Server(args.binary, database_url, 18100, workdir)
         try:
@@ -594,12 +658,35 @@ def main():
     ]
     rows += reset_rows(m["reset"])
     rows += event_rows(args, events)
+    rows += sync_rows(args, *measure_sync_figures(args, database_url, workdir))
     print(f"\ntaskql on {'PostgreSQL' if args.postgres else 'SQLite'}, {workers} cores, wrk {c} connections, {d}s per phase")
     print_rows(args, rows)
     print("\nlatency p50 / p99, ms: " + ", ".join(
         f"{name} {f['p50']:.2f} / {f['p99']:.2f}" for name, f in figures.items()))
     print("server CPU time per request, µs: " + ", ".join(
         f"{name} {f['cpu_us']:.0f}" for name, f in figures.items()))
+
+
+def measure_sync_figures(args, database_url, workdir):
+    """`changes`, and createTask of this build and of the baseline, each on a
+    fresh database (on PostgreSQL, fresh databases beside the first)."""
+    def fresh(name):
+        if not args.postgres:
+            return f"sqlite://{workdir}/{name}.db?mode=rwc"
+        database = f"taskql_bench_{name}_{int(time.time())}"
+        subprocess.run(["psql", args.postgres, "-qc", f'CREATE DATABASE "{database}"'], check=True)
+        return re.sub(r"/[^/]*$", f"/{database}", args.postgres)
+
+    server = Server(args.binary, fresh("sync"), 18120, workdir)
+    try:
+        sync = measure_sync(server, args, workdir)
+    finally:
+        server.stop()
+    create = measure_create(args.binary, fresh("create"), 18121, args, workdir, "create-log")
+    baseline = None
+    if args.baseline:
+        baseline = measure_create(args.baseline, fresh("create_baseline"), 18122, args, workdir, "create-baseline")
+    return sync, create, baseline
 
 
 def event_rows(args, events):

@@ -68,7 +68,7 @@ pub struct TaskEvent {
 pub enum ListEventKind {
     /// The person became a member (or the owner, by a transfer).
     Joined,
-    /// Renamed, or its members or their roles changed.
+    /// Renamed, its members or their roles changed, or its labels.
     Updated,
     Deleted,
     /// The person left or was removed: nothing of it reaches them any more.

@@ -78,7 +78,7 @@ fn mark_of(event: &events::TaskEvent) -> Mark {
 pub enum ListEventKind {
     /// The viewer became a member.
     Joined,
-    /// Renamed, or its members or their roles changed.
+    /// Renamed, its members or their roles changed, or its labels.
     Updated,
     Deleted,
     /// The viewer left or was removed: nothing of it arrives any more.

@@ -383,7 +383,8 @@ fn list_notice(kind: ListEventKind, list_id: Uuid) -> Notice {
     })
 }
 
-fn list_delivery(users: Vec<Uuid>, kind: ListEventKind, list_id: Uuid) -> Delivery {
+/// `kind` of list `list_id`, for `users`.
+pub(crate) fn list_delivery(users: Vec<Uuid>, kind: ListEventKind, list_id: Uuid) -> Delivery {
     Delivery {
         users,
         notice: list_notice(kind, list_id),

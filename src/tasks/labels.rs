@@ -22,7 +22,7 @@ use super::{Shown, TaskRead, Tasks, tree::Siblings};
 use crate::{
     db::{self, write::Write},
     error::{AppError, AppResult},
-    events::TaskEventKind,
+    events::{Delivery, ListEventKind, TaskEventKind},
     lists::{self, Role, visible},
 };
 
@@ -127,7 +127,8 @@ impl Tasks {
             write.abandon().await?;
             return Err(lists::refusal(self.writer().db(), viewer, list).await?);
         }
-        self.events.commit_write(write, Vec::new()).await?;
+        let changed = labels_changed(&write, list).await?;
+        self.events.commit_write(write, vec![changed]).await?;
         Ok(row.into())
     }
 
@@ -170,12 +171,13 @@ impl Tasks {
             write.abandon().await?;
             return Err(lists::refusal(self.writer().db(), viewer, list).await?);
         }
-        self.events.commit_write(write, Vec::new()).await?;
+        let changed = labels_changed(&write, list).await?;
+        self.events.commit_write(write, vec![changed]).await?;
         Ok(next)
     }
 
     /// Deletes label `id` (an editor of its list): it comes off its tasks,
-    /// each of which reaches subscribers as changed.
+    /// each of which reaches subscribers as changed, as the list does.
     pub async fn delete_label(&self, viewer: Uuid, id: Uuid) -> AppResult<()> {
         let current = self.label(viewer, id).await?;
         let write = self.writer().begin_together().await?;
@@ -207,8 +209,19 @@ impl Tasks {
             write.abandon().await?;
             return Err(lists::refusal(self.writer().db(), viewer, current.list_id).await?);
         }
-        self.tell(write, TaskEventKind::Updated, tasks, audience)
-            .await
+        let changed = lists::list_delivery(
+            audience.members().to_vec(),
+            ListEventKind::Updated,
+            current.list_id,
+        );
+        self.tell_with(
+            write,
+            TaskEventKind::Updated,
+            tasks,
+            audience,
+            vec![changed],
+        )
+        .await
     }
 
     /// Label `id`, if the viewer sees its list.
@@ -417,4 +430,11 @@ pub(super) async fn follow(write: &Write<'_>, tasks: &[Uuid], list: Uuid) -> App
         .into_query();
     write.changed(&drop).await?;
     Ok(())
+}
+
+/// The list's labels changed, for its members (read within `write`): the
+/// list reaches subscribers and offline copies as changed.
+async fn labels_changed(write: &Write<'_>, list: Uuid) -> AppResult<Delivery> {
+    let everyone = lists::audience(write, list).await?;
+    Ok(lists::list_delivery(everyone, ListEventKind::Updated, list))
 }

@@ -520,8 +520,21 @@ impl Tasks {
         tasks: Vec<TaskRead>,
         audience: Audience,
     ) -> AppResult<()> {
+        self.tell_with(write, kind, tasks, audience, Vec::new())
+            .await
+    }
+
+    /// [`Tasks::tell`], with `more` notices of the same write.
+    pub(super) async fn tell_with(
+        &self,
+        write: Write<'_>,
+        kind: TaskEventKind,
+        tasks: Vec<TaskRead>,
+        audience: Audience,
+        more: Vec<Delivery>,
+    ) -> AppResult<()> {
         let Audience { members, left } = audience;
-        let mut deliveries = Vec::new();
+        let mut deliveries = more;
         for task in tasks {
             if let Some((left, gone)) = &left {
                 deliveries.push(Delivery {
@@ -627,6 +640,13 @@ fn too_deep() -> AppError {
         "parentId",
         format!("tasks nest {} levels deep at most", tree::MAX_LEVELS),
     )
+}
+
+impl Audience {
+    /// The members of the list the task is in after the change.
+    pub(super) fn members(&self) -> &[Uuid] {
+        &self.members
+    }
 }
 
 /// Who hears of a task's change, read at the start of its write (on

@@ -653,3 +653,45 @@ async fn a_client_syncing_during_concurrent_writes_on_two_instances_misses_nothi
         copy.assert_current(&a, &ada).await;
     }
 }
+
+/// A list's labels made or renamed bring the list back in its members'
+/// `changes` (a copy keeps labels with the list); an outsider hears nothing.
+#[tokio::test]
+async fn labels_changed_bring_the_list_back() {
+    let Team {
+        sharing,
+        ada,
+        cy,
+        dan,
+        list,
+        ..
+    } = team().await;
+    let app = &sharing.app;
+    let mut copy = Replica::default();
+    copy.sync(app, &cy, 500).await;
+    let mut outsider = Replica::default();
+    outsider.sync(app, &dan, 500).await;
+    let made = app
+        .graphql(
+            "mutation($input: CreateLabelInput!) { createLabel(input: $input) { id } }",
+            json!({ "input": { "listId": list, "name": "urgent", "color": "#ff0000" } }),
+            Some(&ada.access_token),
+        )
+        .await;
+    let label = made["data"]["createLabel"]["id"].clone();
+    assert!(label.is_string(), "{made}");
+    let set = copy.sync(app, &cy, 500).await;
+    assert_eq!(set["lists"][0]["id"], list.as_str(), "{set}");
+    let renamed = app
+        .graphql(
+            "mutation($id: ID!) { updateLabel(id: $id, input: { name: \"later\" }) { id } }",
+            json!({ "id": label }),
+            Some(&ada.access_token),
+        )
+        .await;
+    assert!(renamed["errors"].is_null(), "{renamed}");
+    let set = copy.sync(app, &cy, 500).await;
+    assert_eq!(set["lists"][0]["id"], list.as_str(), "{set}");
+    let set = outsider.sync(app, &dan, 500).await;
+    assert_eq!(set["lists"], json!([]), "{set}");
+}

@@ -7,8 +7,9 @@ import assert from "node:assert/strict";
 
 import type { SubscribePayload } from "graphql-ws";
 
-import { TaskqlClient, named } from "./client.js";
+import { GraphqlError, TaskqlClient, named } from "./client.js";
 import type {
+  SyncQuery,
   TaskEventsSubscription,
   TasksQuery,
   TasksQueryVariables,
@@ -36,10 +37,12 @@ import {
   Sessions,
   Signup,
   StartTotpSetup,
+  Sync,
   TaskEvents,
   Tasks,
   TwoFactor,
   UpdateTask,
+  UpdateTaskAt,
 } from "./operations.js";
 
 const client = new TaskqlClient(process.env.TASKQL_URL ?? "http://127.0.0.1:8000");
@@ -236,6 +239,68 @@ if (serverLog) {
     assert.equal(step?.commentCount, 1);
   });
 }
+
+/** An offline copy of what the person sees, kept by `changes` alone. */
+class Copy {
+  cursor: string | null = null;
+  lists = new Map<string, SyncQuery["changes"]["lists"][number]>();
+  tasks = new Map<string, SyncQuery["changes"]["tasks"][number]>();
+
+  /** Asks until nothing more waits; applies removals, then lists and tasks. */
+  async sync(from: TaskqlClient): Promise<SyncQuery["changes"][]> {
+    const answers = [];
+    for (;;) {
+      const { changes } = await from.run(Sync, { since: this.cursor, first: 10 });
+      for (const id of changes.removedListIds) {
+        this.lists.delete(id);
+        for (const [task, kept] of this.tasks) if (kept.list.id === id) this.tasks.delete(task);
+      }
+      for (const id of changes.removedTaskIds) this.tasks.delete(id);
+      for (const list of changes.lists) this.lists.set(list.id, list);
+      for (const task of changes.tasks) this.tasks.set(task.id, task);
+      this.cursor = changes.cursor;
+      answers.push(changes);
+      if (!changes.hasMore) return answers;
+    }
+  }
+}
+
+await check("an offline copy synced, changed offline, replayed twice, synced again", async () => {
+  const copy = new Copy();
+  const first = await copy.sync(client);
+  assert.ok(first.length > 1, "paged");
+  const { tasks: all } = await client.run(Tasks, { first: 1 });
+  assert.equal(copy.tasks.size, all.totalCount);
+
+  // Made offline: a task with the app's own id, a change against the
+  // version the copy holds; another one deleted meanwhile elsewhere.
+  const made = crypto.randomUUID();
+  const [changed, gone] = [...copy.tasks.values()].filter((task) => !task.completed);
+  assert.ok(changed && gone);
+  for (let round = 0; round < 2; round++) {
+    const { createTask } = await client.run(CreateTask, { input: { id: made, title: "Made offline" } });
+    assert.equal(createTask.id, made);
+  }
+  const { updateTask: updated } = await client.run(UpdateTaskAt, {
+    id: changed.id,
+    input: { title: "Changed offline", expectedVersion: changed.version },
+  });
+  assert.equal(updated.version, changed.version + 1);
+  await assert.rejects(
+    client.run(UpdateTaskAt, { id: changed.id, input: { title: "Stale", expectedVersion: changed.version } }),
+    (error: GraphqlError) => error.code === "CONFLICT" && error.extensions.version === changed.version + 1,
+  );
+  await client.run(DeleteTask, { id: gone.id });
+
+  const [second] = await copy.sync(client);
+  assert.ok(second);
+  assert.deepEqual(second.removedTaskIds, [gone.id]);
+  assert.equal(copy.tasks.get(made)?.title, "Made offline");
+  assert.equal(copy.tasks.get(changed.id)?.title, "Changed offline");
+  assert.ok(!copy.tasks.has(gone.id));
+  const { tasks: now } = await client.run(Tasks, { first: 1 });
+  assert.equal(copy.tasks.size, now.totalCount);
+});
 
 await check("a second factor from the otpauth URI, then a two-step login", async () => {
   const { startTotpSetup } = await client.run(StartTotpSetup, {});

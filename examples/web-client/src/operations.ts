@@ -144,3 +144,24 @@ export const ListInOrder = graphql(`
     }
   }
 `);
+
+// An offline copy: everything the first time, then what changed since the
+// cursor kept with the copy.
+export const Sync = graphql(`
+  query Sync($since: String, $first: Int) {
+    changes(since: $since, first: $first) {
+      lists { id name role }
+      tasks { ...TaskFields version list { id } }
+      removedListIds
+      removedTaskIds
+      cursor
+      hasMore
+    }
+  }
+`);
+
+export const UpdateTaskAt = graphql(`
+  mutation UpdateTaskAt($id: ID!, $input: UpdateTaskInput!) {
+    updateTask(id: $id, input: $input) { ...TaskFields version }
+  }
+`);
