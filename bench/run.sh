@@ -5,6 +5,7 @@
 #   bench/run.sh --postgres postgres://postgres@127.0.0.1:5432/postgres
 #   bench/run.sh --duration 5 --big 20000         # a quicker look
 #   bench/run.sh --only-reset                     # requestPasswordReset timing
+#   bench/run.sh --only-sync --baseline OLD_BINARY  # changes, and createTask beside an earlier build
 #
 # The load comes from wrk (Debian's package, installed when missing) and, for
 # subscriptions, bench/events.mjs (Node, with the `ws` package) in other
