@@ -197,8 +197,10 @@ impl Follow {
             if let Some((mark, event)) = self.backlog.pop_front() {
                 return Some((Ok(self.give(mark, &event)), Some(self)));
             }
+            // Boxed: a read of the log is a large future, and a waiting
+            // subscription should not carry its room.
             if self.catching_up
-                && let Err(error) = self.catch_up().await
+                && let Err(error) = Box::pin(self.catch_up()).await
             {
                 return Some((Err(error.into()), None));
             }

@@ -37,7 +37,7 @@ pub mod changes;
 pub mod cursor;
 pub mod log;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use uuid::Uuid;
@@ -53,21 +53,33 @@ pub use cursor::Mark;
 /// Most changes one read returns.
 pub const MAX_FIRST: usize = 1_000;
 
-/// Reads the change log; cheap to clone.
+/// Reads the change log; cheap to clone (each subscription to
+/// `taskEvents` holds one).
 #[derive(Clone)]
-pub struct ChangeLog {
+pub struct ChangeLog(Arc<Inner>);
+
+/// What a [`ChangeLog`] reads with.
+pub struct Inner {
     writer: Writer,
     cursors: CursorKey,
     horizon: Duration,
 }
 
+impl std::ops::Deref for ChangeLog {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
 impl ChangeLog {
     pub fn new(writer: Writer, cursors: CursorKey, horizon: Duration) -> Self {
-        Self {
+        Self(Arc::new(Inner {
             writer,
             cursors,
             horizon,
-        }
+        }))
     }
 
     /// Where `since` (a cursor of `viewer`'s, or none: the start) is.
