@@ -1,12 +1,17 @@
 // GraphiQL as taskql serves it: everything from this server, set up for it
-// (queries at /graphql, subscriptions at /graphql/ws, an Authorization
-// header ready, a short tour in the first tab). WORKERS is filled in by
-// build.sh with the hashed names of the editor's workers.
+// (queries at /graphql, subscriptions at /graphql/ws, a sign-in pane whose
+// session every request carries, a short tour in the first tab). WORKERS
+// is filled in by build.sh with the hashed names of the editor's workers.
+import { useGraphiQL } from "@graphiql/react";
 import { createGraphiQLFetcher } from "@graphiql/toolkit";
 import { GraphiQL } from "graphiql";
+import { useEffect, useRef } from "react";
 import { createRoot } from "react-dom/client";
 import "graphiql/style.css";
 import "./page.css";
+
+import { current, sessionFetch, withToken } from "./session.js";
+import { SignInIcon, SignInPane } from "./signin.jsx";
 
 globalThis.MonacoEnvironment = {
   getWorker(_id, label) {
@@ -17,20 +22,10 @@ globalThis.MonacoEnvironment = {
 
 const TOUR = `# Welcome to taskql. Run each operation with the ▶ button.
 #
-# 1. Sign up, then log in: copy the accessToken into the Headers tab
-#    below as {"Authorization": "Bearer <accessToken>"}.
+# 1. Sign up or sign in in the pane on the left (the person icon): every
+#    request then carries your token, renewed before it expires.
 # 2. Ask who you are, create a task, list your tasks.
 # 3. In a second tab, subscribe to taskEvents and watch changes arrive.
-
-mutation Signup {
-  signup(input: { email: "ada@example.com", password: "correct horse battery staple" }) { id email }
-}
-
-mutation Login {
-  login(input: { email: "ada@example.com", password: "correct horse battery staple" }) {
-    accessToken expiresIn refreshToken
-  }
-}
 
 query Me { me { id email createdAt } }
 
@@ -45,17 +40,42 @@ query Tasks {
 subscription Live { taskEvents { kind taskId task { title completed } } }
 `;
 
-const fetcher = createGraphiQLFetcher({
+// Every request, and the connection_init of each subscription, carries
+// the session's token unless the Headers pane has an Authorization header.
+const fetch = createGraphiQLFetcher({
   url: "/graphql",
   subscriptionUrl: `${location.origin.replace(/^http/, "ws")}/graphql/ws`,
+  fetch: sessionFetch,
 });
+const fetcher = (params, options) => fetch(params, { ...options, headers: withToken(options?.headers) });
+
+const signIn = { title: "Sign in", icon: SignInIcon, content: SignInPane };
+
+/**
+ * Opens the sign-in pane when nobody is signed in, as its sidebar button
+ * does (GraphiQL sizes the pane in that button's handler).
+ */
+function OpenSignIn() {
+  const ready = useGraphiQL((state) => state.plugins.includes(signIn));
+  const opened = useRef(false);
+  useEffect(() => {
+    if (ready && !opened.current && !current()) {
+      opened.current = true;
+      document.querySelector(`.graphiql-sidebar button[aria-label="Show ${signIn.title}"]`)?.click();
+    }
+  }, [ready]);
+  return "taskql";
+}
 
 createRoot(document.getElementById("graphiql")).render(
   <GraphiQL
     fetcher={fetcher}
     defaultQuery={TOUR}
-    defaultHeaders={'{\n  "Authorization": "Bearer "\n}'}
+    plugins={[signIn]}
     isHeadersEditorEnabled
-    defaultEditorToolsVisibility="headers"
-  />,
+  >
+    <GraphiQL.Logo>
+      <OpenSignIn />
+    </GraphiQL.Logo>
+  </GraphiQL>,
 );

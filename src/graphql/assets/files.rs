@@ -15,14 +15,14 @@ pub const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("editor.worker-GXVAVCAF.js"),
     ),
     (
-        "graphiql-33OUHRQ5.css",
+        "graphiql-6QOTHLM6.css",
         "text/css; charset=utf-8",
-        include_bytes!("graphiql-33OUHRQ5.css"),
+        include_bytes!("graphiql-6QOTHLM6.css"),
     ),
     (
-        "graphiql-6I2MLZBK.js",
+        "graphiql-OIXDT7K3.js",
         "text/javascript; charset=utf-8",
-        include_bytes!("graphiql-6I2MLZBK.js"),
+        include_bytes!("graphiql-OIXDT7K3.js"),
     ),
     (
         "graphql.worker-REGDS4DG.js",

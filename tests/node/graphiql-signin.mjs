@@ -1,0 +1,233 @@
+// GraphiQL's sign-in pane in headless Chromium (Debian's), against a
+// running server at TASKQL_URL: sign up and sign in through the pane, then
+// `{ me { email } }` and a subscription with the Headers pane empty; the
+// second step with a TOTP code computed here; a passkey through the CDP
+// virtual authenticator; sign out. Against TASKQL_SHORT_TTL_URL (a server
+// whose access tokens live seconds), a session outlives several tokens
+// without an error. The page's Content-Security-Policy holds throughout (no
+// error in the page, no request to another host). SCREENSHOT names a file
+// for a picture of the pane signed in.
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { chromium } from "playwright-core";
+
+import { check, fetchWithin, watchdog, within } from "./bounded.mjs";
+
+watchdog(600_000);
+
+const base = process.env.TASKQL_URL ?? "http://127.0.0.1:8000";
+const shortLived = process.env.TASKQL_SHORT_TTL_URL;
+const password = "a passphrase nobody guesses";
+
+async function graphql(url, query, variables, token) {
+  const response = await fetchWithin(`${url}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token && { authorization: `Bearer ${token}` }) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await response.json();
+  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+  return body.data;
+}
+
+async function account(url, prefix) {
+  const i = { email: `${prefix}-${Date.now()}@example.com`, password };
+  await graphql(url, "mutation($i: SignupInput!) { signup(input: $i) { id } }", { i });
+  const { login } = await graphql(url, "mutation($i: LoginInput!) { login(input: $i) { accessToken } }", { i });
+  return { email: i.email, token: login.accessToken };
+}
+
+/** RFC 6238's code of `secret` (base32) at `time`, as an authenticator app computes it. */
+function totp(secret, time = Date.now()) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const char of secret.replace(/=+$/, "")) bits += alphabet.indexOf(char).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((byte) => parseInt(byte, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(time / 30_000)));
+  const digest = createHmac("sha1", key).update(counter).digest();
+  const offset = digest[digest.length - 1] & 0xf;
+  return String((digest.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--proxy-server=127.0.0.1:9",
+    "--proxy-bypass-list=127.0.0.1;localhost",
+  ],
+});
+
+/** A fresh GraphiQL page at `url`, watched for problems and other hosts. */
+async function open(url) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const watched = { requests: [], problems: [], page, context };
+  context.on("request", (request) => watched.requests.push(request.url()));
+  page.on("console", (message) => {
+    if (message.type() === "error") watched.problems.push(message.text());
+  });
+  page.on("pageerror", (error) => watched.problems.push(String(error)));
+  await page.goto(`${url}/graphql`, { waitUntil: "load" });
+  await page.locator(".graphiql-query-editor .monaco-editor").first().waitFor({ timeout: 30_000 });
+  // The pane opens by itself before anyone signed in.
+  await page.locator(".taskql-signin").waitFor({ timeout: 30_000 });
+  return watched;
+}
+
+function clean({ requests, problems }, url) {
+  const origin = new URL(url).origin;
+  const elsewhere = requests.filter((request) => !request.startsWith(origin) && !request.startsWith("data:"));
+  assert.deepEqual(elsewhere, [], "no request leaves the server");
+  assert.deepEqual(problems, [], "no errors in the page (CSP included)");
+}
+
+async function fill(page, email, secret) {
+  await page.locator('.taskql-signin input[name="email"]').fill(email);
+  await page.locator('.taskql-signin input[name="password"]').fill(secret);
+}
+
+async function signedIn(page, email) {
+  await page.locator('.taskql-signin [data-testid="who"]').getByText(email).waitFor({ timeout: 30_000 });
+}
+
+/** Replaces the operation and runs it. */
+async function run(page, text, tabName) {
+  const editor = page.locator(".graphiql-query-editor .monaco-editor").first();
+  await editor.click();
+  await page.keyboard.press("ControlOrMeta+A");
+  await page.keyboard.press("Delete");
+  await page.keyboard.insertText(text);
+  await page.locator(".graphiql-tab").getByText(tabName).waitFor({ timeout: 30_000 });
+  await page.keyboard.press("ControlOrMeta+Enter");
+}
+
+try {
+  await check("sign up in the pane, then me and a live event with the Headers pane empty", async () => {
+    const watched = await open(base);
+    const { page } = watched;
+    const email = `pane-${Date.now()}@example.com`;
+    await fill(page, email, password);
+    await page.getByRole("button", { name: "Sign up" }).click();
+    await signedIn(page, email);
+    const stored = await page.evaluate(() => ({
+      session: sessionStorage.getItem("taskql.session"),
+      local: JSON.stringify(localStorage),
+    }));
+    assert.ok(stored.session?.includes("refreshToken"), "kept in sessionStorage");
+    assert.ok(!stored.local.includes(JSON.parse(stored.session).accessToken), "never in localStorage");
+
+    await page.locator('.graphiql-editor-tools button:has-text("Headers")').click();
+    const headers = await page.locator('.monaco-editor[data-uri$="headers.json"]').innerText();
+    assert.ok(!headers.includes("Bearer"), `the Headers pane is empty: ${headers}`);
+    await run(page, "query Who { me { email } }", "Who");
+    await page.locator(".graphiql-response").getByText(email).waitFor({ timeout: 30_000 });
+
+    // The same person elsewhere (another client) makes a task.
+    const { login } = await graphql(base, "mutation($i: LoginInput!) { login(input: $i) { accessToken } }", {
+      i: { email, password },
+    });
+    await run(page, "subscription Live { taskEvents { kind task { title } } }", "Live");
+    const shown = page.locator(".graphiql-response").getByText("Made elsewhere");
+    for (let attempt = 0; attempt < 60 && !(await shown.isVisible()); attempt++) {
+      await graphql(base, 'mutation { createTask(input: { title: "Made elsewhere" }) { id } }', {}, login.accessToken);
+      await page.waitForTimeout(250);
+    }
+    await shown.waitFor({ timeout: 10_000 });
+    await page.locator(".graphiql-execute-button").click(); // stops it
+    clean(watched, base);
+    await watched.context.close();
+  });
+
+  await check("a password sign-in that asks for the second step, with a TOTP code", async () => {
+    const { email, token } = await account(base, "pane-totp");
+    const { startTotpSetup } = await graphql(base, "mutation { startTotpSetup { secret } }", {}, token);
+    await graphql(base, "mutation($c: String!) { confirmTotpSetup(code: $c) }", { c: totp(startTotpSetup.secret, Date.now() - 30_000) }, token);
+    const watched = await open(base);
+    const { page } = watched;
+    await fill(page, email, password);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    const code = page.locator('.taskql-signin input[name="code"]');
+    await code.waitFor({ timeout: 30_000 });
+    await code.fill(totp(startTotpSetup.secret));
+    await page.getByRole("button", { name: "Continue" }).click();
+    await signedIn(page, email);
+    clean(watched, base);
+    await watched.context.close();
+  });
+
+  await check("a passkey sign-in through the CDP virtual authenticator, then sign out", async () => {
+    const { email, token } = await account(base, "pane-passkey");
+    const watched = await open(base.replace("127.0.0.1", "localhost"));
+    const { page, context } = watched;
+    const cdp = await context.newCDPSession(page);
+    await within(cdp.send("WebAuthn.enable"), "WebAuthn.enable");
+    await within(cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: {
+        protocol: "ctap2",
+        transport: "internal",
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    }), "WebAuthn.addVirtualAuthenticator");
+    // A passkey registered the way an account page would.
+    await within(page.evaluate(async (token) => {
+      async function call(query, variables) {
+        const response = await fetch("/graphql", {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+          body: JSON.stringify({ query, variables }),
+        });
+        return (await response.json()).data;
+      }
+      const { startPasskeyRegistration: start } = await call("mutation { startPasskeyRegistration { challengeId options } }");
+      const created = await navigator.credentials.create({
+        publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(start.options),
+      });
+      await call("mutation($i: FinishPasskeyRegistrationInput!) { finishPasskeyRegistration(input: $i) { id } }", {
+        i: { challengeId: start.challengeId, credential: created.toJSON(), name: "This browser" },
+      });
+    }, token), "registering a passkey");
+    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await signedIn(page, email);
+    if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT });
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.locator('.taskql-signin input[name="email"]').waitFor({ timeout: 30_000 });
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("taskql.session")), null);
+    clean(watched, base.replace("127.0.0.1", "localhost"));
+    await watched.context.close();
+  });
+
+  if (shortLived) {
+    await check("a session outlives its short-lived access tokens without an error", async () => {
+      const { email } = await account(shortLived, "pane-ttl");
+      const watched = await open(shortLived);
+      const { page } = watched;
+      await fill(page, email, password);
+      await page.getByRole("button", { name: "Sign in", exact: true }).click();
+      await signedIn(page, email);
+      const first = await page.evaluate(() => JSON.parse(sessionStorage.getItem("taskql.session")));
+      for (let round = 0; round < 3; round++) {
+        // Past the token's lifetime each time.
+        await page.waitForTimeout((first.expiresAt - first.issuedAt) + 1_000);
+        await run(page, `query Still${round} { me { email } }`, `Still${round}`);
+        await page.locator(".graphiql-response").getByText(email).waitFor({ timeout: 30_000 });
+        const response = await page.locator(".graphiql-response").innerText();
+        assert.ok(!response.includes("UNAUTHENTICATED"), response);
+      }
+      const last = await page.evaluate(() => JSON.parse(sessionStorage.getItem("taskql.session")));
+      assert.notEqual(last.refreshToken, first.refreshToken, "rotated");
+      clean(watched, shortLived);
+      await watched.context.close();
+    });
+  }
+} finally {
+  await within(browser.close(), "closing the browser");
+}
