@@ -7,10 +7,11 @@ import { createGraphiQLFetcher } from "@graphiql/toolkit";
 import { GraphiQL } from "graphiql";
 import { useEffect, useRef } from "react";
 import { createRoot } from "react-dom/client";
+import { createClient } from "graphql-ws";
 import "graphiql/style.css";
 import "./page.css";
 
-import { current, sessionFetch, withToken } from "./session.js";
+import { connectionParams, current, sessionFetch, typesOwnToken, withToken } from "./session.js";
 import { SignInIcon, SignInPane } from "./signin.jsx";
 
 globalThis.MonacoEnvironment = {
@@ -42,12 +43,26 @@ subscription Live { taskEvents { kind taskId task { title completed } } }
 
 // Every request, and the connection_init of each subscription, carries
 // the session's token unless the Headers pane has an Authorization header.
-const fetch = createGraphiQLFetcher({
+// The session's subscriptions share one connection that, when the server
+// closes it as its token expires, opens again with the renewed one and
+// resubscribes; one typed by hand gets a connection of its own.
+const subscriptionUrl = `${location.origin.replace(/^http/, "ws")}/graphql/ws`;
+const typed = createGraphiQLFetcher({ url: "/graphql", subscriptionUrl, fetch: sessionFetch });
+const signedIn = createGraphiQLFetcher({
   url: "/graphql",
-  subscriptionUrl: `${location.origin.replace(/^http/, "ws")}/graphql/ws`,
   fetch: sessionFetch,
+  wsClient: createClient({
+    url: subscriptionUrl,
+    lazy: true,
+    connectionParams,
+    retryAttempts: 1_000,
+    shouldRetry: () => current() !== null,
+  }),
 });
-const fetcher = (params, options) => fetch(params, { ...options, headers: withToken(options?.headers) });
+const fetcher = (params, options) => {
+  const viaSession = current() !== null && !typesOwnToken(options?.headers);
+  return (viaSession ? signedIn : typed)(params, { ...options, headers: withToken(options?.headers) });
+};
 
 const signIn = { title: "Sign in", icon: SignInIcon, content: SignInPane };
 

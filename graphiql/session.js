@@ -162,6 +162,11 @@ export function refresh() {
   return refreshing;
 }
 
+/** The session's token for a subscription's `connection_init`. */
+export function connectionParams() {
+  return session ? { Authorization: `Bearer ${session.accessToken}` } : {};
+}
+
 /** Renews the access token a little before it expires. */
 function schedule() {
   clearTimeout(timer);
@@ -177,13 +182,19 @@ function authorization(headers) {
   return key === undefined ? undefined : { key, value: String(headers[key]) };
 }
 
+/** Whether the person typed an Authorization header of their own. */
+export function typesOwnToken(headers) {
+  const typed = authorization(headers);
+  return Boolean(typed && typed.value.replace(/^Bearer\s*/i, "").trim() !== "");
+}
+
 /**
  * `headers` (the Headers pane's) with the session's token added, unless
  * the person typed an Authorization header of their own, which wins.
  */
 export function withToken(headers) {
+  if (typesOwnToken(headers)) return headers;
   const typed = authorization(headers);
-  if (typed && typed.value.replace(/^Bearer\s*/i, "").trim() !== "") return headers;
   const rest = { ...headers };
   if (typed) delete rest[typed.key];
   return session ? { ...rest, Authorization: `Bearer ${session.accessToken}` } : rest;

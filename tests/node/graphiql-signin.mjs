@@ -206,7 +206,7 @@ try {
   });
 
   if (shortLived) {
-    await check("a session outlives its short-lived access tokens without an error", async () => {
+    await check("a session, and a subscription, outlive short-lived access tokens without an error", async () => {
       const { email } = await account(shortLived, "pane-ttl");
       const watched = await open(shortLived);
       const { page } = watched;
@@ -224,6 +224,24 @@ try {
       }
       const last = await page.evaluate(() => JSON.parse(sessionStorage.getItem("taskql.session")));
       assert.notEqual(last.refreshToken, first.refreshToken, "rotated");
+
+      // A subscription outlives the token it started with: the server
+      // closes its connection as the token expires, and it opens again with
+      // the renewed one.
+      await run(page, "subscription Outlives { taskEvents { kind task { title } } }", "Outlives");
+      await page.waitForTimeout((first.expiresAt - first.issuedAt) * 2);
+      const { login } = await graphql(shortLived, "mutation($i: LoginInput!) { login(input: $i) { accessToken } }", {
+        i: { email, password },
+      });
+      const shown = page.locator(".graphiql-response").getByText("After the token");
+      for (let attempt = 0; attempt < 40 && !(await shown.isVisible()); attempt++) {
+        await graphql(shortLived, 'mutation { createTask(input: { title: "After the token" }) { id } }', {},
+          login.accessToken);
+        await page.waitForTimeout(250);
+      }
+      await shown.waitFor({ timeout: 10_000 });
+      const response = await page.locator(".graphiql-response").innerText();
+      assert.ok(!response.includes("Socket closed"), response);
       clean(watched, shortLived);
       await watched.context.close();
     });

@@ -20,9 +20,9 @@ pub const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("graphiql-6QOTHLM6.css"),
     ),
     (
-        "graphiql-OIXDT7K3.js",
+        "graphiql-IGY3WE5I.js",
         "text/javascript; charset=utf-8",
-        include_bytes!("graphiql-OIXDT7K3.js"),
+        include_bytes!("graphiql-IGY3WE5I.js"),
     ),
     (
         "graphql.worker-REGDS4DG.js",
