@@ -29,7 +29,7 @@ use super::{
     log::removals,
 };
 use crate::{
-    error::{AppError, AppResult},
+    error::AppResult,
     lists::{self, ListRead, Role, visible},
     tasks::{Shown, TaskRead},
 };
@@ -105,16 +105,7 @@ impl ChangeLog {
         // before it began; on PostgreSQL, the clock as the snapshot sees it.
         let end = match committed {
             Some(position) => position,
-            None => {
-                let row = txn
-                    .query_one_raw(sea_orm::Statement::from_string(
-                        DbBackend::Postgres,
-                        "SELECT seq FROM sync_clock WHERE id = 1",
-                    ))
-                    .await?
-                    .ok_or_else(|| AppError::internal("the change log's clock is missing"))?;
-                row.try_get_by_index(0)?
-            }
+            None => super::log::clock(txn).await?,
         };
         let limit = u64::try_from(first + 1).unwrap_or(u64::MAX);
         let mut found: Vec<(Mark, Change)> = Vec::new();

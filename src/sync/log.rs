@@ -320,6 +320,19 @@ impl Sql {
     }
 }
 
+/// PostgreSQL: the last position committed, as `conn` (its snapshot) sees
+/// the clock.
+pub async fn clock(conn: &impl ConnectionTrait) -> AppResult<i64> {
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT seq FROM sync_clock WHERE id = 1",
+        ))
+        .await?
+        .ok_or_else(|| AppError::internal("the change log's clock is missing"))?;
+    Ok(row.try_get_by_index(0)?)
+}
+
 /// The last position the database holds: where SQLite's clock goes on.
 pub async fn latest(db: &impl ConnectionTrait) -> AppResult<i64> {
     let statement = "SELECT MAX(seq) FROM (\

@@ -100,19 +100,7 @@ impl ChangeLog {
     pub async fn end(&self) -> AppResult<Mark> {
         let position = match self.writer.committed() {
             Some(position) => position,
-            None => {
-                let db = self.writer.db();
-                let row = sea_orm::ConnectionTrait::query_one_raw(
-                    db,
-                    sea_orm::Statement::from_string(
-                        db.get_database_backend(),
-                        "SELECT seq FROM sync_clock WHERE id = 1",
-                    ),
-                )
-                .await?
-                .ok_or_else(|| AppError::internal("the change log's clock is missing"))?;
-                row.try_get_by_index(0)?
-            }
+            None => log::clock(self.writer.db()).await?,
         };
         Ok(Mark::end(position))
     }

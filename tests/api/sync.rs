@@ -129,6 +129,15 @@ async fn create(app: &TestApp, who: &Session, input: Value) -> Value {
         .await
 }
 
+async fn delete(app: &TestApp, who: &Session, id: &str) -> Value {
+    app.graphql(
+        "mutation($id: ID!) { deleteTask(id: $id) }",
+        json!({ "id": id }),
+        Some(&who.access_token),
+    )
+    .await
+}
+
 fn version(task: &Value) -> i64 {
     task["version"]
         .as_i64()
@@ -172,13 +181,7 @@ async fn an_offline_client_replays_its_writes_twice_and_ends_equal_to_the_server
     app.task_in(&bob, &list, "Bob's").await;
     let done = update(app, &bob, &ids[1], json!({ "completed": true })).await;
     assert!(done["errors"].is_null(), "{done}");
-    let deleted = app
-        .graphql(
-            "mutation($id: ID!) { deleteTask(id: $id) }",
-            json!({ "id": ids[2] }),
-            Some(&bob.access_token),
-        )
-        .await;
+    let deleted = delete(app, &bob, &ids[2]).await;
     assert!(deleted["errors"].is_null(), "{deleted}");
 
     // Back online: the queue is sent, and sent again (the answer was lost).
@@ -493,13 +496,7 @@ async fn a_create_with_the_clients_id_is_safe_to_send_again() {
         "id",
     );
 
-    let deleted = app
-        .graphql(
-            "mutation($id: ID!) { deleteTask(id: $id) }",
-            json!({ "id": id }),
-            Some(&ada.access_token),
-        )
-        .await;
+    let deleted = delete(app, &ada, &id).await;
     assert!(deleted["errors"].is_null(), "{deleted}");
     assert_error(&create(app, &ada, input).await, "NOT_FOUND");
     copy.sync(app, &ada, 500).await;
@@ -532,12 +529,7 @@ async fn task_events_resume_from_a_cursor_then_go_live() {
     // While nobody listens.
     app.task_in(&bob, &list, "Made meanwhile").await;
     update(app, &bob, &changed, json!({ "title": "Changed meanwhile" })).await;
-    app.graphql(
-        "mutation($id: ID!) { deleteTask(id: $id) }",
-        json!({ "id": doomed }),
-        Some(&bob.access_token),
-    )
-    .await;
+    delete(app, &bob, &doomed).await;
 
     let query = "subscription($since: String) { taskEvents(since: $since) { kind taskId task { title } cursor } }";
     let mut sockets = Vec::new();
@@ -630,12 +622,7 @@ async fn a_client_syncing_during_concurrent_writes_on_two_instances_misses_nothi
                     }
                     if step % 4 == 3 {
                         let gone: String = made.pop().unwrap_or_else(|| id.clone());
-                        app.graphql(
-                            "mutation($id: ID!) { deleteTask(id: $id) }",
-                            json!({ "id": gone }),
-                            Some(&ada.access_token),
-                        )
-                        .await;
+                        delete(app, ada, &gone).await;
                     }
                     made.push(id);
                 }
