@@ -9,9 +9,9 @@
 // for a picture of the pane signed in.
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { chromium } from "playwright-core";
 
 import { check, fetchWithin, watchdog, within } from "./bounded.mjs";
+import { launchChromium } from "./chromium.mjs";
 
 watchdog(600_000);
 
@@ -50,18 +50,7 @@ function totp(secret, time = Date.now()) {
   return String((digest.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--proxy-server=127.0.0.1:9",
-    "--proxy-bypass-list=127.0.0.1;localhost",
-  ],
-});
+const browser = await launchChromium();
 
 /** A fresh GraphiQL page at `url`, watched for problems and other hosts. */
 async function open(url) {

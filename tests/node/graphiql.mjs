@@ -4,9 +4,9 @@
 // authenticated by the Headers pane shows a change. SCREENSHOT names a file
 // for a picture of the page.
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 
 import { fetchWithin, watchdog, within } from "./bounded.mjs";
+import { launchChromium } from "./chromium.mjs";
 
 // Playwright's own actions time out by themselves; the rest is bounded here.
 watchdog(300_000);
@@ -30,19 +30,7 @@ async function login() {
   const data = await graphql("mutation($i: LoginInput!) { login(input: $i) { accessToken } }", { i });
   return data.login.accessToken;
 }
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    // Anything not for this server goes to a proxy that is not there.
-    "--proxy-server=127.0.0.1:9",
-    "--proxy-bypass-list=127.0.0.1",
-  ],
-});
+const browser = await launchChromium();
 try {
   const context = await browser.newContext();
   const page = await context.newPage();

@@ -9,27 +9,16 @@
 // nothing more. The server must allow the page's origin
 // (TASKQL_WEBAUTHN_ORIGINS=http://localhost:<port>).
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 
 import { fetchWithin, watchdog, within } from "./bounded.mjs";
+import { launchChromium } from "./chromium.mjs";
 
 // Playwright's own actions time out by themselves; the rest is bounded here.
 watchdog(300_000);
 
 const base = (process.env.TASKQL_URL ?? "http://127.0.0.1:8000").replace("127.0.0.1", "localhost");
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--proxy-server=127.0.0.1:9",
-    "--proxy-bypass-list=127.0.0.1;localhost",
-  ],
-});
+const browser = await launchChromium();
 try {
   const context = await browser.newContext();
   const page = await context.newPage();
