@@ -79,7 +79,7 @@ struct Payload {
     s: i64,
     r: Rank,
     i: Uuid,
-    /// Issued, in seconds since the epoch.
+    /// Issued, in milliseconds since the epoch.
     t: i64,
 }
 
@@ -89,7 +89,7 @@ pub fn encode(key: &CursorKey, viewer: Uuid, mark: Mark, issued: DateTime<Utc>) 
         s: mark.position,
         r: mark.rank,
         i: mark.id,
-        t: issued.timestamp(),
+        t: issued.timestamp_millis(),
     };
     let bytes = serde_json::to_vec(&payload).unwrap_or_default();
     key.seal(viewer, &bytes)
@@ -100,7 +100,7 @@ pub fn decode(key: &CursorKey, viewer: Uuid, cursor: &str) -> AppResult<(Mark, D
     let invalid = || AppError::bad_input("since", "invalid cursor");
     let bytes = key.open(viewer, cursor).ok_or_else(invalid)?;
     let payload: Payload = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    let issued = DateTime::from_timestamp(payload.t, 0).ok_or_else(invalid)?;
+    let issued = DateTime::from_timestamp_millis(payload.t).ok_or_else(invalid)?;
     Ok((
         Mark {
             position: payload.s,
@@ -124,7 +124,8 @@ mod tests {
             rank: Rank::Task,
             id: Uuid::now_v7(),
         };
-        let now = DateTime::from_timestamp(crate::db::now().timestamp(), 0).expect("a time");
+        let now =
+            DateTime::from_timestamp_millis(crate::db::now().timestamp_millis()).expect("a time");
         let cursor = encode(&key, viewer, mark, now);
         assert_eq!(decode(&key, viewer, &cursor).ok(), Some((mark, now)));
         assert!(

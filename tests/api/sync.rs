@@ -339,10 +339,10 @@ async fn copies_follow_the_lists_rule() {
 
 /// Cursors are opaque and bound to their viewer: a malformed or altered
 /// one, or another person's, is refused on `since`; `first` is 1 to 1,000;
-/// a cursor older than the horizon is `SYNC_CURSOR_EXPIRED`.
+/// a cursor older than the horizon (3 s here) is `SYNC_CURSOR_EXPIRED`.
 #[tokio::test]
 async fn cursors_are_the_viewers_own_and_expire() {
-    let sharing = sharing_with(&[("TASKQL_SYNC_HORIZON", "1s")]).await;
+    let sharing = sharing_with(&[("TASKQL_SYNC_HORIZON", "3s")]).await;
     let app = &sharing.app;
     let ada = sharing.person("ada@example.com").await;
     let bob = sharing.person("bob@example.com").await;
@@ -371,7 +371,7 @@ async fn cursors_are_the_viewers_own_and_expire() {
     let fine = ask(&ada, json!(cursor), 1_000).await;
     assert!(fine["errors"].is_null(), "{fine}");
 
-    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3_200)).await;
     assert_error(&ask(&ada, json!(cursor), 10).await, "SYNC_CURSOR_EXPIRED");
     let fresh = ask(&ada, Value::Null, 10).await;
     assert!(fresh["errors"].is_null(), "from scratch: {fresh}");
