@@ -134,14 +134,16 @@ impl TaskSubscription {
         ctx: &Context<'_>,
         since: Option<String>,
     ) -> Result<impl Stream<Item = Result<TaskEvent>>> {
-        let (subscription, session) = subscribe(ctx).await?;
-        let viewer = subscription.user();
+        let viewer = Viewer::require(ctx).await?.user.id;
         let log = ctx.data_unchecked::<ChangeLog>().clone();
-        // Subscribed first: nothing committed from here on is missed.
         let (last, catching_up) = match since {
             Some(since) => (log.mark(viewer, Some(&since))?, true),
+            // Read before subscribing: every change committed once the
+            // subscription listens comes after it, so none is dropped as
+            // already given.
             None => (log.end().await?, false),
         };
+        let (subscription, session) = subscribe(ctx).await?;
         let follow = Follow {
             subscription,
             session,
