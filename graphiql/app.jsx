@@ -11,7 +11,7 @@ import { createClient } from "graphql-ws";
 import "graphiql/style.css";
 import "./page.css";
 
-import { connectionParams, current, sessionFetch, typesOwnToken, withToken } from "./session.js";
+import { ADMIN, connectionParams, current, sessionFetch, typesOwnToken, withToken } from "./session.js";
 import { SignInIcon, SignInPane } from "./signin.jsx";
 
 globalThis.MonacoEnvironment = {
@@ -41,6 +41,30 @@ query Tasks {
 subscription Live { taskEvents { kind taskId task { title completed } } }
 `;
 
+const ADMIN_TOUR = `# The admin listener of taskql. Sign in in the pane on the left with an
+# admin account (taskql admin grant <email>) and the code from its
+# authenticator app: admin requests need a second factor from the last
+# 15 minutes. Nothing here shows what a list or a task says.
+
+query Stats { stats { users verifiedUsers disabledUsers lists tasks signupsLast7Days } }
+
+query Users {
+  users(search: "", first: 20) {
+    edges { node { id email displayName disabled lastLoginAt lists tasks } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+
+query User($id: ID!) {
+  user(id: $id) {
+    email disabled disabledReason sessions { userAgent ip lastUsedAt }
+    securityEvents(first: 10) { edges { node { kind at } } }
+  }
+}
+
+mutation Disable($id: ID!) { disableUser(id: $id, reason: "why, for the audit log") { id disabled } }
+`;
+
 // Every request, and the connection_init of each subscription, carries
 // the session's token unless the Headers pane has an Authorization header.
 // The session's subscriptions share one connection that, when the server
@@ -59,9 +83,13 @@ const signedIn = createGraphiQLFetcher({
     shouldRetry: () => current() !== null,
   }),
 });
+// The admin listener has no subscriptions.
+const adminFetcher = createGraphiQLFetcher({ url: "/graphql", fetch: sessionFetch });
 const fetcher = (params, options) => {
+  const headers = withToken(options?.headers);
+  if (ADMIN) return adminFetcher(params, { ...options, headers });
   const viaSession = current() !== null && !typesOwnToken(options?.headers);
-  return (viaSession ? signedIn : typed)(params, { ...options, headers: withToken(options?.headers) });
+  return (viaSession ? signedIn : typed)(params, { ...options, headers });
 };
 
 const signIn = { title: "Sign in", icon: SignInIcon, content: SignInPane };
@@ -79,13 +107,13 @@ function OpenSignIn() {
       document.querySelector(`.graphiql-sidebar button[aria-label="Show ${signIn.title}"]`)?.click();
     }
   }, [ready]);
-  return "taskql";
+  return ADMIN ? "taskql admin" : "taskql";
 }
 
 createRoot(document.getElementById("graphiql")).render(
   <GraphiQL
     fetcher={fetcher}
-    defaultQuery={TOUR}
+    defaultQuery={ADMIN ? ADMIN_TOUR : TOUR}
     plugins={[signIn]}
     isHeadersEditorEnabled
   >

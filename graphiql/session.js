@@ -1,6 +1,8 @@
 // The session GraphiQL's sign-in pane keeps for this tab: a client of the
 // public API like any other (signup, login, completeLogin, the passkey
-// sign-in, refreshToken, logout), with no route of its own.
+// sign-in, refreshToken, logout), with no route of its own. On the admin
+// listener the same operations sign an admin in (it serves login,
+// completeLogin, refreshToken and logout), and `me` is the admin's.
 //
 // The tokens live in sessionStorage: this tab alone, gone when it closes,
 // kept across a reload; never in localStorage, which every tab of the
@@ -64,9 +66,20 @@ function data(answer) {
 
 const TOKENS = "accessToken refreshToken expiresIn";
 
-/** Keeps the tokens of an `AuthPayload`, with who they belong to. */
+/** Whether this page is the admin listener's GraphiQL. */
+export const ADMIN = document.body.hasAttribute("data-taskql-admin");
+
+/**
+ * Keeps the tokens of an `AuthPayload`, with who they belong to. A session
+ * the server will not serve (on the admin listener: not an admin, or no
+ * second factor) is ended at once rather than kept.
+ */
 async function adopt(payload) {
-  const { me } = data(await call("{ me { email displayName } }", {}, payload.accessToken));
+  const answer = await call("{ me { email displayName } }", {}, payload.accessToken);
+  if (answer.errors?.length) {
+    await call("mutation($t: String!) { logout(refreshToken: $t) }", { t: payload.refreshToken });
+  }
+  const { me } = data(answer);
   const now = Date.now();
   keep({
     accessToken: payload.accessToken,

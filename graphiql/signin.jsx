@@ -1,6 +1,7 @@
 // The sign-in pane: sign up, sign in with a password (and the second step
 // when the account asks for it) or a passkey, see who is signed in and
-// until when, sign out. Every request GraphiQL sends then carries the
+// until when, sign out. On the admin listener: sign in with a password
+// and a code only. Every request GraphiQL sends then carries the
 // session's token (see session.js and the fetcher in app.jsx).
 import { useState, useSyncExternalStore } from "react";
 
@@ -116,16 +117,26 @@ function SignInForm() {
       </label>
       <div className="taskql-signin-actions">
         <button type="submit" className="graphiql-button" disabled={busy}>Sign in</button>
-        <button type="button" className="graphiql-button" disabled={busy}
-          onClick={() => attempt(() => auth.signUp(email.trim(), password))}>
-          Sign up
-        </button>
-        <button type="button" className="graphiql-button" disabled={busy}
-          onClick={() => attempt(() => auth.signInWithPasskey(email.trim()))}>
-          Sign in with a passkey
-        </button>
+        {!auth.ADMIN && (
+          <>
+            <button type="button" className="graphiql-button" disabled={busy}
+              onClick={() => attempt(() => auth.signUp(email.trim(), password))}>
+              Sign up
+            </button>
+            <button type="button" className="graphiql-button" disabled={busy}
+              onClick={() => attempt(() => auth.signInWithPasskey(email.trim()))}>
+              Sign in with a passkey
+            </button>
+          </>
+        )}
       </div>
       {problem && <p role="alert" className="taskql-signin-problem">{problem}</p>}
+      {auth.ADMIN && (
+        <p className="taskql-signin-note">
+          The admin listener: an admin account with its authenticator code (a passkey signs in on
+          the public API; paste that token in the Headers pane).
+        </p>
+      )}
       <p className="taskql-signin-note">
         Your session stays in this tab (sessionStorage) until you sign out or close it.
       </p>

@@ -43,6 +43,8 @@ pub struct Application {
     router: Router,
     /// The metrics listener and its routes, when one is configured.
     metrics: Option<(TcpListener, Router)>,
+    /// The admin listener and its routes, when one is configured.
+    admin: Option<(TcpListener, Router)>,
     db: DatabaseConnection,
     /// What the background workers need of the services.
     services: Services,
@@ -136,7 +138,9 @@ impl Application {
         );
         let graphql = GraphqlState {
             gateway: gateway.clone(),
-            graphiql: config.graphiql_enabled(),
+            graphiql: config
+                .graphiql_enabled()
+                .then_some(graphql::graphiql::Page::Public),
             get_needs_preflight: config.is_production(),
             trusted_proxies: Arc::from(config.http.trusted_proxies.as_slice()),
         };
@@ -168,6 +172,25 @@ impl Application {
             }
             None => None,
         };
+        let admin = match config.http.admin_listen {
+            Some(address) => {
+                let listener = TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("cannot listen on {address} (TASKQL_ADMIN_LISTEN)"))?;
+                let state = GraphqlState {
+                    gateway: graphql::admin::gateway(
+                        services.accounts.clone(),
+                        services.metrics.clone(),
+                    ),
+                    graphiql: Some(graphql::graphiql::Page::Admin),
+                    get_needs_preflight: config.is_production(),
+                    trusted_proxies: Arc::from(config.http.trusted_proxies.as_slice()),
+                };
+                let routes = server::admin_router(state, services.metrics.clone(), &config.http);
+                Some((listener, routes))
+            }
+            None => None,
+        };
         let router = server::router(
             graphql,
             subscriptions,
@@ -180,6 +203,7 @@ impl Application {
             listener,
             router,
             metrics,
+            admin,
             db,
             services,
             shutdown,
@@ -193,6 +217,13 @@ impl Application {
     /// The metrics listener's address, when there is one.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
+    }
+
+    /// The admin listener's address, when there is one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin
             .as_ref()
             .and_then(|(listener, _)| listener.local_addr().ok())
     }
@@ -259,6 +290,20 @@ impl Application {
                     .await;
                 if let Err(error) = served {
                     tracing::error!(%error, "the metrics listener failed");
+                }
+            });
+        }
+        if let Some((listener, routes)) = self.admin {
+            // Served like the public listener: it stops accepting when the
+            // stop begins and finishes the requests in flight.
+            let stop = token.clone();
+            tracker.spawn(async move {
+                let service = routes.into_make_service_with_connect_info::<SocketAddr>();
+                let served = axum::serve(listener, service)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await;
+                if let Err(error) = served {
+                    tracing::error!(%error, "the admin listener failed");
                 }
             });
         }

@@ -1,5 +1,5 @@
 //! The command line: `taskql [serve]`, `taskql migrate …`, `taskql schema`,
-//! `taskql healthcheck`, `taskql import`.
+//! `taskql healthcheck`, `taskql import`, `taskql admin …`.
 
 use clap::{Parser, Subcommand};
 
@@ -24,7 +24,11 @@ pub enum Command {
         action: MigrateAction,
     },
     /// Print the GraphQL schema (SDL); `schema.graphql` is its output.
-    Schema,
+    Schema {
+        /// The admin listener's schema instead (`admin.graphql`).
+        #[arg(long)]
+        admin: bool,
+    },
     /// Ask the server at TASKQL_LISTEN whether it is ready (`/readyz`):
     /// exit 0 when it is, 1 when not, as a container's HEALTHCHECK needs.
     Healthcheck,
@@ -40,6 +44,23 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Mark accounts as admins, who may use the admin listener
+    /// (TASKQL_ADMIN_LISTEN), or take the mark off.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminAction {
+    /// Mark the account of EMAIL as an admin.
+    Grant { email: String },
+    /// Take the admin mark off the account of EMAIL; its next admin
+    /// request is refused.
+    Revoke { email: String },
+    /// Print the admins' emails, one a line.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -52,6 +52,14 @@ pub enum AppError {
     /// The viewer sees the thing, but its role there does not allow this.
     #[error("your role does not allow this")]
     Forbidden,
+    /// The caller is signed in, but the admin listener needs an account
+    /// marked admin whose session passed a second factor lately; the text
+    /// says which is missing.
+    #[error("{0}")]
+    AdminRequired(&'static str),
+    /// The credentials checked out, but the account is disabled.
+    #[error("this account is disabled; contact the people who run this service")]
+    AccountDisabled,
     /// Too many attempts, or the server is saturated.
     #[error("too many requests; try again later")]
     RateLimited,

@@ -484,6 +484,10 @@ fn check(rows: SourceRows) -> anyhow::Result<Checked> {
                 display_name: None,
                 created_at,
                 updated_at: created_at,
+                is_admin: false,
+                disabled_at: None,
+                disabled_reason: None,
+                last_login_at: None,
             },
         ));
     }

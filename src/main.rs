@@ -8,7 +8,7 @@ use clap::Parser;
 use migration::{Migrator, MigratorTrait};
 use taskql::{
     app::{self, Application},
-    cli::{Cli, Command, MigrateAction},
+    cli::{AdminAction, Cli, Command, MigrateAction},
     config::Config,
     db, graphql, telemetry,
 };
@@ -24,8 +24,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
-    if let Command::Schema = command {
-        print!("{}", graphql::sdl());
+    if let Command::Schema { admin } = command {
+        if admin {
+            print!("{}", graphql::admin::sdl());
+        } else {
+            print!("{}", graphql::sdl());
+        }
         return Ok(());
     }
     let config = Config::load()?;
@@ -44,7 +48,8 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .map(|report| print!("{report}"))
         }
-        Command::Schema => unreachable!("handled above"),
+        Command::Admin { action } => admin(&config, action).await,
+        Command::Schema { .. } => unreachable!("handled above"),
     };
     tokio::task::spawn_blocking(|| telemetry.finish()).await?;
     done
@@ -54,6 +59,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let drain = config.shutdown_drain();
     let application = Application::build(config).await.context("cannot start")?;
     tracing::info!("listening on http://{}/graphql", application.local_addr()?);
+    if let Some(admin) = application.admin_addr() {
+        tracing::info!("admin listener on http://{admin}/graphql");
+    }
     let shutdown = application.shutdown();
     tokio::spawn(async move {
         app::shutdown_signal().await;
@@ -98,6 +106,40 @@ async fn healthcheck(listen: SocketAddr) -> bool {
             eprintln!("taskql at {address} did not answer within 3 s");
             false
         }
+    }
+}
+
+/// `taskql admin grant|revoke|list`: exits 1, naming the email, when no
+/// account has it.
+async fn admin(config: &Config, action: AdminAction) -> anyhow::Result<()> {
+    use taskql::{accounts::admin, error::AppError};
+    let url = config.database.url.expose();
+    db::migrate(url).await?;
+    let db = db::connect(url).await?;
+    let (done, email) = match &action {
+        AdminAction::Grant { email } => (admin::grant(&db, email).await, email),
+        AdminAction::Revoke { email } => (admin::revoke(&db, email).await, email),
+        AdminAction::List => {
+            for email in admin::admins(&db).await? {
+                println!("{email}");
+            }
+            return Ok(());
+        }
+    };
+    match done {
+        Ok(()) if matches!(action, AdminAction::Grant { .. }) => {
+            println!("{email} is an admin");
+            Ok(())
+        }
+        Ok(()) => {
+            println!("{email} is no longer an admin");
+            Ok(())
+        }
+        Err(AppError::NotFound) => {
+            eprintln!("no account has the email {email}");
+            std::process::exit(1);
+        }
+        Err(error) => Err(anyhow::Error::new(error).context(format!("cannot change {email}"))),
     }
 }
 

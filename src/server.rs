@@ -20,10 +20,13 @@ use tower_http::{
     trace::{DefaultOnResponse, OnResponse, TraceLayer},
 };
 
+use async_graphql::EmptySubscription;
+
 use crate::{
     app::Shutdown,
     config::HttpSettings,
     graphql::{
+        admin::{AdminMutation, AdminQuery},
         graphiql,
         http::{self as graphql_http, GraphqlState, REQUEST_ID_HEADER},
         ws::{self, WsState},
@@ -56,6 +59,24 @@ const ROUTES: [&str; 6] = [
     "/calendar/{file}",
 ];
 
+/// The public routes, each named by its path in the metrics.
+const PUBLIC_COUNTED: [(&str, &str); ROUTES.len()] = {
+    let mut counted = [("", ""); ROUTES.len()];
+    let mut at = 0;
+    while at < ROUTES.len() {
+        counted[at] = (ROUTES[at], ROUTES[at]);
+        at += 1;
+    }
+    counted
+};
+
+/// The admin listener's routes, as the metrics name them.
+const ADMIN_ROUTES: [(&str, &str); 3] = [
+    ("/graphql", "admin:/graphql"),
+    ("/graphql/assets/{name}", "admin:/graphql/assets/{name}"),
+    ("/healthz", "admin:/healthz"),
+];
+
 /// Every route with its middleware.
 pub fn router(
     graphql: GraphqlState,
@@ -64,6 +85,48 @@ pub fn router(
     calendar: Tasks,
     metrics: Metrics,
     settings: &HttpSettings,
+) -> Router {
+    let routes = Router::new()
+        .route(ROUTES[0], get(graphql_http::get).post(graphql_http::post))
+        .with_state(graphql)
+        .route(ROUTES[2], get(graphiql::asset))
+        .route(ROUTES[1], get(ws::upgrade).with_state(subscriptions))
+        .route(ROUTES[3], get(|| async { "ok" }))
+        .route(ROUTES[4], get(ready).with_state(readiness))
+        .route(ROUTES[5], get(calendar_feed).with_state(calendar));
+    let cors = http_policy::cors(&settings.cors_origins);
+    with_middleware(routes, settings, metrics, &PUBLIC_COUNTED, cors)
+}
+
+/// The admin listener's routes (`TASKQL_ADMIN_LISTEN`): its schema at
+/// `/graphql`, its GraphiQL, `/healthz`; the same middleware as the
+/// public routes, but no CORS: only its own page calls it.
+pub fn admin_router(
+    graphql: GraphqlState<AdminQuery, AdminMutation, EmptySubscription>,
+    metrics: Metrics,
+    settings: &HttpSettings,
+) -> Router {
+    let routes = Router::new()
+        .route(
+            ADMIN_ROUTES[0].0,
+            get(graphql_http::get::<AdminQuery, AdminMutation, EmptySubscription>)
+                .post(graphql_http::post::<AdminQuery, AdminMutation, EmptySubscription>),
+        )
+        .with_state(graphql)
+        .route(ADMIN_ROUTES[1].0, get(graphiql::asset))
+        .route(ADMIN_ROUTES[2].0, get(|| async { "ok" }));
+    with_middleware(routes, settings, metrics, &ADMIN_ROUTES, None)
+}
+
+/// `routes` with the middleware every listener of the API has: request
+/// ids, traces, panics caught, the time limit, the body limit, counts by
+/// route (named as `counted` says), CORS and the security headers.
+fn with_middleware(
+    routes: Router,
+    settings: &HttpSettings,
+    metrics: Metrics,
+    counted: &'static [(&'static str, &'static str)],
+    cors: Option<tower_http::cors::CorsLayer>,
 ) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let middleware = ServiceBuilder::new()
@@ -98,22 +161,12 @@ pub fn router(
         ))
         .layer(RequestBodyLimitLayer::new(http_policy::MAX_BODY_BYTES));
     let [nosniff, referrer, csp] = http_policy::security_headers();
-    let cors = http_policy::cors(&settings.cors_origins);
-    Router::new()
-        .route(ROUTES[0], get(graphql_http::get).post(graphql_http::post))
-        .with_state(graphql)
-        .route(ROUTES[2], get(graphiql::asset))
-        .route(ROUTES[1], get(ws::upgrade).with_state(subscriptions))
-        .route(ROUTES[3], get(|| async { "ok" }))
-        .route(ROUTES[4], get(ready).with_state(readiness))
-        .route(ROUTES[5], get(calendar_feed).with_state(calendar))
+    routes
         .layer(middleware)
         // Counted only when a metrics listener will read the counts.
-        .layer(tower::util::option_layer(
-            metrics
-                .is_recording()
-                .then(|| middleware::from_fn_with_state(metrics, count)),
-        ))
+        .layer(tower::util::option_layer(metrics.is_recording().then(
+            || middleware::from_fn_with_state(Counting { metrics, counted }, count),
+        )))
         .layer(tower::util::option_layer(cors))
         // Outermost, so that refusals by the layers above carry them too.
         .layer(
@@ -185,19 +238,34 @@ impl<B> OnResponse<B> for Answered {
     }
 }
 
+/// What the count of answers needs: where to count, and the name of each
+/// route.
+#[derive(Clone)]
+struct Counting {
+    metrics: Metrics,
+    counted: &'static [(&'static str, &'static str)],
+}
+
 /// Counts every answer by its route and status.
 async fn count(
-    State(metrics): State<Metrics>,
+    State(counting): State<Counting>,
     request: Request<axum::body::Body>,
     next: Next,
 ) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .and_then(|matched| ROUTES.into_iter().find(|route| *route == matched.as_str()))
-        .unwrap_or("other");
+        .and_then(|matched| {
+            counting
+                .counted
+                .iter()
+                .find(|(route, _)| *route == matched.as_str())
+        })
+        .map_or("other", |(_, name)| *name);
     let response = next.run(request).await;
-    metrics.http_request(route, response.status().as_u16());
+    counting
+        .metrics
+        .http_request(route, response.status().as_u16());
     response
 }
 

@@ -21,6 +21,9 @@ pub struct Model {
     pub user_agent: Option<String>,
     /// The client's address at login.
     pub ip: Option<String>,
+    /// When the session last passed a second factor (a TOTP or recovery
+    /// code, or a passkey); its access tokens carry it.
+    pub second_factor_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -23,6 +23,15 @@ pub struct Model {
     pub display_name: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// May use the admin listener; set by `taskql admin grant`, and read
+    /// from here on every admin request (never from a token).
+    pub is_admin: bool,
+    /// Set while the account is disabled: no way in works.
+    pub disabled_at: Option<DateTimeUtc>,
+    /// Why, as the admin who disabled it wrote.
+    pub disabled_reason: Option<String>,
+    /// When a session last started.
+    pub last_login_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

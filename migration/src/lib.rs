@@ -17,6 +17,7 @@ mod m20261204_000011_shared_lists;
 mod m20261204_000012_task_structure;
 mod m20261205_000013_dates;
 mod m20261206_000014_sync;
+mod m20261207_000015_administration;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000012_task_structure::Migration),
             Box::new(m20261205_000013_dates::Migration),
             Box::new(m20261206_000014_sync::Migration),
+            Box::new(m20261207_000015_administration::Migration),
         ]
     }
 }

@@ -68,6 +68,16 @@ pub enum SecurityEventKind {
     RecoveryCodesRegenerated,
     PasskeyAdded,
     PasskeyRemoved,
+    /// The people who run the service disabled the account.
+    AdminDisabled,
+    AdminEnabled,
+    AdminSessionsRevoked,
+    AdminPasswordResetSent,
+    /// Only in the log: the account's record goes with it.
+    AdminDeleted,
+    /// The account was marked admin (`taskql admin grant`), or unmarked.
+    AdminGranted,
+    AdminRevoked,
 }
 
 impl StoredByName for SecurityEventKind {
@@ -90,6 +100,13 @@ impl StoredByName for SecurityEventKind {
         (Self::RecoveryCodesRegenerated, "recovery_codes_regenerated"),
         (Self::PasskeyAdded, "passkey_added"),
         (Self::PasskeyRemoved, "passkey_removed"),
+        (Self::AdminDisabled, "admin_disabled"),
+        (Self::AdminEnabled, "admin_enabled"),
+        (Self::AdminSessionsRevoked, "admin_sessions_revoked"),
+        (Self::AdminPasswordResetSent, "admin_password_reset_sent"),
+        (Self::AdminDeleted, "admin_deleted"),
+        (Self::AdminGranted, "admin_granted"),
+        (Self::AdminRevoked, "admin_revoked"),
     ];
 }
 
@@ -165,6 +182,59 @@ pub async fn record_for_email(
     Ok(())
 }
 
+/// Who acted on an account from outside it: an admin through the admin
+/// listener (their id and address), or the command line.
+#[derive(Clone, Debug)]
+pub enum Operator<'a> {
+    Admin { id: Uuid, client: &'a Client },
+    CommandLine,
+}
+
+/// Records that `kind` was done to the account `user` by `operator`, with
+/// the reason given, if any. The account's record keeps what and when
+/// (the operator's address is not the account's); the log line under
+/// `taskql::audit` also says who, from where, and why.
+pub async fn record_by(
+    conn: &impl ConnectionTrait,
+    user: Uuid,
+    kind: SecurityEventKind,
+    operator: &Operator<'_>,
+    reason: Option<&str>,
+) -> AppResult<()> {
+    SecurityEvents::insert(security_event::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user),
+        kind: Set(kind.stored_name().to_owned()),
+        at: Set(db::now()),
+        ip: Set(None),
+        user_agent: Set(None),
+    })
+    .exec(conn)
+    .await?;
+    log_by(user, kind, operator, reason);
+    Ok(())
+}
+
+/// Writes an operator's action on `user` to `taskql::audit`, as
+/// [`record_by`] does; alone, for an account that is gone with it.
+pub fn log_by(user: Uuid, kind: SecurityEventKind, operator: &Operator<'_>, reason: Option<&str>) {
+    let (admin, client) = match operator {
+        Operator::Admin { id, client } => (Some(id), Some(client)),
+        Operator::CommandLine => (None, None),
+    };
+    tracing::info!(
+        target: "taskql::audit",
+        %user,
+        event = kind.stored_name(),
+        admin = admin.map(tracing::field::display),
+        by = if admin.is_some() { "admin listener" } else { "command line" },
+        reason,
+        ip = client.and_then(|client| client.ip_text()),
+        user_agent = client.and_then(|client| client.user_agent.as_deref()),
+        "security event"
+    );
+}
+
 fn log(user: Uuid, kind: SecurityEventKind, client: &Client) {
     tracing::info!(
         target: "taskql::audit",
@@ -235,6 +305,7 @@ mod tests {
             display_name: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
+            ..Default::default()
         })
         .exec(&db)
         .await
@@ -286,6 +357,13 @@ mod tests {
             K::RecoveryCodesRegenerated,
             K::PasskeyAdded,
             K::PasskeyRemoved,
+            K::AdminDisabled,
+            K::AdminEnabled,
+            K::AdminSessionsRevoked,
+            K::AdminPasswordResetSent,
+            K::AdminDeleted,
+            K::AdminGranted,
+            K::AdminRevoked,
         ];
         crate::db::assert_stored_names(&every, |kind| match kind {
             K::SignedUp => "signed_up",
@@ -306,6 +384,13 @@ mod tests {
             K::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             K::PasskeyAdded => "passkey_added",
             K::PasskeyRemoved => "passkey_removed",
+            K::AdminDisabled => "admin_disabled",
+            K::AdminEnabled => "admin_enabled",
+            K::AdminSessionsRevoked => "admin_sessions_revoked",
+            K::AdminPasswordResetSent => "admin_password_reset_sent",
+            K::AdminDeleted => "admin_deleted",
+            K::AdminGranted => "admin_granted",
+            K::AdminRevoked => "admin_revoked",
         });
     }
 }

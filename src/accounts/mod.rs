@@ -3,6 +3,7 @@
 //! security events, and who an access token belongs to. The GraphQL layer
 //! only translates to and from these.
 
+pub mod admin;
 pub mod audit;
 mod email;
 mod mail;
@@ -181,6 +182,7 @@ impl Accounts {
             display_name: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
+            ..Default::default()
         };
         let txn = self.db().begin().await?;
         let user = user
@@ -244,6 +246,14 @@ impl Accounts {
         let password = Password::parse_given(password, "password")?;
         let user = self.check_password(user.clone(), &password).await?;
         self.second_factor(&user, client, code).await?;
+        self.remove(user.id).await?;
+        tracing::info!("account deleted");
+        Ok(())
+    }
+
+    /// Deletes the account `user`, as [`Accounts::delete_account`] does
+    /// once the owner proved who they are, or an admin asked.
+    async fn remove(&self, user: Uuid) -> AppResult<()> {
         // Its shared lists are handed on and those it owned alone deleted;
         // memberships, sessions, tokens and events go with the user
         // (foreign keys cascade), its tasks in lists that live on stay.
@@ -259,20 +269,19 @@ impl Accounts {
                 Column::UpdatedAt,
                 sea_orm::sea_query::Expr::value(db::now()),
             )
-            .filter(Column::Id.eq(user.id))
+            .filter(Column::Id.eq(user))
             .exec(txn)
             .await?;
-        let mut told = lists::hand_over(&write, user.id).await?;
-        Users::delete_by_id(user.id).exec(txn).await?;
-        sessions::end(txn, user.id, sessions::Ending::AllBut(None)).await?;
-        refresh::revoke_all(txn, user.id).await?;
-        told.push(Delivery::to(
-            user.id,
-            Notice::SessionsEnded { except: None },
-        ));
+        let mut told = lists::hand_over(&write, user).await?;
+        let deleted = Users::delete_by_id(user).exec(txn).await?;
+        if deleted.rows_affected != 1 {
+            return Err(AppError::NotFound);
+        }
+        sessions::end(txn, user, sessions::Ending::AllBut(None)).await?;
+        refresh::revoke_all(txn, user).await?;
+        told.push(Delivery::to(user, Notice::SessionsEnded { except: None }));
         self.inner.events.commit_write(write, told).await?;
         self.inner.outbox.wake();
-        tracing::info!("account deleted");
         Ok(())
     }
 

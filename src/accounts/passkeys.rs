@@ -34,6 +34,7 @@ use webauthn_rs::prelude::{
 use super::{
     Accounts, SignedIn,
     audit::{self, Client, SecurityEventKind},
+    sessions::SecondFactor,
 };
 use crate::{
     auth::Email,
@@ -328,7 +329,7 @@ impl Accounts {
             .await?
             .ok_or(AppError::PasskeyRefused("it belongs to no account"))?;
         tracing::info!(user = %user.id, passkey = %row.id, "signed in with a passkey");
-        self.start_session(user, client).await
+        self.start_session(user, client, SecondFactor::Passed).await
     }
 
     /// Keeps a ceremony's state for [`CHALLENGE_TTL`]; answers its id and

@@ -24,6 +24,7 @@ use uuid::Uuid;
 use super::{
     Accounts, SignedIn,
     audit::{self, Client, SecurityEventKind},
+    sessions::SecondFactor,
 };
 use crate::{
     auth::{
@@ -329,7 +330,7 @@ impl Accounts {
             return Err(refused());
         }
         counter::reset(self.db(), Scope::Login, &user.email).await?;
-        self.start_session(user, client).await
+        self.start_session(user, client, SecondFactor::Passed).await
     }
 
     /// Whether TOTP is on for `user` (the secret is not opened).

@@ -51,6 +51,14 @@ pub struct ActiveSession {
     pub current: bool,
 }
 
+/// Whether a sign-in passed a second factor (a TOTP or recovery code, or a
+/// passkey).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum SecondFactor {
+    Passed,
+    None,
+}
+
 /// Which of a user's sessions end.
 pub(super) enum Ending {
     One(Uuid),
@@ -129,6 +137,10 @@ impl Accounts {
             }
             checked => checked?,
         };
+        if user.disabled_at.is_some() {
+            counter::reset(self.db(), Scope::Login, email.as_str()).await?;
+            return Err(AppError::AccountDisabled);
+        }
         if self.inner.settings.policy.require_verified_email && !user.email_verified {
             counter::reset(self.db(), Scope::Login, email.as_str()).await?;
             self.queue_verification_within_limit(&user).await?;
@@ -138,7 +150,7 @@ impl Accounts {
         // too: wrong codes count toward the lockout.
         self.challenge(&user).await?;
         counter::reset(self.db(), Scope::Login, email.as_str()).await?;
-        self.start_session(user, client).await
+        self.start_session(user, client, SecondFactor::None).await
     }
 
     /// Exchanges a refresh token for a new pair. A token presented again
@@ -166,17 +178,25 @@ impl Accounts {
             .col_expr(Column::ExpiresAt, Expr::value(now + db::span(ttl)?))
             .filter(Column::Id.eq(session))
             .filter(Column::RevokedAt.is_null())
-            .exec(self.db())
+            .exec_with_returning(self.db())
             .await?;
+        let [renewed] = renewed.as_slice() else {
+            return Err(AppError::Unauthenticated);
+        };
         let user = Users::find_by_id(user_id)
             .one(self.db())
             .await?
-            .filter(|_| renewed.rows_affected == 1)
             .ok_or(AppError::Unauthenticated)?;
-        let access = self
-            .inner
-            .tokens
-            .issue(user.id, user.password_version, session)?;
+        if user.disabled_at.is_some() {
+            return Err(AppError::AccountDisabled);
+        }
+        // The token keeps the time its session passed a second factor.
+        let access = self.inner.tokens.issue(
+            user.id,
+            user.password_version,
+            session,
+            renewed.second_factor_at,
+        )?;
         Ok(SignedIn {
             access,
             refresh_token,
@@ -225,25 +245,38 @@ impl Accounts {
         user: Uuid,
         current: Option<Uuid>,
     ) -> AppResult<Vec<ActiveSession>> {
+        let mut found = self.sessions_of(&[user], current).await?;
+        Ok(found.remove(&user).unwrap_or_default())
+    }
+
+    /// The live sessions of each of `users`, newest first, in one
+    /// statement; `current` is the one asking, if any.
+    pub async fn sessions_of(
+        &self,
+        users: &[Uuid],
+        current: Option<Uuid>,
+    ) -> AppResult<std::collections::HashMap<Uuid, Vec<ActiveSession>>> {
         let rows = Sessions::find()
-            .filter(Column::UserId.eq(user))
+            .filter(Column::UserId.is_in(users.iter().copied()))
             .filter(Column::RevokedAt.is_null())
             .filter(Column::ExpiresAt.gt(db::now()))
             .order_by_desc(Column::CreatedAt)
             .order_by_desc(Column::Id)
             .all(self.db())
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| ActiveSession {
+        let mut found: std::collections::HashMap<Uuid, Vec<ActiveSession>> =
+            users.iter().map(|user| (*user, Vec::new())).collect();
+        for row in rows {
+            found.entry(row.user_id).or_default().push(ActiveSession {
                 current: Some(row.id) == current,
                 id: row.id,
                 created_at: row.created_at,
                 last_used_at: row.last_used_at,
                 user_agent: row.user_agent,
                 ip: row.ip,
-            })
-            .collect())
+            });
+        }
+        Ok(found)
     }
 
     /// Ends the session `id` of `user`: its refresh tokens stop working and
@@ -293,16 +326,34 @@ impl Accounts {
         Ok(())
     }
 
-    /// Starts a session for `user`, who just proved who they are.
+    /// Starts a session for `user`, who just proved who they are (with a
+    /// second factor, as `second_factor` says). A disabled account gets
+    /// none: the account's row is written first, so that a disabling that
+    /// commits meanwhile is either seen here or ends this session too.
     pub(super) async fn start_session(
         &self,
         user: user::Model,
         client: &Client,
+        second_factor: SecondFactor,
     ) -> AppResult<SignedIn> {
         let ttl = self.inner.settings.refresh_token_ttl;
         let now = db::now();
         let session = Uuid::now_v7();
+        let second_factor_at = match second_factor {
+            SecondFactor::Passed => Some(now),
+            SecondFactor::None => None,
+        };
         let txn = self.db().begin().await?;
+        let enabled = Users::update_many()
+            .col_expr(user::Column::LastLoginAt, Expr::value(now))
+            .filter(user::Column::Id.eq(user.id))
+            .filter(user::Column::DisabledAt.is_null())
+            .exec(&txn)
+            .await?;
+        if enabled.rows_affected != 1 {
+            txn.rollback().await?;
+            return Err(AppError::AccountDisabled);
+        }
         Sessions::insert(session::ActiveModel {
             id: Set(session),
             user_id: Set(user.id),
@@ -312,16 +363,17 @@ impl Accounts {
             revoked_at: Set(None),
             user_agent: Set(client.user_agent.clone()),
             ip: Set(client.ip.map(|ip| ip.to_string())),
+            second_factor_at: Set(second_factor_at),
         })
         .exec(&txn)
         .await?;
         let refresh_token = refresh::issue(&txn, user.id, session, ttl).await?;
         audit::record(&txn, user.id, SecurityEventKind::LoggedIn, client).await?;
         txn.commit().await?;
-        let access = self
-            .inner
-            .tokens
-            .issue(user.id, user.password_version, session)?;
+        let access =
+            self.inner
+                .tokens
+                .issue(user.id, user.password_version, session, second_factor_at)?;
         Ok(SignedIn {
             access,
             refresh_token,

@@ -54,6 +54,12 @@ pub struct Claims {
     /// there were sessions, which belong to none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<Uuid>,
+    /// When the session last passed a second factor (a TOTP or recovery
+    /// code, or a passkey), in seconds since the Unix epoch; a refreshed
+    /// token keeps its session's time. The admin listener asks for a
+    /// recent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_at: Option<i64>,
 }
 
 /// What a verified access token claims, before the account is looked up.
@@ -65,16 +71,31 @@ pub struct Claimed {
     pub session: Option<Uuid>,
     /// When the token expires, in seconds since the Unix epoch.
     pub expires_at: i64,
+    /// When its session last passed a second factor, in seconds since the
+    /// Unix epoch.
+    pub second_factor_at: Option<i64>,
 }
 
 impl Claimed {
+    /// Whether the token's session passed a second factor within `window`
+    /// of now (a time ahead of the clock, beyond the leeway, never counts).
+    pub fn second_factor_within(self, window: Duration) -> bool {
+        let now = now_seconds();
+        let window = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
+        self.second_factor_at.is_some_and(|at| {
+            at <= now.saturating_add(LEEWAY_SECONDS.cast_signed())
+                && now.saturating_sub(at) <= window
+        })
+    }
+
     /// True, in SQL, of the one row of `users` this token still speaks for:
     /// the account exists, its password has not changed since the token was
     /// issued, and the token's session has not ended.
     pub fn holds(self) -> Condition {
         let mut holds = Condition::all()
             .add(user::Column::Id.eq(self.user_id))
-            .add(user::Column::PasswordVersion.eq(self.password_version));
+            .add(user::Column::PasswordVersion.eq(self.password_version))
+            .add(user::Column::DisabledAt.is_null());
         if let Some(session) = self.session {
             holds = holds.add(Expr::exists(
                 Query::select()
@@ -92,7 +113,8 @@ impl Claimed {
     /// test of a token's account, for a query to apply in the same
     /// statement as its read. A token of a session needs its session alone:
     /// a password change or reset ends every session of the account in the
-    /// same transaction, and a deleted account takes its sessions along.
+    /// same transaction, disabling an account ends them too, and a deleted
+    /// account takes its sessions along.
     pub fn live(self) -> Expr {
         let select = match self.session {
             Some(session) => Query::select()
@@ -164,12 +186,14 @@ impl TokenKeys {
         }
     }
 
-    /// A token for `user_id` under `password_version`, in `session`.
+    /// A token for `user_id` under `password_version`, in `session`, which
+    /// last passed a second factor at `second_factor_at`.
     pub fn issue(
         &self,
         user_id: Uuid,
         password_version: i32,
         session: Uuid,
+        second_factor_at: Option<chrono::DateTime<chrono::Utc>>,
     ) -> AppResult<AccessToken> {
         let now = chrono::Utc::now().timestamp();
         let ttl = i64::try_from(self.ttl.as_secs()).map_err(AppError::internal)?;
@@ -182,6 +206,7 @@ impl TokenKeys {
             jti: Uuid::now_v7(),
             pwv: password_version,
             sid: Some(session),
+            mfa_at: second_factor_at.map(|at| at.timestamp()),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(AppError::internal)?;
@@ -210,6 +235,7 @@ impl TokenKeys {
                 password_version: data.claims.pwv,
                 session: data.claims.sid,
                 expires_at: data.claims.exp,
+                second_factor_at: data.claims.mfa_at,
             })
             .map_err(|error| {
                 tracing::debug!(%error, "access token refused");

@@ -138,6 +138,15 @@ impl Config {
                 "must be set in production (at least 32 random bytes)",
             ));
         }
+        if let Some(admin) = config.http.admin_listen
+            && admin.port() != 0
+            && (admin == config.http.listen || Some(admin) == config.http.metrics_listen)
+        {
+            return Err(ConfigError::new(
+                "admin_listen",
+                "must be an address of its own, never TASKQL_LISTEN's or TASKQL_METRICS_LISTEN's",
+            ));
+        }
         Ok(config)
     }
 

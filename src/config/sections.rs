@@ -74,6 +74,10 @@ pub struct HttpSettings {
     /// Address of a second listener for `GET /metrics` and the health
     /// routes; none when unset.
     pub metrics_listen: Option<SocketAddr>,
+    /// Address of the admin listener (its own schema and GraphiQL at
+    /// `/graphql`, for the people who run the service); none when unset.
+    /// Never to be reachable from the internet.
+    pub admin_listen: Option<SocketAddr>,
     /// The trusted documents (a client preset's manifest file); in
     /// production only they run.
     #[serde_as(as = "Option<DisplayFromStr>")]
@@ -92,6 +96,7 @@ impl Default for HttpSettings {
             graphiql: None,
             shutdown_drain: None,
             metrics_listen: None,
+            admin_listen: None,
             trusted_documents: None,
         }
     }

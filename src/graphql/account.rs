@@ -6,14 +6,12 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use entity::user;
 
 use super::{
-    errors::code_of,
     scalars::DateTime,
     viewer::{Viewer, client},
 };
 use crate::{
     accounts::{Accounts, SignedIn},
     lists,
-    metrics::Metrics,
 };
 
 #[derive(InputObject)]
@@ -81,13 +79,6 @@ pub struct SignupInput {
 }
 
 #[derive(InputObject)]
-pub struct LoginInput {
-    pub email: String,
-    #[graphql(secret)]
-    pub password: String,
-}
-
-#[derive(InputObject)]
 pub struct ChangePasswordInput {
     #[graphql(secret)]
     pub current_password: String,
@@ -135,8 +126,6 @@ pub struct AccountMutation;
 
 #[Object]
 impl AccountMutation {
-    /// Creates an account and mails a token that verifies its address. Log
-    /// in afterwards to get tokens.
     /// Sets the viewer's display name.
     async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> Result<User> {
         let viewer = Viewer::require(ctx).await?;
@@ -147,47 +136,14 @@ impl AccountMutation {
         Ok(user.into())
     }
 
+    /// Creates an account and mails a token that verifies its address. Log
+    /// in afterwards to get tokens.
     async fn signup(&self, ctx: &Context<'_>, input: SignupInput) -> Result<User> {
         let accounts = ctx.data_unchecked::<Accounts>();
         let user = accounts
             .signup(client(ctx), &input.email, &input.password)
             .await?;
         Ok(user.into())
-    }
-
-    /// Exchanges an email and password for an access and a refresh token,
-    /// starting a session. An account with a second factor answers
-    /// `MFA_REQUIRED` with `extensions.mfaToken` instead: finish with
-    /// `completeLogin`.
-    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
-        let accounts = ctx.data_unchecked::<Accounts>();
-        let signed_in = accounts
-            .login(client(ctx), &input.email, &input.password)
-            .await;
-        counted_login(ctx, signed_in)
-    }
-
-    /// Exchanges a refresh token for a new pair; the one given stops working,
-    /// and presenting it again ends the whole session.
-    async fn refresh_token(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(secret)] refresh_token: String,
-    ) -> Result<AuthPayload> {
-        let accounts = ctx.data_unchecked::<Accounts>();
-        let signed_in = accounts.refresh(client(ctx), &refresh_token).await?;
-        Ok(signed_in.into())
-    }
-
-    /// Ends the session the refresh token belongs to. Always `true`.
-    async fn logout(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(secret)] refresh_token: String,
-    ) -> Result<bool> {
-        let accounts = ctx.data_unchecked::<Accounts>();
-        accounts.logout(client(ctx), &refresh_token).await?;
-        Ok(true)
     }
 
     /// Changes the viewer's password and ends all of its sessions.
@@ -279,14 +235,4 @@ impl AccountMutation {
             .await?;
         Ok(true)
     }
-}
-
-/// A login's answer (either step of one), counted by its outcome.
-pub(super) fn counted_login(
-    ctx: &Context<'_>,
-    signed_in: crate::error::AppResult<SignedIn>,
-) -> Result<AuthPayload> {
-    let outcome = signed_in.as_ref().map_or_else(code_of, |_| "ok");
-    ctx.data_unchecked::<Metrics>().login(outcome);
-    Ok(signed_in?.into())
 }

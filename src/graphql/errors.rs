@@ -33,10 +33,11 @@ pub mod code {
     pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
     pub const SYNC_CURSOR_EXPIRED: &str = "SYNC_CURSOR_EXPIRED";
     pub const CONFLICT: &str = "CONFLICT";
+    pub const ACCOUNT_DISABLED: &str = "ACCOUNT_DISABLED";
 }
 
 /// Every code, for readers that need it as a `&'static str`.
-const CODES: [&str; 14] = [
+const CODES: [&str; 15] = [
     code::UNAUTHENTICATED,
     code::BAD_USER_INPUT,
     code::EMAIL_TAKEN,
@@ -51,6 +52,7 @@ const CODES: [&str; 14] = [
     code::PERSISTED_QUERY_NOT_FOUND,
     code::SYNC_CURSOR_EXPIRED,
     code::CONFLICT,
+    code::ACCOUNT_DISABLED,
 ];
 
 /// The code [`give_code`] gave `error`.
@@ -68,7 +70,8 @@ pub fn code_of(error: &AppError) -> &'static str {
         AppError::EmailNotVerified => code::EMAIL_NOT_VERIFIED,
         AppError::MfaRequired { .. } => code::MFA_REQUIRED,
         AppError::NotFound => code::NOT_FOUND,
-        AppError::Forbidden => code::FORBIDDEN,
+        AppError::Forbidden | AppError::AdminRequired(_) => code::FORBIDDEN,
+        AppError::AccountDisabled => code::ACCOUNT_DISABLED,
         AppError::PasskeyRefused(_) => code::INVALID_CREDENTIALS,
         AppError::RateLimited | AppError::FellBehind => code::RATE_LIMITED,
         AppError::PersistedQueryNotFound | AppError::UntrustedDocument => {
@@ -231,6 +234,8 @@ mod tests {
                     crate::tasks::row(uuid::Uuid::nil(), "T".into(), None, crate::db::now()).into(),
                 ),
             },
+            AppError::AdminRequired("an admin"),
+            AppError::AccountDisabled,
             AppError::Unavailable("down".into()),
             AppError::internal("broken"),
         ];
@@ -253,6 +258,8 @@ mod tests {
                 | AppError::EventsMissed
                 | AppError::SyncCursorExpired
                 | AppError::Conflict { .. }
+                | AppError::AdminRequired(_)
+                | AppError::AccountDisabled
                 | AppError::Unavailable(_)
                 | AppError::Internal(_) => {}
             }

@@ -14,7 +14,7 @@ use std::{
 };
 
 use async_graphql::{
-    Data, Executor, Request, Response, ServerError, Value,
+    Data, Executor, ObjectType, Request, Response, Schema, ServerError, SubscriptionType, Value,
     futures_util::stream::{self, BoxStream, StreamExt},
     parser::{
         parse_query,
@@ -23,7 +23,7 @@ use async_graphql::{
 };
 
 use super::{
-    TaskqlSchema,
+    MutationRoot, QueryRoot, SubscriptionRoot,
     errors::{self, server_error},
     limits,
     persisted::{DocumentId, PersistedQueries},
@@ -42,10 +42,10 @@ pub struct RequestId(pub String);
 /// again and again.
 const PARSED_BUDGET_BYTES: usize = 256 * 1024;
 
-/// The schema behind the checks every operation must pass.
-#[derive(Clone)]
-pub struct Gateway {
-    schema: TaskqlSchema,
+/// The schema behind the checks every operation must pass: the public
+/// one, or the admin listener's.
+pub struct Gateway<Q = QueryRoot, M = MutationRoot, S = SubscriptionRoot> {
+    schema: Schema<Q, M, S>,
     persisted: PersistedQueries,
     /// Documents that parsed and passed the limits, by their text.
     parsed: BoundedCache<String, ExecutableDocument>,
@@ -67,8 +67,24 @@ impl Prepared {
     }
 }
 
-impl Gateway {
-    pub fn new(schema: TaskqlSchema, persisted: PersistedQueries, metrics: Metrics) -> Self {
+impl<Q, M, S> Clone for Gateway<Q, M, S> {
+    fn clone(&self) -> Self {
+        Self {
+            schema: self.schema.clone(),
+            persisted: self.persisted.clone(),
+            parsed: self.parsed.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+impl<Q, M, S> Gateway<Q, M, S>
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    pub fn new(schema: Schema<Q, M, S>, persisted: PersistedQueries, metrics: Metrics) -> Self {
         Self {
             schema,
             persisted,
@@ -178,7 +194,12 @@ impl std::fmt::Display for SpanName<'_> {
     }
 }
 
-impl Executor for Gateway {
+impl<Q, M, S> Executor for Gateway<Q, M, S>
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
     async fn execute(&self, request: Request) -> Response {
         let request_id = request_id(&request);
         let name = request.operation_name.clone();

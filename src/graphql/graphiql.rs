@@ -21,10 +21,29 @@ pub const GRAPHIQL_CSP: &str = "default-src 'none'; script-src 'self'; \
     connect-src 'self'; worker-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
     form-action 'none'";
 
-/// The GraphiQL page.
-pub fn page() -> Response {
+/// Which GraphiQL a listener serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Page {
+    /// The public API's: sign up or sign in with a password, a code or a
+    /// passkey; subscriptions.
+    Public,
+    /// The admin listener's: sign in with a password and a code (passkeys
+    /// belong to the public origin), a tour of the admin schema.
+    Admin,
+}
+
+/// The admin page: the same files, told which they serve.
+static ADMIN_PAGE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| files::PAGE.replacen("<body>", "<body data-taskql-admin>", 1));
+
+/// A GraphiQL page.
+pub fn page(page: Page) -> Response {
     let csp = [(header::CONTENT_SECURITY_POLICY, GRAPHIQL_CSP)];
-    (csp, Html(files::PAGE)).into_response()
+    let html = match page {
+        Page::Public => files::PAGE,
+        Page::Admin => ADMIN_PAGE.as_str(),
+    };
+    (csp, Html(html)).into_response()
 }
 
 /// `GET /graphql/assets/{name}`: a file of GraphiQL. Names carry their

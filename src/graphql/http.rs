@@ -10,7 +10,7 @@ use std::{
     sync::Arc,
 };
 
-use async_graphql::{Executor, Request, Response};
+use async_graphql::{Executor, ObjectType, Request, Response, SubscriptionType};
 use axum::{
     body::Bytes,
     extract::{ConnectInfo, RawQuery, State},
@@ -21,6 +21,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{
+    MutationRoot, QueryRoot, SubscriptionRoot,
     errors::{self, code, has_code},
     gateway::{Gateway, RequestId, never_ran},
     graphiql,
@@ -32,15 +33,27 @@ use crate::{accounts::Client, error::AppError};
 /// The header that carries a request's id, in and out.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// What the GraphQL routes need.
-#[derive(Clone)]
-pub struct GraphqlState {
-    pub gateway: Gateway,
-    pub graphiql: bool,
+/// What the GraphQL routes need: those of the public schema, or of the
+/// admin listener's.
+pub struct GraphqlState<Q = QueryRoot, M = MutationRoot, S = SubscriptionRoot> {
+    pub gateway: Gateway<Q, M, S>,
+    /// The GraphiQL page browsers get, if any.
+    pub graphiql: Option<graphiql::Page>,
     /// Whether a query over GET must carry a header that forces a CORS
     /// preflight (on in production).
     pub get_needs_preflight: bool,
     pub trusted_proxies: Arc<[IpAddr]>,
+}
+
+impl<Q, M, S> Clone for GraphqlState<Q, M, S> {
+    fn clone(&self) -> Self {
+        Self {
+            gateway: self.gateway.clone(),
+            graphiql: self.graphiql,
+            get_needs_preflight: self.get_needs_preflight,
+            trusted_proxies: self.trusted_proxies.clone(),
+        }
+    }
 }
 
 /// `value` as JSON, written into a buffer that holds a page of tasks from
@@ -59,12 +72,17 @@ fn json(value: &impl Serialize) -> Vec<u8> {
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
-pub async fn post(
-    State(state): State<GraphqlState>,
+pub async fn post<Q, M, S>(
+    State(state): State<GraphqlState<Q, M, S>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
-) -> axum::response::Response {
+) -> axum::response::Response
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
     if !is_json(&headers) {
         return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -102,15 +120,23 @@ struct Named {
     document_id: Option<String>,
 }
 
-pub async fn get(
-    State(state): State<GraphqlState>,
+pub async fn get<Q, M, S>(
+    State(state): State<GraphqlState<Q, M, S>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> axum::response::Response {
+) -> axum::response::Response
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
     let query = query.unwrap_or_default();
-    if state.graphiql && query.is_empty() && accepts(&headers, "text/html") {
-        return graphiql::page();
+    if let Some(page) = state.graphiql
+        && query.is_empty()
+        && accepts(&headers, "text/html")
+    {
+        return graphiql::page(page);
     }
     let request = match async_graphql::http::parse_query_string(&query) {
         Ok(request) => request,
@@ -162,12 +188,17 @@ pub async fn get(
     graphql_response(&headers, &response)
 }
 
-async fn execute(
-    state: &GraphqlState,
+async fn execute<Q, M, S>(
+    state: &GraphqlState<Q, M, S>,
     peer: SocketAddr,
     headers: &HeaderMap,
     request: Request,
-) -> axum::response::Response {
+) -> axum::response::Response
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
     if is_empty(&request) {
         return refuse(StatusCode::BAD_REQUEST, "the request has no query");
     }
@@ -187,8 +218,8 @@ fn is_empty(request: &Request) -> bool {
 
 /// `request` with what the transport knows of its caller: the bearer
 /// token, the client's address and the request's id.
-fn with_caller(
-    state: &GraphqlState,
+fn with_caller<Q, M, S>(
+    state: &GraphqlState<Q, M, S>,
     peer: SocketAddr,
     headers: &HeaderMap,
     request: Request,

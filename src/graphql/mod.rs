@@ -3,6 +3,7 @@
 //! through, the viewer guard, and the transports themselves.
 
 mod account;
+pub mod admin;
 mod comments;
 mod dates;
 pub mod errors;
@@ -23,6 +24,7 @@ mod scalars;
 mod second_factor;
 mod security;
 mod sessions;
+mod sign_in;
 mod sync;
 mod task;
 pub mod viewer;
@@ -49,6 +51,7 @@ pub struct QueryRoot(
 #[graphql(name = "Mutation")]
 pub struct MutationRoot(
     account::AccountMutation,
+    sign_in::SignInMutation,
     sessions::SessionMutation,
     second_factor::SecondFactorMutation,
     passkeys::PasskeyMutation,

@@ -10,8 +10,9 @@ use entity::passkey;
 use uuid::Uuid;
 
 use super::{
-    account::{AuthPayload, counted_login},
+    account::AuthPayload,
     scalars::DateTime,
+    sign_in::counted_login,
     viewer::{Viewer, client},
 };
 use crate::{accounts::Accounts, error::AppError};

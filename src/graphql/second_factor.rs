@@ -3,10 +3,7 @@
 
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 
-use super::{
-    account::{AuthPayload, counted_login},
-    viewer::{Viewer, client},
-};
+use super::viewer::{Viewer, client};
 use crate::accounts::{self, Accounts};
 
 /// What protects the viewer's account beyond the password.
@@ -35,16 +32,6 @@ pub struct TotpSetup {
 pub struct DisableTotpInput {
     #[graphql(secret)]
     pub password: String,
-    /// A current TOTP code, or a recovery code.
-    #[graphql(secret)]
-    pub code: String,
-}
-
-#[derive(InputObject)]
-pub struct CompleteLoginInput {
-    /// The `extensions.mfaToken` of the `MFA_REQUIRED` answer to `login`.
-    #[graphql(secret)]
-    pub mfa_token: String,
     /// A current TOTP code, or a recovery code.
     #[graphql(secret)]
     pub code: String,
@@ -124,20 +111,5 @@ impl SecondFactorMutation {
         Ok(accounts
             .regenerate_recovery_codes(&viewer.user, client(ctx), &code)
             .await?)
-    }
-
-    /// The second step of a login for an account with a second factor:
-    /// the `mfaToken` that `login` answered with, and a TOTP or recovery
-    /// code. Five wrong codes end the `mfaToken`.
-    async fn complete_login(
-        &self,
-        ctx: &Context<'_>,
-        input: CompleteLoginInput,
-    ) -> Result<AuthPayload> {
-        let accounts = ctx.data_unchecked::<Accounts>();
-        let signed_in = accounts
-            .complete_login(client(ctx), &input.mfa_token, &input.code)
-            .await;
-        counted_login(ctx, signed_in)
     }
 }

@@ -42,6 +42,13 @@ pub enum SecurityEventKind {
     RecoveryCodesRegenerated,
     PasskeyAdded,
     PasskeyRemoved,
+    AdminDisabled,
+    AdminEnabled,
+    AdminSessionsRevoked,
+    AdminPasswordResetSent,
+    AdminDeleted,
+    AdminGranted,
+    AdminRevoked,
 }
 
 /// A security-relevant change to the account, or an attempt at one. Never
@@ -71,11 +78,11 @@ pub struct SecurityEventConnection {
     pub page_info: Plain<PageInfo>,
 }
 
-fn cursor(id: Uuid) -> String {
+pub(super) fn cursor(id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(id.as_bytes())
 }
 
-fn position(cursor: &str) -> Result<Uuid, AppError> {
+pub(super) fn position(cursor: &str) -> Result<Uuid, AppError> {
     let invalid = || AppError::bad_input("after", "invalid cursor");
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     Uuid::from_slice(&bytes).map_err(|_| invalid())
@@ -95,41 +102,49 @@ impl SecurityQuery {
         after: Option<String>,
     ) -> Result<SecurityEventConnection> {
         let viewer = Viewer::require(ctx).await?;
-        let size = match first {
-            None => DEFAULT_PAGE,
-            Some(first) => u64::try_from(first)
-                .map_err(|_| AppError::bad_input("first", "first must not be negative"))?
-                .min(MAX_PAGE),
-        };
-        let after_id = after.as_deref().map(position).transpose()?;
         let accounts = ctx.data_unchecked::<Accounts>();
-        let mut events = accounts
-            .security_events(viewer.user.id, after_id, size + 1)
-            .await?;
-        let has_next_page = events.len() as u64 > size;
-        events.truncate(usize::try_from(size).unwrap_or(usize::MAX));
-        let page_info = PageInfo {
-            has_next_page,
-            has_previous_page: after.is_some(),
-            start: events.first().map(|event| Cursor::Text(cursor(event.id))),
-            end: events.last().map(|event| Cursor::Text(cursor(event.id))),
-        };
-        let edges = events
-            .into_iter()
-            .map(|event| SecurityEventEdge {
-                cursor: cursor(event.id),
-                node: SecurityEvent {
-                    id: ID(event.id.to_string()),
-                    kind: event.kind.into(),
-                    at: DateTime(event.at),
-                    ip: event.ip,
-                    user_agent: event.user_agent,
-                },
-            })
-            .collect();
-        Ok(SecurityEventConnection {
-            edges,
-            page_info: Plain(page_info),
-        })
+        events_of(accounts, viewer.user.id, first, after).await
     }
+}
+
+/// A page of `user`'s security events, newest first (Relay).
+pub(super) async fn events_of(
+    accounts: &Accounts,
+    user: Uuid,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<SecurityEventConnection> {
+    let size = match first {
+        None => DEFAULT_PAGE,
+        Some(first) => u64::try_from(first)
+            .map_err(|_| AppError::bad_input("first", "first must not be negative"))?
+            .min(MAX_PAGE),
+    };
+    let after_id = after.as_deref().map(position).transpose()?;
+    let mut events = accounts.security_events(user, after_id, size + 1).await?;
+    let has_next_page = events.len() as u64 > size;
+    events.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+    let page_info = PageInfo {
+        has_next_page,
+        has_previous_page: after.is_some(),
+        start: events.first().map(|event| Cursor::Text(cursor(event.id))),
+        end: events.last().map(|event| Cursor::Text(cursor(event.id))),
+    };
+    let edges = events
+        .into_iter()
+        .map(|event| SecurityEventEdge {
+            cursor: cursor(event.id),
+            node: SecurityEvent {
+                id: ID(event.id.to_string()),
+                kind: event.kind.into(),
+                at: DateTime(event.at),
+                ip: event.ip,
+                user_agent: event.user_agent,
+            },
+        })
+        .collect();
+    Ok(SecurityEventConnection {
+        edges,
+        page_info: Plain(page_info),
+    })
 }

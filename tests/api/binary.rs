@@ -67,6 +67,38 @@ fn schema_graphql_is_what_the_server_prints() {
     assert_eq!(printed, taskql::graphql::sdl());
 }
 
+#[test]
+fn admin_graphql_is_what_the_server_prints_and_shares_nothing_with_the_public_schema_but_signing_in()
+ {
+    let output = taskql().args(["schema", "--admin"]).output().expect("runs");
+    assert!(output.status.success());
+    let printed = String::from_utf8(output.stdout).expect("utf-8");
+    let checked_in = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/admin.graphql"))
+        .expect("admin.graphql exists");
+    assert!(
+        printed == checked_in,
+        "admin.graphql is out of date: regenerate it with `cargo run -- schema --admin > admin.graphql`"
+    );
+    let public = taskql::graphql::sdl();
+    for admin_only in [
+        "disableUser",
+        "enableUser",
+        "revokeUserSessions",
+        "sendPasswordReset",
+        "deleteUser",
+        "AdminUser",
+        "Stats",
+        "isAdmin",
+        "disabledReason",
+        "users(",
+    ] {
+        assert!(
+            !public.contains(admin_only),
+            "{admin_only} is in the public schema"
+        );
+    }
+}
+
 #[tokio::test]
 async fn migrate_applies_reports_and_rolls_back() {
     let database = TestDatabase::create().await;

@@ -88,6 +88,8 @@ pub struct TestApp {
     pub address: String,
     /// The metrics listener's, when `TASKQL_METRICS_LISTEN` is set.
     pub metrics_address: Option<String>,
+    /// The admin listener's, when `TASKQL_ADMIN_LISTEN` is set.
+    pub admin_address: Option<String>,
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
     pub database: Arc<TestDatabase>,
@@ -141,6 +143,9 @@ pub async fn spawn_app_on(database: Arc<TestDatabase>, vars: &[(&str, &str)]) ->
     let metrics_address = application
         .metrics_addr()
         .map(|address| format!("http://{address}"));
+    let admin_address = application
+        .admin_addr()
+        .map(|address| format!("http://{address}"));
     // The test's own connection, to look at what the server stored.
     let db = taskql::db::connect(&database.url).await.expect("connect");
     let shutdown = application.shutdown();
@@ -148,6 +153,7 @@ pub async fn spawn_app_on(database: Arc<TestDatabase>, vars: &[(&str, &str)]) ->
     TestApp {
         address,
         metrics_address,
+        admin_address,
         client: reqwest::Client::new(),
         db,
         database,

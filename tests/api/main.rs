@@ -4,6 +4,7 @@
 
 mod account_sessions;
 mod accounts;
+mod admin;
 mod authenticator;
 mod binary;
 mod brute_force;

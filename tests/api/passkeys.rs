@@ -47,7 +47,7 @@ impl TestApp {
     }
 
     /// Registers `authenticator` for the account of `token`.
-    async fn add_passkey(&self, token: &str, authenticator: &mut Authenticator) -> Value {
+    pub async fn add_passkey(&self, token: &str, authenticator: &mut Authenticator) -> Value {
         let (challenge, options) = self.start_registration(token).await;
         let added = self
             .finish_registration(token, &challenge, authenticator.register(&options))
@@ -78,7 +78,11 @@ impl TestApp {
     }
 
     /// Signs in with `authenticator` alone.
-    async fn passkey_login(&self, email: Option<&str>, authenticator: &mut Authenticator) -> Value {
+    pub async fn passkey_login(
+        &self,
+        email: Option<&str>,
+        authenticator: &mut Authenticator,
+    ) -> Value {
         let (challenge, options) = self.start_login(email).await;
         self.finish_login(&challenge, authenticator.assert(&options))
             .await

@@ -35,7 +35,7 @@ pub struct Enrolled {
 
 /// The current step, at least 5 s before it ends, so that the codes of it
 /// and of the steps either side stay good for the rest of a test step.
-async fn fresh_step() -> u64 {
+pub async fn fresh_step() -> u64 {
     loop {
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -98,7 +98,7 @@ impl TestApp {
 
     /// Logs in with `password`, then completes the login with `code`;
     /// returns the access token.
-    async fn sign_in_with(&self, email: &str, password: &str, code: &str) -> String {
+    pub async fn sign_in_with(&self, email: &str, password: &str, code: &str) -> String {
         let login = self.login(email, password).await;
         assert_error(&login, "MFA_REQUIRED");
         let mfa_token = login["errors"][0]["extensions"]["mfaToken"]

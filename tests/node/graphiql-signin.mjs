@@ -6,8 +6,13 @@
 // whose access tokens live seconds), a session outlives several tokens
 // without an error. The page's Content-Security-Policy holds throughout (no
 // error in the page, no request to another host). SCREENSHOT names a file
-// for a picture of the pane signed in.
+// for a picture of the pane signed in. With TASKQL_ADMIN_URL (the same
+// server's admin listener), TASKQL_BINARY and TASKQL_DATABASE_URL (to run
+// `taskql admin grant`), the admin listener's GraphiQL: an admin signs in
+// with a password and a code and reads the figures; an account that is not
+// an admin is told so and keeps no session (ADMIN_SCREENSHOT: a picture).
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
 
 import { check, fetchWithin, watchdog, within } from "./bounded.mjs";
@@ -17,6 +22,7 @@ watchdog(600_000);
 
 const base = process.env.TASKQL_URL ?? "http://127.0.0.1:8000";
 const shortLived = process.env.TASKQL_SHORT_TTL_URL;
+const adminUrl = process.env.TASKQL_ADMIN_URL;
 const password = "a passphrase nobody guesses";
 
 async function graphql(url, query, variables, token) {
@@ -193,6 +199,44 @@ try {
     clean(watched, base.replace("127.0.0.1", "localhost"));
     await watched.context.close();
   });
+
+  if (adminUrl) {
+    await check("the admin listener's GraphiQL signs an admin in with a code; a non-admin is told so", async () => {
+      const { email, token } = await account(base, "pane-admin");
+      const { startTotpSetup } = await graphql(base, "mutation { startTotpSetup { secret } }", {}, token);
+      await graphql(base, "mutation($c: String!) { confirmTotpSetup(code: $c) }",
+        { c: totp(startTotpSetup.secret, Date.now() - 30_000) }, token);
+      execFileSync(process.env.TASKQL_BINARY, ["admin", "grant", email], {
+        env: { TASKQL_DATABASE_URL: process.env.TASKQL_DATABASE_URL, TASKQL_LOG: "warn" },
+      });
+      const watched = await open(adminUrl);
+      const { page } = watched;
+      assert.equal(await page.getByRole("button", { name: "Sign up" }).count(), 0, "no sign-up here");
+      await fill(page, email, password);
+      await page.getByRole("button", { name: "Sign in", exact: true }).click();
+      const code = page.locator('.taskql-signin input[name="code"]');
+      await code.waitFor({ timeout: 30_000 });
+      await code.fill(totp(startTotpSetup.secret));
+      await page.getByRole("button", { name: "Continue" }).click();
+      await signedIn(page, email);
+      await run(page, "query Figures { stats { users signupsLast7Days } }", "Figures");
+      await page.locator(".graphiql-response").getByText("signupsLast7Days").waitFor({ timeout: 30_000 });
+      const response = await page.locator(".graphiql-response").innerText();
+      assert.ok(!response.includes("FORBIDDEN"), response);
+      if (process.env.ADMIN_SCREENSHOT) await page.screenshot({ path: process.env.ADMIN_SCREENSHOT });
+      clean(watched, adminUrl);
+      await watched.context.close();
+
+      const other = await account(base, "pane-not-admin");
+      const refused = await open(adminUrl);
+      await fill(refused.page, other.email, password);
+      await refused.page.getByRole("button", { name: "Sign in", exact: true }).click();
+      await refused.page.locator(".taskql-signin [role=alert]").getByText("not an admin").waitFor({ timeout: 30_000 });
+      assert.equal(await refused.page.evaluate(() => sessionStorage.getItem("taskql.session")), null);
+      clean(refused, adminUrl);
+      await refused.context.close();
+    });
+  }
 
   if (shortLived) {
     await check("a session, and a subscription, outlive short-lived access tokens without an error", async () => {

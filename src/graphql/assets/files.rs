@@ -20,9 +20,9 @@ pub const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("graphiql-6QOTHLM6.css"),
     ),
     (
-        "graphiql-IGY3WE5I.js",
+        "graphiql-YO4KNTUW.js",
         "text/javascript; charset=utf-8",
-        include_bytes!("graphiql-IGY3WE5I.js"),
+        include_bytes!("graphiql-YO4KNTUW.js"),
     ),
     (
         "graphql.worker-REGDS4DG.js",
