@@ -261,6 +261,33 @@ impl Application {
                 }
             }
         }));
+        if !accounts.identity_providers().is_empty() {
+            // Discovery at once, then every 30 s for a provider still
+            // missing (a sign-in that needs one tries too).
+            let discovering = accounts.clone();
+            let stop = workers.clone();
+            tracker.spawn(async move {
+                tokio::select! {
+                    () = stop.cancelled() => {}
+                    () = discovering.discover_providers() => {}
+                }
+            });
+            tracker.spawn(every(
+                crate::auth::oidc::RETRY,
+                workers.clone(),
+                "identity provider discovery",
+                {
+                    let accounts = accounts.clone();
+                    move || {
+                        let accounts = accounts.clone();
+                        async move {
+                            accounts.discover_providers().await;
+                            Ok::<(), std::convert::Infallible>(())
+                        }
+                    }
+                },
+            ));
+        }
         tracker.spawn(sender::run(
             outbox,
             mailer,
@@ -396,6 +423,7 @@ impl Services {
                 verification_ttl: config.mail.verification_ttl,
                 verification_link: config.mail.verification_link.clone(),
                 passkeys: config.passkeys.clone(),
+                oidc: config.oidc.clone(),
             },
         );
         let reads = SqliteReads::open(config.database.url.expose())?;

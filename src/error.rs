@@ -57,6 +57,19 @@ pub enum AppError {
     /// says which is missing.
     #[error("{0}")]
     AdminRequired(&'static str),
+    /// A provider vouched for an email that an account already has, and no
+    /// identity of that provider is linked to it.
+    #[error(
+        "an account has this email: sign in with its password, then link this provider from the account"
+    )]
+    AccountExists,
+    /// An identity provider cannot be reached for the moment.
+    #[error("the identity provider cannot be reached for the moment; retry shortly")]
+    ProviderUnavailable,
+    /// A provider's answer failed a check; the reason is ours, never the
+    /// provider's text.
+    #[error("the identity provider's answer was refused: {0}")]
+    ExternalRefused(&'static str),
     /// The credentials checked out, but the account is disabled.
     #[error("this account is disabled; contact the people who run this service")]
     AccountDisabled,
@@ -123,6 +136,19 @@ impl AppError {
 
     pub fn internal(source: impl Into<Source>) -> Self {
         Self::Internal(source.into())
+    }
+}
+
+impl From<crate::auth::oidc::OidcError> for AppError {
+    fn from(error: crate::auth::oidc::OidcError) -> Self {
+        use crate::auth::oidc::OidcError;
+        match error {
+            OidcError::UnknownProvider => {
+                Self::bad_input("provider", "no identity provider has this id")
+            }
+            OidcError::Unavailable => Self::ProviderUnavailable,
+            OidcError::Refused(reason) => Self::ExternalRefused(reason),
+        }
     }
 }
 

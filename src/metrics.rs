@@ -67,6 +67,12 @@ struct Outcome {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderOutcome {
+    provider: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct State {
     state: &'static str,
 }
@@ -87,6 +93,7 @@ struct Inner {
     operations: Family<OperationLabels, Counter>,
     operation_seconds: DurationFamily,
     logins: Family<Outcome, Counter>,
+    external_logins: Family<ProviderOutcome, Counter>,
     hash_queue_depth: Gauge,
     hash_seconds: Histogram,
     websocket_connections: Gauge,
@@ -148,6 +155,12 @@ impl Metrics {
         );
         let logins = Family::default();
         registry.register("logins", "Login attempts, by outcome", logins.clone());
+        let external_logins = Family::default();
+        registry.register(
+            "external_logins",
+            "Sign-ins with an identity provider, by provider and outcome",
+            external_logins.clone(),
+        );
         let hash_queue_depth = Gauge::default();
         registry.register(
             "password_hash_queue_depth",
@@ -242,6 +255,7 @@ impl Metrics {
                 operations,
                 operation_seconds,
                 logins,
+                external_logins,
                 hash_queue_depth,
                 hash_seconds,
                 websocket_connections,
@@ -326,6 +340,18 @@ impl Metrics {
         let kept = Arc::new(name.to_owned());
         names.insert(name.to_owned(), Arc::clone(&kept));
         kept
+    }
+
+    /// A sign-in with the identity provider `provider` that ended with
+    /// `outcome` (`ok` or an error code).
+    pub fn external_login(&self, provider: &str, outcome: &'static str) {
+        self.inner
+            .external_logins
+            .get_or_create(&ProviderOutcome {
+                provider: provider.to_owned(),
+                outcome,
+            })
+            .inc();
     }
 
     /// A login that ended with `outcome` (`ok` or an error code).

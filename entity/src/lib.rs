@@ -7,6 +7,8 @@ pub mod calendar_feed;
 pub mod comment;
 pub mod completion;
 pub mod email_token;
+pub mod external_login;
+pub mod identity;
 pub mod label;
 pub mod list_invitation;
 pub mod list_member;

@@ -18,6 +18,7 @@ mod m20261204_000012_task_structure;
 mod m20261205_000013_dates;
 mod m20261206_000014_sync;
 mod m20261207_000015_administration;
+mod m20261208_000016_identities;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000013_dates::Migration),
             Box::new(m20261206_000014_sync::Migration),
             Box::new(m20261207_000015_administration::Migration),
+            Box::new(m20261208_000016_identities::Migration),
         ]
     }
 }

@@ -68,6 +68,10 @@ pub enum SecurityEventKind {
     RecoveryCodesRegenerated,
     PasskeyAdded,
     PasskeyRemoved,
+    /// An identity provider's sign-in was linked to the account, or
+    /// unlinked.
+    IdentityLinked,
+    IdentityUnlinked,
     /// The people who run the service disabled the account.
     AdminDisabled,
     AdminEnabled,
@@ -100,6 +104,8 @@ impl StoredByName for SecurityEventKind {
         (Self::RecoveryCodesRegenerated, "recovery_codes_regenerated"),
         (Self::PasskeyAdded, "passkey_added"),
         (Self::PasskeyRemoved, "passkey_removed"),
+        (Self::IdentityLinked, "identity_linked"),
+        (Self::IdentityUnlinked, "identity_unlinked"),
         (Self::AdminDisabled, "admin_disabled"),
         (Self::AdminEnabled, "admin_enabled"),
         (Self::AdminSessionsRevoked, "admin_sessions_revoked"),
@@ -357,6 +363,8 @@ mod tests {
             K::RecoveryCodesRegenerated,
             K::PasskeyAdded,
             K::PasskeyRemoved,
+            K::IdentityLinked,
+            K::IdentityUnlinked,
             K::AdminDisabled,
             K::AdminEnabled,
             K::AdminSessionsRevoked,
@@ -384,6 +392,8 @@ mod tests {
             K::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             K::PasskeyAdded => "passkey_added",
             K::PasskeyRemoved => "passkey_removed",
+            K::IdentityLinked => "identity_linked",
+            K::IdentityUnlinked => "identity_unlinked",
             K::AdminDisabled => "admin_disabled",
             K::AdminEnabled => "admin_enabled",
             K::AdminSessionsRevoked => "admin_sessions_revoked",

@@ -42,6 +42,17 @@ impl Compose for Accounts {
                 "One of the recovery codes of your taskql account was used to sign in or to \
                  confirm a change; it works no more.",
             ),
+            Kind::IdentityLinked => (
+                "A sign-in was linked to your taskql account",
+                "A sign-in with an identity provider was linked to your taskql account: it \
+                 now signs you in too. If this was not you, sign in, unlink it and change \
+                 your password.",
+            ),
+            Kind::IdentityUnlinked => (
+                "A sign-in was unlinked from your taskql account",
+                "A sign-in with an identity provider was unlinked from your taskql account: \
+                 it signs you in no more.",
+            ),
             // The lists and tasks services compose these (see `app`).
             Kind::Invitation | Kind::ReminderDue | Kind::Reminder => return Ok(None),
             Kind::RefreshTokenReused => (

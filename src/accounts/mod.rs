@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod audit;
 mod email;
+pub mod identities;
 mod mail;
 mod passkeys;
 mod reset;
@@ -34,10 +35,13 @@ use crate::{
     auth::{
         Claimed, Email, Password, PasswordHasher, TokenKeys, Verification,
         counter::{self, Scope},
+        oidc::Providers,
         refresh,
         sealed::DataKey,
     },
-    config::{AccountPolicy, LimitSettings, LinkTemplate, PasskeySettings, RateLimit},
+    config::{
+        AccountPolicy, LimitSettings, LinkTemplate, OidcSettings, PasskeySettings, RateLimit,
+    },
     db,
     db::write::Writer,
     error::{AppError, AppResult},
@@ -66,6 +70,8 @@ pub struct AccountSettings {
     pub verification_link: Option<LinkTemplate>,
     /// The relying party passkeys are made for.
     pub passkeys: PasskeySettings,
+    /// The identity providers people may sign in with.
+    pub oidc: OidcSettings,
 }
 
 /// Everything account operations need; cheap to clone.
@@ -85,6 +91,8 @@ struct Inner {
     data_key: DataKey,
     events: Events,
     outbox: Outbox,
+    /// The identity providers, discovered.
+    providers: Providers,
     settings: AccountSettings,
 }
 
@@ -112,6 +120,7 @@ impl Accounts {
                 data_key: keys.data,
                 events,
                 outbox,
+                providers: Providers::new(settings.oidc.providers.clone()),
                 settings,
             }),
         }
@@ -210,6 +219,13 @@ impl Accounts {
         new: &str,
         code: Option<&str>,
     ) -> AppResult<()> {
+        if !identities::has_password(user) {
+            return Err(AppError::bad_input(
+                "currentPassword",
+                "this account has no password (it signs in with an identity provider): \
+                 set one with the link of a reset mail (requestPasswordReset)",
+            ));
+        }
         let current = Password::parse_given(current, "currentPassword")?;
         let min_length = self.inner.settings.password_min_length;
         let new = Password::parse_new(new, "newPassword", min_length)?;
@@ -240,12 +256,23 @@ impl Accounts {
         &self,
         user: &user::Model,
         client: &Client,
-        password: &str,
+        password: Option<&str>,
         code: Option<&str>,
+        session: Option<Uuid>,
     ) -> AppResult<()> {
-        let password = Password::parse_given(password, "password")?;
-        let user = self.check_password(user.clone(), &password).await?;
-        self.second_factor(&user, client, code).await?;
+        // Without a password (an account of an identity provider): its
+        // second factor, or else a sign-in of the last ten minutes.
+        if !identities::has_password(user)
+            && !self.has_totp(user.id).await?
+            && !self.freshly_signed_in(session).await?
+        {
+            return Err(AppError::bad_input(
+                "password",
+                "this account has no password: sign in again with your identity provider, \
+                 then delete it within ten minutes",
+            ));
+        }
+        self.confirm(user, client, password, code).await?;
         self.remove(user.id).await?;
         tracing::info!("account deleted");
         Ok(())
@@ -330,6 +357,11 @@ impl Accounts {
         password: &Password,
     ) -> AppResult<user::Model> {
         let hasher = &self.inner.hasher;
+        if !identities::has_password(&user) {
+            // As long as a real check, so that it tells nothing.
+            hasher.verify_dummy(password).await?;
+            return Err(AppError::InvalidCredentials);
+        }
         match hasher.verify(password, &user.password_hash).await? {
             Verification::Invalid => Err(AppError::InvalidCredentials),
             Verification::Valid {
@@ -381,6 +413,7 @@ impl Accounts {
         sessions::sweep(db).await?;
         second_factor::sweep(db).await?;
         passkeys::sweep(db).await?;
+        self.sweep_external_logins().await?;
         audit::sweep(db, self.inner.settings.policy.security_event_retention).await?;
         self.inner.outbox.sweep().await?;
         Ok(())

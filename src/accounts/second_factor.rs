@@ -334,7 +334,7 @@ impl Accounts {
     }
 
     /// Whether TOTP is on for `user` (the secret is not opened).
-    async fn has_totp(&self, user: Uuid) -> AppResult<bool> {
+    pub(super) async fn has_totp(&self, user: Uuid) -> AppResult<bool> {
         let confirmed = TotpSecrets::find_by_id(user)
             .filter(totp_secret::Column::ConfirmedAt.is_not_null())
             .count(self.db())

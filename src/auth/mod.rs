@@ -4,6 +4,7 @@
 
 pub mod counter;
 pub mod credentials;
+pub mod oidc;
 pub mod password;
 pub mod random;
 pub mod refresh;

@@ -17,7 +17,8 @@ use serde::{
 
 pub use sections::{
     AccountPolicy, DatabaseSettings, HttpSettings, LimitSettings, LogSettings, MailSettings,
-    PasskeySettings, PasswordSettings, SyncSettings, TokenSettings, TraceSettings,
+    OIDC_PROVIDER_FIELDS, OidcSettings, PasskeySettings, PasswordSettings, SyncSettings,
+    TokenSettings, TraceSettings,
 };
 pub use values::{
     DocumentManifest, Environment, LinkTemplate, LogFilter, LogFormat, Origin, OtlpEndpoint,
@@ -47,6 +48,7 @@ pub struct Config {
     pub log: LogSettings,
     pub traces: TraceSettings,
     pub passkeys: PasskeySettings,
+    pub oidc: OidcSettings,
 }
 
 /// A configuration problem, worded for the person starting the server.
@@ -131,6 +133,10 @@ impl Config {
             log: sections.read()?,
             traces: sections.read()?,
             passkeys: sections.read::<sections::PasskeyVariables>()?.parse()?,
+            oidc: {
+                let variables = sections.read::<sections::OidcVariables>()?;
+                variables.parse(|field| sections.value(field))?
+            },
         };
         if config.tokens.secret.is_none() && config.is_production() {
             return Err(ConfigError::new(
@@ -185,6 +191,15 @@ impl Sections {
             figment,
             read: Vec::new(),
         }
+    }
+
+    /// The text of one variable that no section declares (a provider's,
+    /// named after it), if set.
+    fn value(&self, field: &str) -> Option<String> {
+        self.figment
+            .find_value(field)
+            .ok()
+            .and_then(|value| value.into_string())
     }
 
     /// One section; a bad value names its variable.
@@ -477,6 +492,67 @@ mod tests {
     }
 
     #[test]
+    fn identity_providers_are_read_by_their_names_and_a_missing_value_is_named() {
+        let base = [
+            ("TASKQL_OIDC_PROVIDERS", "acme,Google"),
+            (
+                "TASKQL_OIDC_ACME_ISSUER",
+                "https://id.acme.example/realms/staff",
+            ),
+            ("TASKQL_OIDC_ACME_CLIENT_ID", "taskql"),
+            ("TASKQL_OIDC_ACME_CLIENT_SECRET", "acme-client-secret"),
+            ("TASKQL_OIDC_GOOGLE_ISSUER", "https://accounts.google.com"),
+            (
+                "TASKQL_OIDC_GOOGLE_CLIENT_ID",
+                "123.apps.googleusercontent.com",
+            ),
+            ("TASKQL_OIDC_GOOGLE_CLIENT_SECRET", "google-client-secret"),
+            ("TASKQL_OIDC_GOOGLE_DISPLAY_NAME", "Google"),
+            (
+                "TASKQL_OIDC_REDIRECT_URIS",
+                "https://app.example.com/callback",
+            ),
+        ];
+        let config = load(&base).expect("valid");
+        let providers: Vec<(&str, &str)> = config
+            .oidc
+            .providers
+            .iter()
+            .map(|provider| (provider.id.as_str(), provider.display_name.as_str()))
+            .collect();
+        assert_eq!(providers, [("acme", "acme"), ("Google", "Google")]);
+        assert_eq!(
+            config.oidc.redirect_uris,
+            ["https://app.example.com/callback"]
+        );
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("client-secret"), "{printed}");
+        let without = |name: &str| {
+            let vars: Vec<(&str, &str)> =
+                base.iter().copied().filter(|(n, _)| *n != name).collect();
+            load(&vars).expect_err(name).variable
+        };
+        assert_eq!(
+            without("TASKQL_OIDC_ACME_ISSUER"),
+            "TASKQL_OIDC_ACME_ISSUER"
+        );
+        assert_eq!(
+            without("TASKQL_OIDC_GOOGLE_CLIENT_SECRET"),
+            "TASKQL_OIDC_GOOGLE_CLIENT_SECRET"
+        );
+        assert_eq!(
+            without("TASKQL_OIDC_REDIRECT_URIS"),
+            "TASKQL_OIDC_REDIRECT_URIS"
+        );
+        let mut bad = base.to_vec();
+        bad[1] = ("TASKQL_OIDC_ACME_ISSUER", "not a url");
+        assert_eq!(
+            load(&bad).expect_err("bad").variable,
+            "TASKQL_OIDC_ACME_ISSUER"
+        );
+    }
+
+    #[test]
     fn env_example_is_valid_and_lists_exactly_the_variables_read() {
         let example = include_str!("../../.env.example");
         let listed: Vec<(&str, &str)> = example
@@ -497,9 +573,17 @@ mod tests {
                 ".env.example lacks {variable}"
             );
         }
+        // A provider's own variables, named after it.
+        let of_a_provider = |name: &str| {
+            name.strip_prefix("TASKQL_OIDC_").is_some_and(|rest| {
+                OIDC_PROVIDER_FIELDS
+                    .iter()
+                    .any(|field| rest.to_ascii_lowercase().ends_with(&format!("_{field}")))
+            })
+        };
         for (name, _) in &listed {
             assert!(
-                read.iter().any(|variable| variable == name),
+                of_a_provider(name) || read.iter().any(|variable| variable == name),
                 ".env.example lists {name}, which nothing reads"
             );
         }

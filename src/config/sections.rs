@@ -424,3 +424,94 @@ impl PasskeyVariables {
         })
     }
 }
+
+/// Sign-in with OpenID Connect providers: `TASKQL_OIDC_PROVIDERS` names
+/// them, each is read from `TASKQL_OIDC_<NAME>_*` ([`OIDC_PROVIDER_FIELDS`]).
+#[derive(Clone, Debug, Default)]
+pub struct OidcSettings {
+    pub providers: Vec<crate::auth::oidc::ProviderSettings>,
+    /// The app's pages a provider may answer to; a redirect URI must be one
+    /// of them exactly.
+    pub redirect_uris: Vec<String>,
+}
+
+/// What each provider is read from, after `oidc_<name>_`.
+pub const OIDC_PROVIDER_FIELDS: [&str; 4] =
+    ["issuer", "client_id", "client_secret", "display_name"];
+
+/// The variables of the providers, as written.
+#[serde_as]
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct OidcVariables {
+    /// The providers' ids, comma-separated.
+    #[serde_as(as = "CommaList<DisplayFromStr>")]
+    oidc_providers: Vec<String>,
+    /// The app's pages that may receive a provider's answer.
+    #[serde_as(as = "CommaList<DisplayFromStr>")]
+    oidc_redirect_uris: Vec<openidconnect::url::Url>,
+}
+
+impl OidcVariables {
+    /// Each provider from its own variables, read by `value`.
+    pub(super) fn parse(
+        self,
+        value: impl Fn(&str) -> Option<String>,
+    ) -> Result<OidcSettings, ConfigError> {
+        let mut providers = Vec::with_capacity(self.oidc_providers.len());
+        for id in &self.oidc_providers {
+            let name = id.to_ascii_lowercase();
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(ConfigError::new(
+                    "oidc_providers",
+                    format!("{id:?} is no provider name: letters, digits and _ only"),
+                ));
+            }
+            if providers
+                .iter()
+                .any(|known: &crate::auth::oidc::ProviderSettings| known.id == *id)
+            {
+                return Err(ConfigError::new(
+                    "oidc_providers",
+                    format!("{id} is named twice"),
+                ));
+            }
+            let field = |suffix: &str| format!("oidc_{name}_{suffix}");
+            let required = |suffix: &str| {
+                value(&field(suffix))
+                    .filter(|text| !text.trim().is_empty())
+                    .ok_or_else(|| {
+                        ConfigError::new(&field(suffix), "must be set for this provider")
+                    })
+            };
+            let issuer_text = required("issuer")?;
+            let issuer = openidconnect::IssuerUrl::new(issuer_text.trim().to_owned())
+                .ok()
+                .filter(|url| matches!(url.url().scheme(), "https" | "http"))
+                .ok_or_else(|| ConfigError::new(&field("issuer"), "must be an https:// URL"))?;
+            providers.push(crate::auth::oidc::ProviderSettings {
+                id: id.clone(),
+                display_name: value(&field("display_name"))
+                    .filter(|text| !text.trim().is_empty())
+                    .unwrap_or_else(|| id.clone()),
+                issuer,
+                client_id: required("client_id")?,
+                client_secret: Secret::new(required("client_secret")?),
+            });
+        }
+        if !providers.is_empty() && self.oidc_redirect_uris.is_empty() {
+            return Err(ConfigError::new(
+                "oidc_redirect_uris",
+                "must name the app's pages a provider answers to",
+            ));
+        }
+        Ok(OidcSettings {
+            providers,
+            redirect_uris: self
+                .oidc_redirect_uris
+                .iter()
+                .map(|url| url.as_str().to_owned())
+                .collect(),
+        })
+    }
+}

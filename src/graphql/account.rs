@@ -181,17 +181,26 @@ impl AccountMutation {
     }
 
     /// Deletes the viewer's account with its tasks and sessions. An account
-    /// with a second factor needs a current `code` too.
+    /// with a second factor needs a current `code` too. An account without
+    /// a password (made by an identity provider's sign-in) leaves
+    /// `password` out and needs its `code`, or, without a second factor, a
+    /// sign-in of the last ten minutes.
     async fn delete_account(
         &self,
         ctx: &Context<'_>,
-        #[graphql(secret)] password: String,
+        #[graphql(secret)] password: Option<String>,
         #[graphql(secret)] code: Option<String>,
     ) -> Result<bool> {
         let viewer = Viewer::require(ctx).await?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .delete_account(&viewer.user, client(ctx), &password, code.as_deref())
+            .delete_account(
+                &viewer.user,
+                client(ctx),
+                password.as_deref(),
+                code.as_deref(),
+                viewer.claimed.session,
+            )
             .await?;
         Ok(true)
     }

@@ -34,10 +34,11 @@ pub mod code {
     pub const SYNC_CURSOR_EXPIRED: &str = "SYNC_CURSOR_EXPIRED";
     pub const CONFLICT: &str = "CONFLICT";
     pub const ACCOUNT_DISABLED: &str = "ACCOUNT_DISABLED";
+    pub const ACCOUNT_EXISTS: &str = "ACCOUNT_EXISTS";
 }
 
 /// Every code, for readers that need it as a `&'static str`.
-const CODES: [&str; 15] = [
+const CODES: [&str; 16] = [
     code::UNAUTHENTICATED,
     code::BAD_USER_INPUT,
     code::EMAIL_TAKEN,
@@ -53,6 +54,7 @@ const CODES: [&str; 15] = [
     code::SYNC_CURSOR_EXPIRED,
     code::CONFLICT,
     code::ACCOUNT_DISABLED,
+    code::ACCOUNT_EXISTS,
 ];
 
 /// The code [`give_code`] gave `error`.
@@ -72,6 +74,9 @@ pub fn code_of(error: &AppError) -> &'static str {
         AppError::NotFound => code::NOT_FOUND,
         AppError::Forbidden | AppError::AdminRequired(_) => code::FORBIDDEN,
         AppError::AccountDisabled => code::ACCOUNT_DISABLED,
+        AppError::AccountExists => code::ACCOUNT_EXISTS,
+        AppError::ProviderUnavailable => code::SERVICE_UNAVAILABLE,
+        AppError::ExternalRefused(_) => code::INVALID_CREDENTIALS,
         AppError::PasskeyRefused(_) => code::INVALID_CREDENTIALS,
         AppError::RateLimited | AppError::FellBehind => code::RATE_LIMITED,
         AppError::PersistedQueryNotFound | AppError::UntrustedDocument => {
@@ -236,6 +241,9 @@ mod tests {
             },
             AppError::AdminRequired("an admin"),
             AppError::AccountDisabled,
+            AppError::AccountExists,
+            AppError::ProviderUnavailable,
+            AppError::ExternalRefused("a reason"),
             AppError::Unavailable("down".into()),
             AppError::internal("broken"),
         ];
@@ -260,6 +268,9 @@ mod tests {
                 | AppError::Conflict { .. }
                 | AppError::AdminRequired(_)
                 | AppError::AccountDisabled
+                | AppError::AccountExists
+                | AppError::ProviderUnavailable
+                | AppError::ExternalRefused(_)
                 | AppError::Unavailable(_)
                 | AppError::Internal(_) => {}
             }

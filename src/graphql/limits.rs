@@ -38,7 +38,7 @@ pub const MAX_FRAGMENT_NESTING: usize = 8;
 pub const MAX_RECURSION: usize = 32;
 /// Mutations that check a password or a token: aliases must not let one
 /// request make many guesses.
-pub const AUTH_MUTATIONS: [&str; 23] = [
+pub const AUTH_MUTATIONS: [&str; 28] = [
     "signup",
     "login",
     "refreshToken",
@@ -62,6 +62,11 @@ pub const AUTH_MUTATIONS: [&str; 23] = [
     "startPasskeyLogin",
     "finishPasskeyLogin",
     "acceptInvitation",
+    "startExternalLogin",
+    "finishExternalLogin",
+    "startIdentityLink",
+    "finishIdentityLink",
+    "unlinkIdentity",
 ];
 
 /// What a selection set costs, relative to where it stands.

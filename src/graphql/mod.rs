@@ -11,6 +11,7 @@ mod events;
 pub mod gateway;
 pub mod graphiql;
 pub mod http;
+mod identities;
 mod labels;
 pub mod limits;
 mod lists;
@@ -41,6 +42,7 @@ pub struct QueryRoot(
     sessions::SessionQuery,
     security::SecurityQuery,
     second_factor::SecondFactorQuery,
+    identities::IdentityQuery,
     lists::ListQuery,
     task::TaskQuery,
     dates::DateQuery,
@@ -55,6 +57,7 @@ pub struct MutationRoot(
     sessions::SessionMutation,
     second_factor::SecondFactorMutation,
     passkeys::PasskeyMutation,
+    identities::IdentityMutation,
     lists::ListMutation,
     task::TaskMutation,
     labels::LabelMutation,

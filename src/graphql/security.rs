@@ -42,6 +42,8 @@ pub enum SecurityEventKind {
     RecoveryCodesRegenerated,
     PasskeyAdded,
     PasskeyRemoved,
+    IdentityLinked,
+    IdentityUnlinked,
     AdminDisabled,
     AdminEnabled,
     AdminSessionsRevoked,

@@ -62,6 +62,10 @@ pub enum Kind {
     ReminderDue,
     /// A task's reminder, to its assignee (or its creator).
     Reminder,
+    /// An identity provider's sign-in was linked to the account.
+    IdentityLinked,
+    /// One was unlinked.
+    IdentityUnlinked,
 }
 
 impl StoredByName for Kind {
@@ -78,6 +82,8 @@ impl StoredByName for Kind {
         (Self::Invitation, "invitation"),
         (Self::ReminderDue, "reminder_due"),
         (Self::Reminder, "reminder"),
+        (Self::IdentityLinked, "identity_linked"),
+        (Self::IdentityUnlinked, "identity_unlinked"),
     ];
 }
 
@@ -378,6 +384,8 @@ mod tests {
             Kind::Invitation,
             Kind::ReminderDue,
             Kind::Reminder,
+            Kind::IdentityLinked,
+            Kind::IdentityUnlinked,
         ];
         db::assert_stored_names(&every, |kind| match kind {
             Kind::PasswordReset => "password_reset",
@@ -392,6 +400,8 @@ mod tests {
             Kind::Invitation => "invitation",
             Kind::ReminderDue => "reminder_due",
             Kind::Reminder => "reminder",
+            Kind::IdentityLinked => "identity_linked",
+            Kind::IdentityUnlinked => "identity_unlinked",
         });
     }
 

@@ -14,6 +14,7 @@ mod http;
 mod import;
 mod limits;
 mod metrics;
+mod oidc;
 mod paging;
 mod passkeys;
 mod persisted;
