@@ -102,6 +102,52 @@ export async function signIn(email, password) {
   return {};
 }
 
+/** The identity providers this server signs people in with. */
+export async function providers() {
+  return data(await call("{ identityProviders { id displayName } }", {})).identityProviders;
+}
+
+const EXTERNAL = "taskql.external";
+const FINISH_EXTERNAL = `mutation($i: FinishExternalLoginInput!) { finishExternalLogin(input: $i) { ${TOKENS} } }`;
+
+/**
+ * Sends the browser to `provider` to sign in; it comes back to this page
+ * (which must be one of the server's TASKQL_OIDC_REDIRECT_URIS) with the
+ * answer, for `finishFromProvider`.
+ */
+export async function signInWith(provider) {
+  const redirectUri = `${location.origin}${location.pathname}`;
+  const { startExternalLogin } = data(await call(
+    "mutation($i: StartExternalLoginInput!) { startExternalLogin(input: $i) { authorizationUrl state } }",
+    { i: { provider, redirectUri } },
+  ));
+  sessionStorage.setItem(EXTERNAL, startExternalLogin.state);
+  location.assign(startExternalLogin.authorizationUrl);
+}
+
+/**
+ * On the page a provider sent the browser back to: finishes that sign-in
+ * (`{ mfaToken }` when the account asks for its second step). Null when
+ * the page was not opened by a provider.
+ */
+export async function finishFromProvider() {
+  const params = new URLSearchParams(location.search);
+  const state = params.get("state");
+  if (!state || (!params.has("code") && !params.has("error"))) return null;
+  history.replaceState(null, "", location.pathname);
+  const started = sessionStorage.getItem(EXTERNAL);
+  sessionStorage.removeItem(EXTERNAL);
+  if (state !== started) throw new Error("this answer is not for a sign-in started in this tab");
+  if (params.has("error")) throw new Error("the provider did not sign you in");
+  const answer = await call(FINISH_EXTERNAL, {
+    i: { state, code: params.get("code"), iss: params.get("iss") },
+  });
+  const [error] = answer.errors ?? [];
+  if (error?.extensions?.code === "MFA_REQUIRED") return { mfaToken: error.extensions.mfaToken };
+  await adopt(data(answer).finishExternalLogin);
+  return {};
+}
+
 export async function signUp(email, password) {
   data(await call("mutation($i: SignupInput!) { signup(input: $i) { id } }", { i: { email, password } }));
   return signIn(email, password);

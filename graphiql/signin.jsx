@@ -1,9 +1,10 @@
 // The sign-in pane: sign up, sign in with a password (and the second step
 // when the account asks for it) or a passkey, see who is signed in and
-// until when, sign out. On the admin listener: sign in with a password
-// and a code only. Every request GraphiQL sends then carries the
+// until when, sign out; sign in with an identity provider (the browser
+// goes there and comes back to this page). On the admin listener: sign in
+// with a password and a code only. Every request GraphiQL sends then carries the
 // session's token (see session.js and the fetcher in app.jsx).
-import { useState, useSyncExternalStore } from "react";
+import { useEffect, useState, useSyncExternalStore } from "react";
 
 import * as auth from "./session.js";
 
@@ -65,6 +66,14 @@ function SignInForm() {
   const [code, setCode] = useState("");
   const [problem, setProblem] = useState("");
   const [busy, setBusy] = useState(false);
+  const [providers, setProviders] = useState([]);
+
+  // Back from an identity provider: finish its sign-in. Then list them.
+  useEffect(() => {
+    if (auth.ADMIN) return;
+    attempt(() => auth.finishFromProvider());
+    auth.providers().then(setProviders, () => setProviders([]));
+  }, []);
 
   async function attempt(work) {
     setBusy(true);
@@ -119,6 +128,12 @@ function SignInForm() {
         <button type="submit" className="graphiql-button" disabled={busy}>Sign in</button>
         {!auth.ADMIN && (
           <>
+            {providers.map((provider) => (
+              <button key={provider.id} type="button" className="graphiql-button" disabled={busy}
+                onClick={() => attempt(() => auth.signInWith(provider.id))}>
+                Sign in with {provider.displayName}
+              </button>
+            ))}
             <button type="button" className="graphiql-button" disabled={busy}
               onClick={() => attempt(() => auth.signUp(email.trim(), password))}>
               Sign up

@@ -133,7 +133,7 @@ where
 {
     let query = query.unwrap_or_default();
     if let Some(page) = state.graphiql
-        && query.is_empty()
+        && (query.is_empty() || is_provider_answer(&query))
         && accepts(&headers, "text/html")
     {
         return graphiql::page(page);
@@ -205,6 +205,21 @@ where
     let request = with_caller(state, peer, headers, request);
     let response = state.gateway.execute(request).await;
     graphql_response(headers, &response)
+}
+
+/// Whether a query string is an identity provider's answer brought back to
+/// GraphiQL (`code`, `state`, `iss`, or an `error`), which its page
+/// finishes, rather than a GraphQL request.
+fn is_provider_answer(query: &str) -> bool {
+    let names: Vec<&str> = query
+        .split('&')
+        .filter_map(|pair| pair.split('=').next())
+        .collect();
+    names.contains(&"state")
+        && (names.contains(&"code") || names.contains(&"error"))
+        && !names
+            .iter()
+            .any(|name| matches!(*name, "query" | "documentId" | "extensions"))
 }
 
 /// Whether the request has neither a query nor the hash or id of one.
@@ -346,6 +361,17 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().expect("an IP")
+    }
+
+    #[test]
+    fn a_providers_answer_is_told_from_a_graphql_request() {
+        assert!(is_provider_answer(
+            "code=abc&state=xyz&iss=https%3A%2F%2Fid"
+        ));
+        assert!(is_provider_answer("error=access_denied&state=xyz"));
+        assert!(!is_provider_answer("query=%7Bme%7Bid%7D%7D&state=x&code=y"));
+        assert!(!is_provider_answer("code=abc"));
+        assert!(!is_provider_answer(""));
     }
 
     #[test]

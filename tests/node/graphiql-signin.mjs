@@ -11,6 +11,10 @@
 // `taskql admin grant`), the admin listener's GraphiQL: an admin signs in
 // with a password and a code and reads the figures; an account that is not
 // an admin is told so and keeps no session (ADMIN_SCREENSHOT: a picture).
+// With TASKQL_OIDC_ISSUER (the test OpenID provider, tests/oidc, that the
+// server at TASKQL_URL signs in with as "Acme"): "Sign in with Acme" sends
+// the browser to the provider's pages and back, signed in
+// (PROVIDER_SCREENSHOT: a picture).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
@@ -199,6 +203,37 @@ try {
     clean(watched, base.replace("127.0.0.1", "localhost"));
     await watched.context.close();
   });
+
+  if (process.env.TASKQL_OIDC_ISSUER) {
+    await check("sign in with an identity provider: to its pages and back to GraphiQL, signed in", async () => {
+      const issuer = process.env.TASKQL_OIDC_ISSUER;
+      const sub = `chromium-${Date.now()}`;
+      const email = `${sub}@example.com`;
+      await fetchWithin(`${issuer}/test/accounts`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ sub, email, email_verified: true }),
+      });
+      const { page, context, problems } = await open(base);
+      await page.getByRole("button", { name: "Sign in with Acme" }).click();
+      // The provider's own sign-in and consent pages.
+      await page.locator('input[name="login"]').waitFor({ timeout: 30_000 });
+      assert.ok(page.url().startsWith(issuer), page.url());
+      await page.locator('input[name="login"]').fill(sub);
+      await page.locator('input[name="password"]').fill("anything");
+      await page.locator('button[type="submit"]').click();
+      await page.getByRole("button", { name: "Continue" }).click();
+      await signedIn(page, email);
+      // The provider's pages asked for fonts elsewhere; GraphiQL's must not.
+      problems.length = 0;
+      assert.equal(new URL(page.url()).search, "", "the answer is taken off the address");
+      if (process.env.PROVIDER_SCREENSHOT) await page.screenshot({ path: process.env.PROVIDER_SCREENSHOT });
+      await run(page, "query Who { me { email } }", "Who");
+      await page.locator(".graphiql-response").getByText(email).waitFor({ timeout: 30_000 });
+      assert.deepEqual(problems, [], "no errors in GraphiQL once back");
+      await context.close();
+    });
+  }
 
   if (adminUrl) {
     await check("the admin listener's GraphiQL signs an admin in with a code; a non-admin is told so", async () => {

@@ -20,9 +20,9 @@ pub const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("graphiql-6QOTHLM6.css"),
     ),
     (
-        "graphiql-YO4KNTUW.js",
+        "graphiql-LU635GYP.js",
         "text/javascript; charset=utf-8",
-        include_bytes!("graphiql-YO4KNTUW.js"),
+        include_bytes!("graphiql-LU635GYP.js"),
     ),
     (
         "graphql.worker-REGDS4DG.js",
