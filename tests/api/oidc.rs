@@ -286,7 +286,7 @@ impl TestApp {
 #[ignore = "needs Node.js and tests/oidc's packages (npm ci): .ci/run installs them"]
 async fn a_vouched_new_identity_makes_an_account_and_signs_in_to_it_again_whatever_its_email() {
     let provider = Provider::start();
-    let app = app_of(&provider).await;
+    let app = app_with(&provider, &[("TASKQL_METRICS_LISTEN", "127.0.0.1:0")]).await;
     let providers = app
         .graphql("{ identityProviders { id displayName } }", json!({}), None)
         .await;
@@ -326,6 +326,17 @@ async fn a_vouched_new_identity_makes_an_account_and_signs_in_to_it_again_whatev
     assert_eq!(
         &app.event_kinds_of(&again.access_token).await[..3],
         ["LOGGED_IN", "LOGGED_IN", "SIGNED_UP"]
+    );
+    let metrics = app.metrics_address.as_deref().expect("metrics");
+    let scraped = reqwest::get(format!("{metrics}/metrics"))
+        .await
+        .expect("scraped")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        scraped.contains(r#"external_logins_total{provider="acme",outcome="ok"} 2"#),
+        "{scraped}"
     );
     // No password: a password login is refused like any wrong one, and a
     // password change says how to set one.
@@ -702,6 +713,75 @@ async fn a_provider_down_at_start_is_unavailable_until_it_answers() {
     }
     let ada = app.external_session("ada-sub|ada@example.com|true").await;
     assert!(!ada.access_token.is_empty());
+}
+
+/// A provider that rotated its keys since the server read them: the
+/// server reads them again, once, and the sign-in goes through.
+#[tokio::test]
+#[ignore = "needs Node.js and tests/oidc's packages (npm ci): .ci/run installs them"]
+async fn a_key_the_server_has_not_seen_makes_it_read_the_keys_again() {
+    let port = {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        socket.local_addr().expect("address").port()
+    };
+    let first = Provider::start_on(Some(port));
+    let app = app_of(&first).await;
+    app.external_session("ada-sub|ada@example.com|true").await;
+    drop(first);
+    let _second = Provider::start_on(Some(port));
+    let again = app.external_sign_in("ada-sub|ada@example.com|true").await;
+    assert!(
+        again["data"]["finishExternalLogin"]["accessToken"].is_string(),
+        "{again}"
+    );
+}
+
+/// A sign-in at the most detailed log level: no code, state, token or
+/// client secret reaches the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Node.js and tests/oidc's packages (npm ci): .ci/run installs them"]
+async fn no_code_state_token_or_client_secret_reaches_the_log() {
+    let provider = Provider::start();
+    let database = TestDatabase::create().await;
+    let mut vars = settings(&provider.issuer);
+    vars.push(("TASKQL_LOG", "trace".to_owned()));
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = crate::binary::Server::start_with(&database.url, &vars);
+    let started = server
+        .graphql(
+            START,
+            json!({ "input": { "provider": "acme", "redirectUri": REDIRECT } }),
+        )
+        .await;
+    let url = started["data"]["startExternalLogin"]["authorizationUrl"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{started}"))
+        .to_owned();
+    let answer = at_provider(&url, "ada-sub|ada@example.com|true").await;
+    let finished = server.graphql(FINISH, answer.input()).await;
+    let payload = &finished["data"]["finishExternalLogin"];
+    let secrets = [
+        answer.code.clone(),
+        answer.state.clone(),
+        CLIENT_SECRET.to_owned(),
+        payload["accessToken"].as_str().expect("access").to_owned(),
+        payload["refreshToken"]
+            .as_str()
+            .expect("refresh")
+            .to_owned(),
+    ];
+    let (_, logs) = server.stop();
+    let all = logs.join("\n");
+    assert!(
+        all.contains("identity provider discovered"),
+        "the log is read"
+    );
+    for secret in &secrets {
+        assert!(
+            !all.contains(secret.as_str()),
+            "a secret reached the log: {secret}"
+        );
+    }
 }
 
 /// Started on one instance, finished on another.

@@ -8,7 +8,9 @@
 //
 // OIDC_REDIRECT_URIS: the client's redirect URIs, comma-separated.
 // OIDC_CLIENT_ID, OIDC_CLIENT_SECRET: the client's credentials.
-// OIDC_PORT: the port, when it must be a given one.
+// OIDC_PORT: the port, when it must be a given one. Its signing key is
+// drawn at start, so a provider started again has rotated its keys.
+import { generateKeyPairSync } from "node:crypto";
 import http from "node:http";
 
 import Provider from "oidc-provider";
@@ -19,6 +21,9 @@ await new Promise((resolve) => server.listen(Number(process.env.OIDC_PORT ?? 0),
 const issuer = `http://127.0.0.1:${server.address().port}`;
 
 const latest = new Map();
+// Keys of this process alone: a provider started again has rotated them.
+const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const jwk = { ...privateKey.export({ format: "jwk" }), kid: `key-${Date.now()}`, use: "sig", alg: "RS256" };
 const provider = new Provider(issuer, {
   clients: [
     {
@@ -40,6 +45,7 @@ const provider = new Provider(issuer, {
   // The claims go in the ID token itself, where the server reads them.
   conformIdTokenClaims: false,
   features: { devInteractions: { enabled: true } },
+  jwks: { keys: [jwk] },
 });
 provider.proxy = false;
 const callback = provider.callback();
