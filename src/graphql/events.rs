@@ -136,20 +136,25 @@ impl TaskSubscription {
     ) -> Result<impl Stream<Item = Result<TaskEvent>>> {
         let viewer = Viewer::require(ctx).await?.user.id;
         let log = ctx.data_unchecked::<ChangeLog>().clone();
+        let since = since
+            .map(|since| log.mark(viewer, Some(&since)))
+            .transpose()?;
+        // Listening first: a change committed from now on reaches it.
+        let (subscription, session) = subscribe(ctx).await?;
         let (last, catching_up) = match since {
-            Some(since) => (log.mark(viewer, Some(&since))?, true),
-            // Read before subscribing: every change committed once the
-            // subscription listens comes after it, so none is dropped as
-            // already given.
+            Some(since) => (since, true),
+            // Without `since`, the log's end is where a catch-up would
+            // start; the changes heard meanwhile, before it or after, are
+            // all given (`deduplicating` is off until a catch-up).
             None => (log.end().await?, false),
         };
-        let (subscription, session) = subscribe(ctx).await?;
         let follow = Follow {
             subscription,
             session,
             viewer,
             log,
             last,
+            deduplicating: catching_up,
             catching_up,
             backlog: VecDeque::new(),
         };
@@ -183,9 +188,12 @@ struct Follow {
     session: Option<Uuid>,
     viewer: Uuid,
     log: ChangeLog,
-    /// The last change given (or known to be given): live events up to it
-    /// are dropped.
+    /// The last change given (or known to be given): a catch-up reads on
+    /// from it, and once one has, live events up to it are dropped.
     last: Mark,
+    /// Whether live events may repeat what the log gave: from the first
+    /// catch-up on.
+    deduplicating: bool,
     /// Changes read from the log, not yet given.
     backlog: VecDeque<(Mark, events::TaskEvent)>,
     /// The log has more after what was read.
@@ -213,7 +221,7 @@ impl Follow {
                 Ok(notice) => match &*notice {
                     Notice::Task(event) => {
                         let mark = mark_of(event);
-                        if mark > self.last {
+                        if mark > self.last || !self.deduplicating {
                             return Some((Ok(self.give(mark, event)), Some(self)));
                         }
                     }
@@ -235,6 +243,7 @@ impl Follow {
 
     /// Reads the next changes after the last one given from the log.
     async fn catch_up(&mut self) -> Result<(), AppError> {
+        self.deduplicating = true;
         let changes = self
             .log
             .read(self.viewer, self.last, CATCH_UP_PAGE, Wanted::Tasks)
