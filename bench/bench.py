@@ -38,6 +38,8 @@ def parse_args():
                         help="run every server exporting traces, to a collector that takes them or to one that never answers")
     parser.add_argument("--only-login", action="store_true", help="measure the login figures alone")
     parser.add_argument("--only-reset", action="store_true", help="measure requestPasswordReset alone")
+    parser.add_argument("--only-postgraphile", action="store_true",
+                        help="the nested query against PostGraphile v5 on the same PostgreSQL (needs --postgres)")
     parser.add_argument("--only-page", action="store_true", help="measure tasks(first: 20) and the floor alone")
     parser.add_argument("--only-sync", action="store_true", help="measure createTask and changes alone")
     parser.add_argument("--baseline", metavar="BINARY",
@@ -281,6 +283,164 @@ def seed_lists(port, token, lists, per_list):
             f'a{i}: createTask(input: {{ title: "Task {i}", listId: "{list_id}" }}) {{ id }}' for i in range(per_list)
         )
         graphql(port, f"mutation {{ {fields} }}", token=token)
+
+
+# The nested query of SPEC §10 grown by §11 (labels, comment count, parent,
+# subtasks), and the same asked of PostGraphile in its names.
+NESTED_FULL = ("{ lists { name labels { name } members { person { displayName } role } tasks(first: 20) { "
+               "totalCount edges { node { title assignee { displayName } createdBy { displayName } labels { name } "
+               "commentCount parent { title } subtasks(first: 5) { totalCount edges { node { title } } } } } } } }")
+POSTGRAPHILE_NESTED = ("{ allTaskLists { nodes { name labelsByListId { nodes { name } } "
+                       "listMembersByListId { nodes { userByUserId { displayName } role } } "
+                       "tasksByListId(first: 20) { totalCount nodes { title userByAssigneeId { displayName } "
+                       "userByCreatedBy { displayName } taskLabelsByTaskId { nodes { labelByLabelId { name } } } "
+                       "commentsByTaskId { totalCount } taskByParentId { title } "
+                       "tasksByParentId(first: 5) { totalCount nodes { title } } } } } } }")
+
+
+class PostGraphile(Server):
+    """PostGraphile v5 (bench/postgraphile) on the benchmark's PostgreSQL
+    database, its rows limited by row-level security as taskql's rule
+    limits them."""
+
+    def __init__(self, database_url, port, workdir):
+        self.port = port
+        self.scraping = threading.Event()
+        here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "postgraphile")
+        if not os.path.isdir(os.path.join(here, "node_modules")):
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=here, check=True)
+        subprocess.run(["psql", database_url, "-q", "-v", "ON_ERROR_STOP=1", "-f", os.path.join(here, "rls.sql")],
+                       check=True, capture_output=True)
+        env = {"PATH": os.environ.get("PATH", ""), "DATABASE_URL": database_url, "TASKQL_JWT_SECRET": SECRET,
+               "PORT": str(port), "NODE_ENV": "production", "GRAPHILE_ENV": "production"}
+        self.log = open(os.path.join(workdir, f"postgraphile-{port}.log"), "w")
+        self.process = subprocess.Popen(["node", "--import", "./shim.mjs", "server.mjs"], env=env, cwd=here,
+                                        stdout=self.log, stderr=self.log)
+        deadline = time.time() + 60
+        while True:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                connection.request("POST", "/graphql", '{"query":"{ __typename }"}',
+                                   {"content-type": "application/json"})
+                connection.getresponse().read()
+                return
+            except OSError:
+                time.sleep(0.1)
+            if self.process.poll() is not None or time.time() > deadline:
+                raise SystemExit("PostGraphile did not start: see postgraphile-*.log in " + workdir)
+
+
+def nested_answer(lists):
+    """The nested query's answer, in one shape for both servers: lists by
+    name, tasks by title, every name and count."""
+    shaped = []
+    for name, labels, members, total, tasks in lists:
+        shaped.append({
+            "name": name, "labels": sorted(labels), "members": sorted(members), "total": total,
+            "tasks": sorted(tasks, key=lambda task: task["title"]),
+        })
+    return sorted(shaped, key=lambda one: one["name"])
+
+
+def taskql_nested(data):
+    lists = []
+    for one in data["lists"]:
+        tasks = [{
+            "title": node["title"],
+            "assignee": (node["assignee"] or {}).get("displayName"),
+            "createdBy": (node["createdBy"] or {}).get("displayName"),
+            "labels": sorted(label["name"] for label in node["labels"]),
+            "comments": node["commentCount"],
+            "parent": (node["parent"] or {}).get("title"),
+            "subtasks": (node["subtasks"]["totalCount"],
+                         sorted(edge["node"]["title"] for edge in node["subtasks"]["edges"])),
+        } for node in (edge["node"] for edge in one["tasks"]["edges"])]
+        lists.append((one["name"], [label["name"] for label in one["labels"]],
+                      [(member["person"]["displayName"], member["role"].lower()) for member in one["members"]],
+                      one["tasks"]["totalCount"], tasks))
+    return nested_answer(lists)
+
+
+def postgraphile_nested(data):
+    lists = []
+    for one in data["allTaskLists"]["nodes"]:
+        tasks = [{
+            "title": node["title"],
+            "assignee": (node["userByAssigneeId"] or {}).get("displayName"),
+            "createdBy": (node["userByCreatedBy"] or {}).get("displayName"),
+            "labels": sorted(link["labelByLabelId"]["name"] for link in node["taskLabelsByTaskId"]["nodes"]),
+            "comments": node["commentsByTaskId"]["totalCount"],
+            "parent": (node["taskByParentId"] or {}).get("title"),
+            "subtasks": (node["tasksByParentId"]["totalCount"],
+                         sorted(sub["title"] for sub in node["tasksByParentId"]["nodes"])),
+        } for node in one["tasksByListId"]["nodes"]]
+        lists.append((one["name"], [label["name"] for label in one["labelsByListId"]["nodes"]],
+                      [(member["userByUserId"]["displayName"], member["role"].lower())
+                       for member in one["listMembersByListId"]["nodes"]],
+                      one["tasksByListId"]["totalCount"], tasks))
+    return nested_answer(lists)
+
+
+def seed_nested(port, token):
+    """10 lists × 20 tasks of a named owner, a second member, a label on
+    each list, and on each list's first task that label, a comment and the
+    owner as assignee."""
+    graphql(port, 'mutation { updateProfile(input: { displayName: "Ada" }) { id } }', token=token)
+    seed_lists(port, token, 10, 20)
+    lists = graphql(port, "{ lists { id tasks(first: 1) { edges { node { id } } } } }", token=token)["lists"]
+    me = graphql(port, "{ me { id } }", token=token)["me"]["id"]
+    for one in lists:
+        label = graphql(port, 'mutation($l: ID!) { createLabel(input: { listId: $l, name: "urgent", color: "#d00000" }) { id } }',
+                        {"l": one["id"]}, token)["createLabel"]["id"]
+        task = one["tasks"]["edges"][0]["node"]["id"]
+        graphql(port, "mutation($t: ID!, $l: [ID!]!) { updateTask(id: $t, input: { labelIds: $l }) { id } }",
+                {"t": task, "l": [label]}, token)
+        graphql(port, 'mutation($t: ID!) { addComment(input: { taskId: $t, body: "Noted" }) { id } }',
+                {"t": task}, token)
+        graphql(port, "mutation($t: ID!, $p: ID) { assignTask(id: $t, personId: $p) { id } }",
+                {"t": task, "p": me}, token)
+
+
+def measure_postgraphile(args, database_url, workdir):
+    """The nested query, taskql against PostGraphile v5 on the same
+    PostgreSQL database for the same viewer, each answer checked to be the
+    other's before both are loaded by the same wrk script."""
+    if not args.postgres:
+        raise SystemExit("--only-postgraphile needs --postgres")
+    c, d = args.connections, args.duration
+    server = Server(args.binary, database_url, 18100, workdir)
+    try:
+        token = register(server.port, "nested@example.com")
+        seed_nested(server.port, token)
+        ours = taskql_nested(graphql(server.port, NESTED_FULL, token=token))
+        pgl = PostGraphile(database_url, 18130, workdir)
+        try:
+            theirs = postgraphile_nested(graphql(pgl.port, POSTGRAPHILE_NESTED, token=token))
+            if ours != theirs:
+                raise SystemExit(f"PostGraphile's answer differs from taskql's:\n{theirs}\n{ours}")
+            figures = {
+                "taskql": load(server, workdir, "nested-taskql", query=NESTED_FULL, token=token,
+                               expected='"lists"', connections=c, duration=d),
+                "postgraphile": load(pgl, workdir, "nested-postgraphile", query=POSTGRAPHILE_NESTED, token=token,
+                                     expected='"allTaskLists"', connections=c, duration=d),
+            }
+        finally:
+            pgl.stop()
+    finally:
+        server.stop()
+    return figures
+
+
+def postgraphile_rows(figures):
+    ours, theirs = figures["taskql"], figures["postgraphile"]
+    ratio = ours["rps"] / theirs["rps"]
+    return [
+        ("nested query (§10 + labels, commentCount, parent, subtasks), 10 lists × 20 tasks: taskql req/s",
+         f"{ours['rps']:.0f} (p50 {ours['p50']:.2f} ms, {ours['cpu_us']:.0f} µs CPU)", "-", None),
+        ("the same for PostGraphile v5 with row-level security, req/s",
+         f"{theirs['rps']:.0f} (p50 {theirs['p50']:.2f} ms, {theirs['cpu_us']:.0f} µs CPU)", "baseline", None),
+        ("nested query vs PostGraphile on the same PostgreSQL", f"{ratio:.1f}x", ">= 6x", ratio >= 6),
+    ]
 
 
 def page_figures(server, args, workdir, database_url, token):
@@ -603,6 +763,9 @@ def main():
         sync, create, baseline = measure_sync_figures(args, database_url, workdir)
         print_rows(args, sync_rows(args, sync, create, baseline))
         return
+    if args.only_postgraphile:
+        print_rows(args, postgraphile_rows(measure_postgraphile(args, database_url, workdir)))
+        return
     if args.only_reset:
         server = Server(args.binary, database_url, 18100, workdir)
         try:
@@ -659,6 +822,8 @@ def main():
     rows += reset_rows(m["reset"])
     rows += event_rows(args, events)
     rows += sync_rows(args, *measure_sync_figures(args, database_url, workdir))
+    if args.postgres:
+        rows += postgraphile_rows(measure_postgraphile(args, database_url, workdir))
     print(f"\ntaskql on {'PostgreSQL' if args.postgres else 'SQLite'}, {workers} cores, wrk {c} connections, {d}s per phase")
     print_rows(args, rows)
     print("\nlatency p50 / p99, ms: " + ", ".join(

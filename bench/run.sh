@@ -6,10 +6,14 @@
 #   bench/run.sh --duration 5 --big 20000         # a quicker look
 #   bench/run.sh --only-reset                     # requestPasswordReset timing
 #   bench/run.sh --only-sync --baseline OLD_BINARY  # changes, and createTask beside an earlier build
+#   bench/run.sh --postgres URL --only-postgraphile  # the nested query against PostGraphile v5
 #
 # The load comes from wrk (Debian's package, installed when missing) and, for
 # subscriptions, bench/events.mjs (Node, with the `ws` package) in other
-# processes; bench/bench.py drives them and prints one table.
+# processes; bench/bench.py drives them and prints one table. On
+# PostgreSQL, PostGraphile v5 (bench/postgraphile, from npm) answers the
+# same nested query on the same database, checked equal before both are
+# loaded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null; then
