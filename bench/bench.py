@@ -38,6 +38,8 @@ def parse_args():
                         help="run every server exporting traces, to a collector that takes them or to one that never answers")
     parser.add_argument("--only-login", action="store_true", help="measure the login figures alone")
     parser.add_argument("--only-reset", action="store_true", help="measure requestPasswordReset alone")
+    parser.add_argument("--only-nested", action="store_true",
+                        help="the nested query field by field: what each nested field adds to a request")
     parser.add_argument("--only-postgraphile", action="store_true",
                         help="the nested query against PostGraphile v5 on the same PostgreSQL (needs --postgres)")
     parser.add_argument("--only-page", action="store_true", help="measure tasks(first: 20) and the floor alone")
@@ -431,6 +433,35 @@ def measure_postgraphile(args, database_url, workdir):
     return figures
 
 
+# The nested query grown a field at a time, to see what each costs.
+NESTED_STEPS = {
+    "lists and their pages of 20 task titles": "{ lists { name tasks(first: 20) { totalCount edges { node { title } } } } }",
+    "+ each task's parent": "{ lists { name tasks(first: 20) { totalCount edges { node { title parent { title } } } } } }",
+    "+ each task's subtasks(first: 5)": ("{ lists { name tasks(first: 20) { totalCount edges { node { title "
+                                         "subtasks(first: 5) { totalCount edges { node { title } } } } } } } }"),
+    "§10's nested query (members, people, labels, commentCount)": NESTED,
+    "all of it (the PostGraphile comparison's)": NESTED_FULL,
+}
+
+
+def measure_nested(args, database_url, workdir):
+    """Each step of NESTED_STEPS for the viewer of seed_nested."""
+    server = Server(args.binary, database_url, 18100, workdir)
+    try:
+        token = register(server.port, "nested@example.com")
+        seed_nested(server.port, token)
+        return {step: load(server, workdir, f"nested-{n}", query=query, token=token, expected='"lists"',
+                           connections=args.connections, duration=args.duration)
+                for n, (step, query) in enumerate(NESTED_STEPS.items())}
+    finally:
+        server.stop()
+
+
+def nested_rows(figures):
+    return [(f"{step}, 10 lists × 20 tasks: req/s (µs of server CPU)",
+             f"{f['rps']:.0f} ({f['cpu_us']:.0f})", "-", None) for step, f in figures.items()]
+
+
 def postgraphile_rows(figures):
     ours, theirs = figures["taskql"], figures["postgraphile"]
     ratio = ours["rps"] / theirs["rps"]
@@ -762,6 +793,9 @@ def main():
     if args.only_sync:
         sync, create, baseline = measure_sync_figures(args, database_url, workdir)
         print_rows(args, sync_rows(args, sync, create, baseline))
+        return
+    if args.only_nested:
+        print_rows(args, nested_rows(measure_nested(args, database_url, workdir)))
         return
     if args.only_postgraphile:
         print_rows(args, postgraphile_rows(measure_postgraphile(args, database_url, workdir)))
