@@ -23,7 +23,7 @@ use super::{
 };
 use crate::{
     auth::{
-        Email, Password,
+        Email,
         counter::{self, Scope},
         random,
     },
@@ -104,15 +104,14 @@ impl Accounts {
         user: &user::Model,
         client: &Client,
         new_email: &str,
-        password: &str,
-        code: Option<&str>,
+        proof: super::identities::Proof<'_>,
     ) -> AppResult<()> {
         self.limit_client(client).await?;
         let new_email = Email::parse(new_email)
             .map_err(|_| AppError::bad_input("newEmail", "not a valid email address"))?;
-        let password = Password::parse_given(password, "password")?;
-        let user = self.check_password(user.clone(), &password).await?;
-        self.second_factor(&user, client, code).await?;
+        self.confirm(user, client, proof.password, proof.code, proof.session)
+            .await?;
+        let user = user.clone();
         if new_email.as_str() == user.email {
             return Err(AppError::bad_input(
                 "newEmail",

@@ -63,6 +63,15 @@ pub struct ProviderAnswer<'a> {
     pub iss: Option<&'a str>,
 }
 
+/// What a change that matters is asked with: the password, a second-factor
+/// code, and the session asking (see `Accounts::confirm`).
+#[derive(Clone, Copy, Default)]
+pub struct Proof<'a> {
+    pub password: Option<&'a str>,
+    pub code: Option<&'a str>,
+    pub session: Option<Uuid>,
+}
+
 /// What a sign-in keeps, sealed, until its answer.
 #[derive(Serialize, Deserialize)]
 struct Kept {
@@ -206,12 +215,12 @@ impl Accounts {
         user: &user::Model,
         client: &Client,
         link: (&str, &str),
-        password: Option<&str>,
-        code: Option<&str>,
+        proof: Proof<'_>,
     ) -> AppResult<ExternalSignIn> {
         self.limit_client(client).await?;
         let (provider, redirect_uri) = link;
-        self.confirm(user, client, password, code).await?;
+        self.confirm(user, client, proof.password, proof.code, proof.session)
+            .await?;
         self.start_flow(provider, redirect_uri, Some(user.id)).await
     }
 
@@ -278,11 +287,11 @@ impl Accounts {
         user: &user::Model,
         client: &Client,
         id: Uuid,
-        password: Option<&str>,
-        code: Option<&str>,
+        proof: Proof<'_>,
     ) -> AppResult<()> {
         self.limit_client(client).await?;
-        self.confirm(user, client, password, code).await?;
+        self.confirm(user, client, proof.password, proof.code, proof.session)
+            .await?;
         let txn = self.db().begin().await?;
         let identities = Identities::find()
             .filter(identity::Column::UserId.eq(user.id))
@@ -319,18 +328,27 @@ impl Accounts {
     }
 
     /// What a change that matters asks: the password when the account has
-    /// one (missing or wrong: `INVALID_CREDENTIALS`), then the second factor.
+    /// one (missing or wrong: `INVALID_CREDENTIALS`); for one without (made
+    /// by a provider's sign-in) and without a second factor, a `session`
+    /// that signed in within [`FRESH_SIGN_IN`]; then the second factor.
     pub(super) async fn confirm(
         &self,
         user: &user::Model,
         client: &Client,
         password: Option<&str>,
         code: Option<&str>,
+        session: Option<Uuid>,
     ) -> AppResult<()> {
         if has_password(user) {
             let given =
                 crate::auth::Password::parse_given(password.unwrap_or_default(), "password")?;
             self.check_password(user.clone(), &given).await?;
+        } else if !self.has_totp(user.id).await? && !self.freshly_signed_in(session).await? {
+            return Err(AppError::bad_input(
+                "password",
+                "this account has no password: sign in again with your identity provider, then \
+                 do this within ten minutes",
+            ));
         }
         self.second_factor(user, client, code).await
     }

@@ -260,19 +260,7 @@ impl Accounts {
         code: Option<&str>,
         session: Option<Uuid>,
     ) -> AppResult<()> {
-        // Without a password (an account of an identity provider): its
-        // second factor, or else a sign-in of the last ten minutes.
-        if !identities::has_password(user)
-            && !self.has_totp(user.id).await?
-            && !self.freshly_signed_in(session).await?
-        {
-            return Err(AppError::bad_input(
-                "password",
-                "this account has no password: sign in again with your identity provider, \
-                 then delete it within ten minutes",
-            ));
-        }
-        self.confirm(user, client, password, code).await?;
+        self.confirm(user, client, password, code, session).await?;
         self.remove(user.id).await?;
         tracing::info!("account deleted");
         Ok(())

@@ -28,7 +28,6 @@ use super::{
 };
 use crate::{
     auth::{
-        Password,
         counter::{self, Scope},
         random, totp,
     },
@@ -166,22 +165,25 @@ impl Accounts {
         Ok(codes)
     }
 
-    /// Turns TOTP off, with the password and a current code (a recovery code
-    /// will do, for someone who lost the phone).
+    /// Turns TOTP off, with the password (when the account has one) and a
+    /// current code (a recovery code will do, for someone who lost the
+    /// phone).
     pub async fn disable_totp(
         &self,
         user: &user::Model,
         client: &Client,
-        password: &str,
+        password: Option<&str>,
         code: &str,
     ) -> AppResult<()> {
         self.limit_client(client).await?;
-        let password = Password::parse_given(password, "password")?;
-        let user = self.check_password(user.clone(), &password).await?;
         if !self.has_totp(user.id).await? {
             return Err(AppError::bad_request("TOTP is not on"));
         }
-        self.second_factor(&user, client, Some(code)).await?;
+        // With TOTP on, an account without a password needs no fresh
+        // sign-in: the code is asked for.
+        self.confirm(user, client, password, Some(code), None)
+            .await?;
+        let user = user.clone();
         let txn = self.db().begin().await?;
         TotpSecrets::delete_by_id(user.id).exec(&txn).await?;
         RecoveryCodes::delete_many()

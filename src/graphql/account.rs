@@ -10,7 +10,7 @@ use super::{
     viewer::{Viewer, client},
 };
 use crate::{
-    accounts::{Accounts, SignedIn},
+    accounts::{Accounts, SignedIn, identities::Proof},
     lists,
 };
 
@@ -102,9 +102,10 @@ pub struct ResetPasswordInput {
 pub struct ChangeEmailInput {
     /// The address the account should have.
     pub new_email: String,
-    /// The current password.
+    /// The current password (an account without one leaves it out: see
+    /// `deleteAccount`).
     #[graphql(secret)]
-    pub password: String,
+    pub password: Option<String>,
     /// A current second-factor code, for an account that has a second factor.
     #[graphql(secret)]
     pub code: Option<String>,
@@ -238,8 +239,11 @@ impl AccountMutation {
                 &viewer.user,
                 client(ctx),
                 &input.new_email,
-                &input.password,
-                input.code.as_deref(),
+                Proof {
+                    password: input.password.as_deref(),
+                    code: input.code.as_deref(),
+                    session: viewer.claimed.session,
+                },
             )
             .await?;
         Ok(true)

@@ -15,7 +15,7 @@ use super::{
 use crate::{
     accounts::{
         Accounts,
-        identities::{ExternalSignIn as Started, ProviderAnswer},
+        identities::{ExternalSignIn as Started, Proof, ProviderAnswer},
     },
     error::AppError,
     metrics::Metrics,
@@ -199,8 +199,11 @@ impl IdentityMutation {
                 &viewer.user,
                 client(ctx),
                 (&input.provider, &input.redirect_uri),
-                input.password.as_deref(),
-                input.code.as_deref(),
+                Proof {
+                    password: input.password.as_deref(),
+                    code: input.code.as_deref(),
+                    session: viewer.claimed.session,
+                },
             )
             .await?;
         Ok(started.into())
@@ -240,8 +243,11 @@ impl IdentityMutation {
                 &viewer.user,
                 client(ctx),
                 id,
-                password.as_deref(),
-                code.as_deref(),
+                Proof {
+                    password: password.as_deref(),
+                    code: code.as_deref(),
+                    session: viewer.claimed.session,
+                },
             )
             .await?;
         Ok(true)

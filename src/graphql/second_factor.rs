@@ -30,8 +30,9 @@ pub struct TotpSetup {
 
 #[derive(InputObject)]
 pub struct DisableTotpInput {
+    /// The password, when the account has one.
     #[graphql(secret)]
-    pub password: String,
+    pub password: Option<String>,
     /// A current TOTP code, or a recovery code.
     #[graphql(secret)]
     pub code: String,
@@ -95,7 +96,12 @@ impl SecondFactorMutation {
         let viewer = Viewer::require(ctx).await?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .disable_totp(&viewer.user, client(ctx), &input.password, &input.code)
+            .disable_totp(
+                &viewer.user,
+                client(ctx),
+                input.password.as_deref(),
+                &input.code,
+            )
             .await?;
         Ok(true)
     }

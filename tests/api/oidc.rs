@@ -353,12 +353,46 @@ async fn a_vouched_new_identity_makes_an_account_and_signs_in_to_it_again_whatev
         .await,
         "currentPassword",
     );
+    // Changes that matter need no password here, but a recent sign-in.
+    let change = "mutation($e: String!) { changeEmail(input: { newEmail: $e }) }";
+    let changed = app
+        .graphql(
+            change,
+            json!({ "e": "ada@new.example" }),
+            Some(&again.access_token),
+        )
+        .await;
+    assert_eq!(changed["data"]["changeEmail"], true, "{changed}");
+    {
+        use entity::session::{Column, Entity as Sessions};
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        Sessions::update_many()
+            .col_expr(
+                Column::CreatedAt,
+                Expr::value(taskql::db::now() - chrono::Duration::hours(1)),
+            )
+            .filter(Column::UserId.eq(uuid::Uuid::parse_str(&again.user_id).expect("id")))
+            .exec(&app.db)
+            .await
+            .expect("aged");
+    }
+    for (operation, variables) in [
+        (change, json!({ "e": "ada@other.example" })),
+        ("mutation { deleteAccount }", json!({})),
+    ] {
+        assert_bad_input(
+            &app.graphql(operation, variables, Some(&again.access_token))
+                .await,
+            "password",
+        );
+    }
     // Signed in a moment ago: it may be deleted without a password.
+    let fresh = app.external_session("ada-sub|ada@example.com|true").await;
     let deleted = app
         .graphql(
             "mutation { deleteAccount }",
             json!({}),
-            Some(&again.access_token),
+            Some(&fresh.access_token),
         )
         .await;
     assert_eq!(deleted["data"]["deleteAccount"], true, "{deleted}");
