@@ -107,7 +107,7 @@ where
 /// The error a field reports for a batch that failed: the request's own
 /// fault (a bad argument or cursor, given to every parent alike) keeps its
 /// code for each field that waited; any other failure is the batch's.
-fn unshared(error: Shared) -> AppError {
+pub(super) fn unshared(error: Shared) -> AppError {
     match Arc::try_unwrap(error) {
         Ok(error) => error,
         Err(shared) => match &*shared {

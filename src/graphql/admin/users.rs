@@ -82,10 +82,7 @@ where
             .await
             .map(|mut found| found.remove(&key)),
     };
-    found.map_err(|error| match Arc::try_unwrap(error) {
-        Ok(error) => error.into(),
-        Err(shared) => AppError::internal(shared.to_string()).into(),
-    })
+    found.map_err(|error| crate::graphql::loaders::unshared(error).into())
 }
 
 pub struct AdminUser(user::Model);
