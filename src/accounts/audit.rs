@@ -134,17 +134,36 @@ pub async fn record(
     kind: SecurityEventKind,
     client: &Client,
 ) -> AppResult<()> {
+    insert(
+        conn,
+        user,
+        kind,
+        client.ip_text(),
+        client.user_agent.clone(),
+    )
+    .await?;
+    log(user, kind, client);
+    Ok(())
+}
+
+/// The row of an event.
+async fn insert(
+    conn: &impl ConnectionTrait,
+    user: Uuid,
+    kind: SecurityEventKind,
+    ip: Option<String>,
+    user_agent: Option<String>,
+) -> AppResult<()> {
     SecurityEvents::insert(security_event::ActiveModel {
         id: Set(Uuid::now_v7()),
         user_id: Set(user),
         kind: Set(kind.stored_name().to_owned()),
         at: Set(db::now()),
-        ip: Set(client.ip_text()),
-        user_agent: Set(client.user_agent.clone()),
+        ip: Set(ip),
+        user_agent: Set(user_agent),
     })
     .exec(conn)
     .await?;
-    log(user, kind, client);
     Ok(())
 }
 
@@ -207,16 +226,7 @@ pub async fn record_by(
     operator: &Operator<'_>,
     reason: Option<&str>,
 ) -> AppResult<()> {
-    SecurityEvents::insert(security_event::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        user_id: Set(user),
-        kind: Set(kind.stored_name().to_owned()),
-        at: Set(db::now()),
-        ip: Set(None),
-        user_agent: Set(None),
-    })
-    .exec(conn)
-    .await?;
+    insert(conn, user, kind, None, None).await?;
     log_by(user, kind, operator, reason);
     Ok(())
 }

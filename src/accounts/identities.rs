@@ -39,7 +39,6 @@ use crate::{
     },
     db,
     error::{AppError, AppResult},
-    lists,
     mail::outbox::Kind,
 };
 
@@ -177,31 +176,15 @@ impl Accounts {
         if self.find_by_email(&email).await?.is_some() {
             return Err(AppError::AccountExists);
         }
-        let now = db::now();
-        let user = user::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            email: Set(email.as_str().to_owned()),
-            // No password: a reset mail sets one.
-            password_hash: Set(String::new()),
-            password_version: Set(0),
-            password_changed_at: Set(now),
-            email_verified: Set(true),
-            display_name: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        };
         let txn = self.db().begin().await?;
-        let user = user
-            .insert(&txn)
-            .await
-            .map_err(|error| match error.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(_)) => AppError::AccountExists,
-                _ => error.into(),
-            })?;
-        lists::create_inbox(&txn, user.id, now).await?;
+        let new = super::NewAccount {
+            email: &email,
+            // No password: a reset mail sets one.
+            password_hash: String::new(),
+            email_verified: true,
+        };
+        let user = super::create(&txn, new, client, AppError::AccountExists).await?;
         link(&txn, user.id, provider, vouched).await?;
-        audit::record(&txn, user.id, SecurityEventKind::SignedUp, client).await?;
         txn.commit().await?;
         tracing::info!(user = %user.id, provider, "account created with an identity provider");
         Ok(user)

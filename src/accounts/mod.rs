@@ -75,6 +75,48 @@ pub struct AccountSettings {
 }
 
 /// Everything account operations need; cheap to clone.
+/// An account about to be made.
+struct NewAccount<'a> {
+    email: &'a Email,
+    /// Empty for an account without a password (see
+    /// [`identities::has_password`]).
+    password_hash: String,
+    email_verified: bool,
+}
+
+/// Makes the account in `txn`, with its inbox and its `SIGNED_UP` event;
+/// an email that has an account already is `taken`.
+async fn create(
+    txn: &DatabaseTransaction,
+    new: NewAccount<'_>,
+    client: &Client,
+    taken: AppError,
+) -> AppResult<user::Model> {
+    let now = db::now();
+    let user = user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(new.email.as_str().to_owned()),
+        password_hash: Set(new.password_hash),
+        password_version: Set(0),
+        password_changed_at: Set(now),
+        email_verified: Set(new.email_verified),
+        display_name: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let user = user
+        .insert(txn)
+        .await
+        .map_err(|error| match error.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => taken,
+            _ => error.into(),
+        })?;
+    lists::create_inbox(txn, user.id, now).await?;
+    audit::record(txn, user.id, SecurityEventKind::SignedUp, client).await?;
+    Ok(user)
+}
+
 #[derive(Clone)]
 pub struct Accounts {
     inner: Arc<Inner>,
@@ -180,29 +222,13 @@ impl Accounts {
             return Err(AppError::EmailTaken);
         }
         let password_hash = self.inner.hasher.hash(&password).await?;
-        let now = db::now();
-        let user = user::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            email: Set(email.as_str().to_owned()),
-            password_hash: Set(password_hash),
-            password_version: Set(0),
-            password_changed_at: Set(now),
-            email_verified: Set(false),
-            display_name: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        };
         let txn = self.db().begin().await?;
-        let user = user
-            .insert(&txn)
-            .await
-            .map_err(|error| match error.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(_)) => AppError::EmailTaken,
-                _ => error.into(),
-            })?;
-        lists::create_inbox(&txn, user.id, now).await?;
-        audit::record(&txn, user.id, SecurityEventKind::SignedUp, client).await?;
+        let new = NewAccount {
+            email: &email,
+            password_hash,
+            email_verified: false,
+        };
+        let user = create(&txn, new, client, AppError::EmailTaken).await?;
         self.queue_verification(&txn, &user).await?;
         txn.commit().await?;
         self.inner.outbox.wake();

@@ -33,7 +33,7 @@ pub struct Seen {
 }
 
 /// What a batch of keys failed with, shared by every field that waited.
-type Shared = Arc<AppError>;
+pub(super) type Shared = Arc<AppError>;
 
 /// The loaders of a schema.
 pub struct Loaders {
@@ -88,7 +88,20 @@ where
     K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
     L: Loader<K, Error = Shared>,
 {
-    let loader = pick(ctx.data_unchecked::<Loaders>());
+    load_with(ctx, pick(ctx.data_unchecked::<Loaders>()), key).await
+}
+
+/// Loads `key` with `loader` (of this schema or the admin one) in the
+/// request's current round.
+pub(super) async fn load_with<K, L>(
+    ctx: &Context<'_>,
+    loader: &L,
+    key: K,
+) -> Result<Option<L::Value>, AppError>
+where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    L: Loader<K, Error = Shared>,
+{
     match ctx.data_opt::<Rounds>() {
         // Boxed: a request waits on many loads at once (every nested field
         // of every task of a page), each a future of the field that asked;
@@ -107,7 +120,7 @@ where
 /// The error a field reports for a batch that failed: the request's own
 /// fault (a bad argument or cursor, given to every parent alike) keeps its
 /// code for each field that waited; any other failure is the batch's.
-pub(super) fn unshared(error: Shared) -> AppError {
+fn unshared(error: Shared) -> AppError {
     match Arc::try_unwrap(error) {
         Ok(error) => error,
         Err(shared) => match &*shared {

@@ -16,9 +16,9 @@ use crate::{
     },
     error::AppError,
     graphql::{
+        loaders::{Shared, load_with},
         page_info::{Cursor, PageInfo},
         plain::Plain,
-        rounds::Rounds,
         scalars::DateTime,
         security::{self, SecurityEventConnection},
         sessions::Session,
@@ -29,9 +29,6 @@ use crate::{
 /// Accounts in one page unless `first` says otherwise, and at most.
 const DEFAULT_PAGE: u64 = 20;
 const MAX_PAGE: u64 = 100;
-
-/// What a batch of keys failed with, shared by every field that waited.
-type Shared = Arc<AppError>;
 
 /// The loaders of the admin schema.
 pub struct AdminLoaders {
@@ -68,21 +65,6 @@ impl Loader<Uuid> for HoldingsOf {
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Holdings>, Shared> {
         self.0.holdings(keys).await.map_err(Arc::new)
     }
-}
-
-/// Loads `key` with `loader` in the request's current round.
-async fn load<L>(ctx: &Context<'_>, loader: &L, key: Uuid) -> Result<Option<L::Value>>
-where
-    L: Loader<Uuid, Error = Shared>,
-{
-    let found = match ctx.data_opt::<Rounds>() {
-        Some(rounds) => Box::pin(rounds.load(loader, key)).await,
-        None => loader
-            .load(&[key])
-            .await
-            .map(|mut found| found.remove(&key)),
-    };
-    found.map_err(|error| crate::graphql::loaders::unshared(error).into())
 }
 
 pub struct AdminUser(user::Model);
@@ -129,7 +111,7 @@ impl AdminUser {
     /// Its live sessions, newest first.
     async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<Session>> {
         let loaders = ctx.data_unchecked::<AdminLoaders>();
-        let sessions = load(ctx, &loaders.sessions, self.0.id).await?;
+        let sessions = load_with(ctx, &loaders.sessions, self.0.id).await?;
         Ok(sessions
             .unwrap_or_default()
             .into_iter()
@@ -162,7 +144,7 @@ impl AdminUser {
 impl AdminUser {
     async fn holdings(&self, ctx: &Context<'_>) -> Result<Holdings> {
         let loaders = ctx.data_unchecked::<AdminLoaders>();
-        Ok(load(ctx, &loaders.holdings, self.0.id)
+        Ok(load_with(ctx, &loaders.holdings, self.0.id)
             .await?
             .unwrap_or_default())
     }
