@@ -192,7 +192,7 @@ impl TaskList {
         before: Option<String>,
         filter: Option<TaskFilterInput>,
         order_by: Option<TaskOrderInput>,
-    ) -> Result<TaskConnection> {
+    ) -> Result<super::plain::Plain<TaskConnection>> {
         let args = PageArgs {
             first,
             after,

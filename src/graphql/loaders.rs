@@ -53,6 +53,7 @@ pub struct Loaders {
     people_many: PeopleMany,
     task_labels_many: TaskLabelsMany,
     comment_counts_many: CommentCountsMany,
+    tasks_many: TasksMany,
 }
 
 impl Loaders {
@@ -74,6 +75,7 @@ impl Loaders {
             people_many: PeopleMany(lists.clone()),
             task_labels_many: TaskLabelsMany(tasks.clone()),
             comment_counts_many: CommentCountsMany(tasks.clone()),
+            tasks_many: TasksMany(tasks.clone()),
         }
     }
 }
@@ -189,23 +191,16 @@ pub async fn task(ctx: &Context<'_>, id: Uuid) -> Result<Option<super::task::Tas
 /// An object a task links to by id (its assignee, author, parent), loaded
 /// with every other of the request's.
 pub trait Linked: Sized {
-    /// Whether a page of tasks loads these for all its tasks at once.
-    const PRELOADED: bool;
-
     async fn linked(ctx: &Context<'_>, id: Uuid) -> Result<Option<Self>, AppError>;
 }
 
 impl Linked for PersonObject {
-    const PRELOADED: bool = true;
-
     async fn linked(ctx: &Context<'_>, id: Uuid) -> Result<Option<Self>, AppError> {
         person(ctx, id).await
     }
 }
 
 impl Linked for super::task::Task {
-    const PRELOADED: bool = false;
-
     async fn linked(ctx: &Context<'_>, id: Uuid) -> Result<Option<Self>, AppError> {
         task(ctx, id).await
     }
@@ -391,6 +386,59 @@ macro_rules! many_loader_of {
 many_loader_of!(PeopleMany, Lists, Person, people);
 many_loader_of!(TaskLabelsMany, Tasks, Vec<Label>, labels_of_tasks);
 many_loader_of!(CommentCountsMany, Tasks, u64, comment_counts);
+many_loader_of!(TasksMany, Tasks, TaskRead, find_many);
+
+/// The tasks among `ids` the viewer sees (a page's parents).
+pub async fn tasks_many(
+    ctx: &Context<'_>,
+    ids: SeenMany,
+) -> Result<Arc<HashMap<Uuid, TaskRead>>, AppError> {
+    Ok(load(ctx, |loaders| &loaders.tasks_many, ids)
+        .await?
+        .unwrap_or_default())
+}
+
+/// What a nested field asks alike of many parents at once (a page's
+/// tasks' subtasks): `ask`, with its parent left out, of each of `parents`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct OfMany<K> {
+    pub ask: K,
+    /// Sorted, without repeats.
+    pub parents: Vec<Uuid>,
+}
+
+impl<K: OfParent> OfMany<K> {
+    /// `ask` of each of `parents`.
+    pub fn new(ask: &K, parents: impl IntoIterator<Item = Uuid>) -> Self {
+        let mut parents: Vec<Uuid> = parents.into_iter().collect();
+        parents.sort_unstable();
+        parents.dedup();
+        Self {
+            ask: ask.of(Uuid::nil()),
+            parents,
+        }
+    }
+}
+
+/// The pages `key` asks for, by parent.
+pub async fn pages_many(
+    ctx: &Context<'_>,
+    key: OfMany<PageOf>,
+) -> Result<Arc<HashMap<Uuid, Page>>, AppError> {
+    Ok(load(ctx, |loaders| &loaders.pages, key)
+        .await?
+        .unwrap_or_default())
+}
+
+/// How many tasks pass `key`'s filter under each of its parents.
+pub async fn counts_many(
+    ctx: &Context<'_>,
+    key: OfMany<CountOf>,
+) -> Result<Arc<HashMap<Uuid, u64>>, AppError> {
+    Ok(load(ctx, |loaders| &loaders.counts, key)
+        .await?
+        .unwrap_or_default())
+}
 
 /// The people among `ids` the viewer may know.
 pub async fn people_many(
@@ -543,9 +591,51 @@ impl Loader<CountOf> for CountsOf {
     }
 }
 
+impl Loader<OfMany<PageOf>> for PagesOf {
+    type Value = Arc<HashMap<Uuid, Page>>;
+    type Error = Shared;
+
+    async fn load(
+        &self,
+        keys: &[OfMany<PageOf>],
+    ) -> Result<HashMap<OfMany<PageOf>, Self::Value>, Shared> {
+        many(keys, |alike, parents| async move {
+            self.0
+                .pages(
+                    alike.viewer,
+                    alike.scope,
+                    &parents,
+                    &alike.filter,
+                    alike.order,
+                    alike.args.clone(),
+                    alike.shows,
+                )
+                .await
+        })
+        .await
+    }
+}
+
+impl Loader<OfMany<CountOf>> for CountsOf {
+    type Value = Arc<HashMap<Uuid, u64>>;
+    type Error = Shared;
+
+    async fn load(
+        &self,
+        keys: &[OfMany<CountOf>],
+    ) -> Result<HashMap<OfMany<CountOf>, Self::Value>, Shared> {
+        many(keys, |alike, parents| async move {
+            self.0
+                .counts(alike.viewer, alike.scope, &parents, &alike.filter)
+                .await
+        })
+        .await
+    }
+}
+
 /// A key that names one parent (a list, a task) and what is asked of it:
 /// keys that ask alike of different parents are answered together.
-trait OfParent: Clone + Eq + std::hash::Hash {
+pub trait OfParent: Clone + Eq + std::hash::Hash {
     fn parent(&self) -> Uuid;
     fn of(&self, parent: Uuid) -> Self;
 }
@@ -558,13 +648,7 @@ where
     Read: Fn(K, Vec<Uuid>) -> Reading,
     Reading: Future<Output = Result<HashMap<Uuid, V>, AppError>>,
 {
-    let mut asked: HashMap<K, Vec<Uuid>> = HashMap::new();
-    for key in keys {
-        asked
-            .entry(key.of(Uuid::nil()))
-            .or_default()
-            .push(key.parent());
-    }
+    let asked = grouped(keys.iter().map(|key| (key.of(Uuid::nil()), [key.parent()])));
     let mut found = HashMap::new();
     for (alike, parents) in asked {
         for (parent, value) in read(alike.clone(), parents).await.map_err(Arc::new)? {
@@ -572,6 +656,48 @@ where
         }
     }
     Ok(found)
+}
+
+/// Answers keys of many parents each as [`alike`] does keys of one: one
+/// `read` of each group of keys that ask alike, for all their parents;
+/// each key gets its group's whole answer (its own parents among them).
+async fn many<K, V, Read, Reading>(
+    keys: &[OfMany<K>],
+    read: Read,
+) -> Result<HashMap<OfMany<K>, Arc<HashMap<Uuid, V>>>, Shared>
+where
+    K: OfParent,
+    Read: Fn(K, Vec<Uuid>) -> Reading,
+    Reading: Future<Output = Result<HashMap<Uuid, V>, AppError>>,
+{
+    let asked = grouped(
+        keys.iter()
+            .map(|key| (key.ask.clone(), key.parents.iter().copied())),
+    );
+    let mut read_of = HashMap::new();
+    for (alike, parents) in asked {
+        let found = read(alike.clone(), parents).await.map_err(Arc::new)?;
+        read_of.insert(alike, Arc::new(found));
+    }
+    Ok(keys
+        .iter()
+        .filter_map(|key| Some((key.clone(), Arc::clone(read_of.get(&key.ask)?))))
+        .collect())
+}
+
+/// The parents asked for under each alike key, without repeats.
+fn grouped<K: Eq + std::hash::Hash>(
+    keys: impl Iterator<Item = (K, impl IntoIterator<Item = Uuid>)>,
+) -> HashMap<K, Vec<Uuid>> {
+    let mut asked: HashMap<K, Vec<Uuid>> = HashMap::new();
+    for (alike, parents) in keys {
+        asked.entry(alike).or_default().extend(parents);
+    }
+    for parents in asked.values_mut() {
+        parents.sort_unstable();
+        parents.dedup();
+    }
+    asked
 }
 
 macro_rules! of_parent {

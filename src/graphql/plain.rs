@@ -98,6 +98,21 @@ pub fn object<T: PlainObject>(object: &T, ctx: &Context<'_>) -> Value {
     )
 }
 
+/// The value of a field that is a list of plain objects: each of `items`
+/// with the field's selection set.
+pub fn list<T: PlainObject>(items: &[T], ctx: &Context<'_>) -> Value {
+    each(items, &ctx.with_selection_set(&ctx.item.node.selection_set))
+}
+
+fn each<T: PlainObject>(items: &[T], ctx: &ContextSelectionSet<'_>) -> Value {
+    let items = items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| resolve(item, &ctx.with_index(index)))
+        .collect();
+    Value::List(items)
+}
+
 /// The answer for a field a plain object does not know: the schema and the
 /// object's [`PlainObject::field`] disagree, which is ours to fix.
 pub fn unknown(ctx: &Context<'_>) -> ServerResult<Value> {
@@ -157,13 +172,7 @@ impl<T: PlainObject> OutputType for PlainList<T> {
         if !self.0.iter().all(|item| item.is_plain(ctx)) {
             return resolve_list(ctx, field, &self.0, Some(self.0.len())).await;
         }
-        let items = self
-            .0
-            .iter()
-            .enumerate()
-            .map(|(index, item)| resolve(item, &ctx.with_index(index)))
-            .collect();
-        Ok(Value::List(items))
+        Ok(each(&self.0, ctx))
     }
 }
 

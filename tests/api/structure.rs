@@ -1011,9 +1011,11 @@ async fn bad_structure_input_is_refused_on_its_field() {
     );
 }
 
-/// A page answers its tasks' people, labels and comment counts in one
-/// pass (loaded for the whole page); the answer is the one the ordinary
-/// resolution gives, aliases, fragments and `__typename` included.
+/// A page answers its tasks' people, labels, comment counts, parents and
+/// subtasks in one pass (loaded for the whole page); the answer is the one
+/// the ordinary resolution gives, aliases, fragments and `__typename`
+/// included. Subtasks asked with different arguments in different places,
+/// or with a bad one, are answered field by field.
 #[tokio::test]
 async fn a_page_answers_its_loaded_fields_in_one_pass_as_field_by_field() {
     let team = &team().await;
@@ -1036,6 +1038,12 @@ async fn a_page_answers_its_loaded_fields_in_one_pass_as_field_by_field() {
         )
         .await;
     team.task("Plain", None).await;
+    team.task("Sub one", Some(&task)).await;
+    team.create(
+        &team.bob,
+        json!({ "title": "Sub two", "listId": team.list, "parentId": task, "labelIds": [bug] }),
+    )
+    .await;
     team.app()
         .graphql(
             ADD_COMMENT,
@@ -1044,7 +1052,9 @@ async fn a_page_answers_its_loaded_fields_in_one_pass_as_field_by_field() {
         )
         .await;
     let selection = "id title who: assignee { __typename id displayName } createdBy { ...P }
-        labels { __typename name color } commentCount";
+        labels { __typename name color } commentCount parent { title createdBy { ...P } }
+        subtasks(first: 1) { totalCount pageInfo { hasNextPage endCursor }
+            edges { cursor node { title labels { name } parent { id } } } }";
     let fragment = "fragment P on Person { displayName }";
     let read = |extra: &str| {
         let query = format!(
@@ -1076,7 +1086,16 @@ async fn a_page_answers_its_loaded_fields_in_one_pass_as_field_by_field() {
         edge["node"].as_object_mut().expect("node").remove("list");
     }
     assert_eq!(plain, ordinary);
-    let first = &plain["data"]["list"]["tasks"]["edges"][0]["node"];
+    let node = |answer: &Value, title: &str| {
+        answer["data"]["list"]["tasks"]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|edge| edge["node"].clone())
+            .find(|node| node["title"] == title)
+            .unwrap_or_else(|| panic!("{title} in {answer}"))
+    };
+    let first = &node(&plain, "Labelled");
     assert_eq!(
         first["who"],
         json!({ "__typename": "Person", "id": team.cy.user_id, "displayName": "cy" }),
@@ -1088,8 +1107,63 @@ async fn a_page_answers_its_loaded_fields_in_one_pass_as_field_by_field() {
         json!([{ "__typename": "Label", "name": "Bug", "color": "#ff0000" }])
     );
     assert_eq!(first["commentCount"], 1);
-    let second = &plain["data"]["list"]["tasks"]["edges"][1]["node"];
+    assert_eq!(first["parent"], Value::Null);
+    assert_eq!(first["subtasks"]["totalCount"], 2, "{plain}");
+    assert_eq!(first["subtasks"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(
+        first["subtasks"]["edges"][0]["node"],
+        json!({ "title": "Sub one", "labels": [], "parent": { "id": task } })
+    );
+    let second = &node(&plain, "Plain");
     assert_eq!(second["who"], Value::Null);
     assert_eq!(second["labels"], json!([]));
     assert_eq!(second["commentCount"], 0);
+    assert_eq!(second["subtasks"]["totalCount"], 0);
+    let sub = &node(&plain, "Sub two");
+    assert_eq!(
+        sub["parent"],
+        json!({ "title": "Labelled", "createdBy": { "displayName": "bob" } })
+    );
+    assert_eq!(sub["labels"][0]["name"], "Bug");
+
+    // Two pages of subtasks of different sizes: each its own.
+    let query = "query($l: ID!) { list(id: $l) { tasks { edges { node { title
+        one: subtasks(first: 1) { edges { node { title } } }
+        two: subtasks(first: 2) { edges { node { title } } } } } } } }";
+    let both = team
+        .app()
+        .graphql(
+            query,
+            json!({ "l": team.list }),
+            Some(&team.ada.access_token),
+        )
+        .await;
+    let labelled = node(&both, "Labelled");
+    assert_eq!(
+        labelled["one"]["edges"].as_array().map(Vec::len),
+        Some(1),
+        "{both}"
+    );
+    assert_eq!(
+        labelled["two"]["edges"].as_array().map(Vec::len),
+        Some(2),
+        "{both}"
+    );
+    // A bad argument is reported on the field that has it.
+    let query = "query($l: ID!) { list(id: $l) { tasks { edges { node { title
+        labels { name } subtasks(first: -1) { totalCount } } } } } }";
+    let bad = team
+        .app()
+        .graphql(
+            query,
+            json!({ "l": team.list }),
+            Some(&team.ada.access_token),
+        )
+        .await;
+    assert_eq!(
+        bad["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{bad}"
+    );
+    let path = bad["errors"][0]["path"].as_array().expect("a path");
+    assert_eq!(path.last(), Some(&json!("subtasks")), "{bad}");
 }

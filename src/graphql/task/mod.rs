@@ -8,8 +8,6 @@ mod object;
 mod page;
 mod preload;
 
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, Object, Result};
 use uuid::Uuid;
 
@@ -18,9 +16,8 @@ pub use object::{Task, conflict_value};
 pub use page::{TaskConnection, page_cost};
 
 use super::{
-    loaders::{self, PageOf},
-    page_info::{Cursor, PageInfo},
-    plain::{Plain, PlainList},
+    loaders::{self, CountOf, PageOf},
+    plain::Plain,
     viewer::{Viewer, viewer_id},
 };
 use crate::{
@@ -28,7 +25,7 @@ use crate::{
     tasks::{self, PageArgs, Scope, Tasks, order::TaskOrder},
 };
 use input::{CreateTaskInput, MoveTaskInput, UpdateTaskInput};
-use page::{TaskEdge, shows};
+use page::shows;
 
 pub use input::parse_id;
 
@@ -62,7 +59,7 @@ impl TaskQuery {
         before: Option<String>,
         filter: Option<TaskFilterInput>,
         order_by: Option<TaskOrderInput>,
-    ) -> Result<TaskConnection> {
+    ) -> Result<Plain<TaskConnection>> {
         let args = PageArgs {
             first,
             after,
@@ -75,79 +72,77 @@ impl TaskQuery {
 
 /// A page of the viewer's tasks, within `scope` when one is given (a
 /// list's own `tasks`, a task's `subtasks`), as the root `tasks`,
-/// `TaskList.tasks` and `Task.subtasks` answer.
+/// `TaskList.tasks` and `Task.subtasks` answer: the page, its count when
+/// asked for, and what its tasks' selection loads (see [`preload`]).
 pub async fn connection(
     ctx: &Context<'_>,
     scope: Option<(Scope, Uuid)>,
     filter: Option<TaskFilterInput>,
     order_by: Option<TaskOrderInput>,
     args: PageArgs,
-) -> Result<TaskConnection, AppError> {
+) -> Result<Plain<TaskConnection>, AppError> {
     let mut filter = filter.unwrap_or_default().parse()?;
     let order = order_by.map_or_else(TaskOrder::default, TaskOrderInput::parse);
-    let (owner, page) = match scope {
-        // A nested page: every parent's of the request in one statement.
+    let selection = ctx.look_ahead();
+    let counted = selection.field("totalCount").exists();
+    let (owner, page, count) = match scope {
+        // A nested page: every parent's of the request in one statement,
+        // and so is its count.
         Some((scope, id)) => {
             match scope {
                 Scope::List => filter.list_id = None,
                 Scope::Parent => filter.parent_id = None,
             }
             let viewer = viewer_id(ctx)?;
-            let key = PageOf {
+            let count = CountOf {
                 viewer,
                 scope,
                 id,
                 filter: filter.clone(),
+            };
+            let key = PageOf {
+                viewer,
+                scope,
+                id,
+                filter,
                 order,
                 args,
-                shows: shows(ctx),
+                shows: shows(&selection),
             };
-            (viewer, loaders::page(ctx, key).await?)
+            let (page, count) = tokio::try_join!(loaders::page(ctx, key), async {
+                match counted {
+                    true => loaders::count(ctx, count).await.map(Some),
+                    false => Ok(None),
+                }
+            })?;
+            (viewer, page, count)
         }
         None => {
             let tasks = ctx.data_unchecked::<Tasks>();
-            Viewer::read(
+            let (owner, page) = Viewer::read(
                 ctx,
                 async |viewer| {
                     Ok((
                         viewer.user_id,
-                        tasks.page(viewer, &filter, order, args, shows(ctx)).await?,
+                        tasks
+                            .page(viewer, &filter, order, args, shows(&selection))
+                            .await?,
                     ))
                 },
                 |(_, page)| page.edges.is_empty(),
             )
-            .await?
+            .await?;
+            let count = match counted {
+                true => Some(tasks.count(owner, &filter).await?),
+                false => None,
+            };
+            (owner, page, count)
         }
     };
-    let cursors = Arc::new(page.cursors);
-    let at = |position: Option<&tasks::order::Position>| {
-        position.map(|position| Cursor::Task(position.clone(), Arc::clone(&cursors)))
-    };
-    let page_info = PageInfo {
-        has_next_page: page.has_next_page,
-        has_previous_page: page.has_previous_page,
-        start: at(page.edges.first().and_then(|edge| edge.position.as_ref())),
-        end: at(page.edges.last().and_then(|edge| edge.position.as_ref())),
-    };
-    let node = ctx.look_ahead().field("edges").field("node");
+    let node = selection.field("edges").field("node");
     let read: Vec<&tasks::TaskRead> = page.edges.iter().map(|edge| &edge.task).collect();
     let preloaded = preload::preload(ctx, owner, &read, &node).await?;
-    let edges = page
-        .edges
-        .into_iter()
-        .map(|edge| TaskEdge {
-            position: edge.position,
-            node: Task(edge.task, preloaded.clone()),
-            cursors: Arc::clone(&cursors),
-        })
-        .collect();
-    Ok(TaskConnection {
-        edges: PlainList(edges),
-        page_info: Plain(page_info),
-        owner,
-        scope,
-        filter,
-    })
+    Ok(Plain(TaskConnection::new(page, preloaded, count)))
 }
 
 #[derive(Default)]

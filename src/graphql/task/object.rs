@@ -19,7 +19,7 @@ use super::{
         labels::Label,
         lists::{Person, TaskList},
         loaders::{self, Linked},
-        plain::{self, PlainObject},
+        plain::{self, Plain, PlainObject},
         scalars::{Date, DateTime},
     },
     TaskConnection,
@@ -28,9 +28,10 @@ use super::{
 };
 use crate::{
     error::AppError,
-    tasks::{self, PageArgs, Scope, Shown, TaskRead, fields::task_fields},
+    tasks::{self, PageArgs, Scope, Shown, TaskRead, fields::task_fields, order::TaskOrder},
 };
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
+use uuid::Uuid;
 
 /// A task as it was read: on a page, only the fields the page shows, and
 /// what was loaded for the whole page at once (see [`super::preload`]).
@@ -241,38 +242,27 @@ macro_rules! object {
                 ctx: &Context<'_>,
                 first: Option<i32>,
                 after: Option<String>,
-            ) -> Result<TaskConnection> {
-                let order = TaskOrderInput {
-                    field: OrderField::Position,
-                    direction: Direction::Asc,
-                };
+            ) -> Result<Plain<TaskConnection>> {
                 let args = PageArgs {
                     first,
                     after,
                     ..PageArgs::default()
                 };
-                let page = super::connection(ctx, Some((Scope::Parent, self.0.id)), None, Some(order), args);
+                let page = super::connection(ctx, Some((Scope::Parent, self.0.id)), None, Some(subtask_order_input()), args);
                 // Boxed, so that every field of a task does not take its room.
                 Ok(Box::pin(page).await?)
             }
         }
 
         impl Task {
-            /// The loaded fields this task cannot answer in one pass: all
-            /// of them, but those loaded for its page already.
-            pub fn loaded_here(&self) -> Vec<&'static str> {
-                let mut fields = Self::LOADED.to_vec();
-                if let Some(preloaded) = self.1.as_deref() {
-                    fields.retain(|field| !preloaded.has(field, Self::is_preloaded_link(field)));
-                }
-                fields
-            }
-
-            /// Whether `field` is a link whose objects a page loads at once.
-            fn is_preloaded_link(field: &str) -> bool {
-                match field {
-                    $($link_graphql => <$object as Linked>::PRELOADED,)*
-                    _ => false,
+            /// Whether the task answers its selection in one pass: when
+            /// its page loaded every loaded field the selection asks for
+            /// (see [`super::preload`]), or else when `asks` says that it
+            /// asks for none.
+            pub fn is_plain_with(&self, asks: impl FnOnce(&[&str]) -> bool) -> bool {
+                match self.1.as_deref() {
+                    Some(loaded) => loaded.complete,
+                    None => !asks(Self::LOADED),
                 }
             }
         }
@@ -297,12 +287,12 @@ macro_rules! object {
                 let value = match ctx.item.node.name.node.as_str() {
                     "id" => Ok(Value::String(task.id.to_string())),
                     $($graphql => read(task.$name.as_ref()).map(Answer::value),)*
-                    $($link_graphql if <$object as Linked>::PRELOADED => {
-                        let preloaded = self.1.as_deref().and_then(|preloaded| preloaded.people.as_ref());
-                        match (preloaded, read(task.$link.as_ref())) {
-                            (Some(people), Ok(Some(id))) => Ok(people
+                    $($link_graphql => {
+                        let loaded = self.1.as_deref().and_then(<$object as AtOnce>::loaded);
+                        match (loaded, read(task.$link.as_ref())) {
+                            (Some(loaded), Ok(Some(id))) => Ok(loaded
                                 .get(id)
-                                .map_or(Value::Null, |person| plain::object(person, ctx))),
+                                .map_or(Value::Null, |object| plain::object(object, ctx))),
                             (Some(_), Ok(None)) => Ok(Value::Null),
                             (_, Err(error)) => Err(error),
                             (None, _) => return plain::unknown(ctx),
@@ -326,13 +316,17 @@ macro_rules! object {
                         )),
                         None => return plain::unknown(ctx),
                     },
+                    "subtasks" => match self.1.as_deref().and_then(|preloaded| preloaded.subtasks.as_ref()?.get(&task.id)) {
+                        Some(subtasks) => Ok(plain::object(subtasks, ctx)),
+                        None => return plain::unknown(ctx),
+                    },
                     _ => return plain::unknown(ctx),
                 };
                 value.map_err(|error| server_error(error, Some(ctx.item.pos)))
             }
 
             fn is_plain(&self, ctx: &ContextSelectionSet<'_>) -> bool {
-                !plain::selects_any(ctx, &self.loaded_here())
+                self.is_plain_with(|loaded| plain::selects_any(ctx, loaded))
             }
         }
 
@@ -371,6 +365,36 @@ macro_rules! object {
     };
 }
 task_fields!(object);
+
+/// Objects a task links to that its page loads for all its tasks at once.
+trait AtOnce: Sized {
+    fn loaded(preloaded: &Preloaded) -> Option<&HashMap<Uuid, Self>>;
+}
+
+impl AtOnce for Person {
+    fn loaded(preloaded: &Preloaded) -> Option<&HashMap<Uuid, Self>> {
+        preloaded.people.as_ref()
+    }
+}
+
+impl AtOnce for Task {
+    fn loaded(preloaded: &Preloaded) -> Option<&HashMap<Uuid, Self>> {
+        preloaded.parents.as_ref()
+    }
+}
+
+/// The order of a task's subtasks: the manual one.
+fn subtask_order_input() -> TaskOrderInput {
+    TaskOrderInput {
+        field: OrderField::Position,
+        direction: Direction::Asc,
+    }
+}
+
+/// The order of a task's subtasks, as a page reads it.
+pub(super) fn subtask_order() -> TaskOrder {
+    subtask_order_input().parse()
+}
 
 impl From<TaskRead> for Task {
     fn from(task: TaskRead) -> Self {

@@ -3,21 +3,20 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Object, Result, ServerResult, Value};
-use uuid::Uuid;
+use async_graphql::{Context, Lookahead, Object, Result, ServerResult, Value};
 
 use super::{
     super::{
         errors::server_error,
-        loaders::{self, CountOf},
-        page_info::PageInfo,
+        page_info::{Cursor, PageInfo},
         plain::{self, Plain, PlainList, PlainObject},
     },
     object::{Task, read, shown},
+    preload::Preloaded,
 };
 use crate::{
     error::AppError,
-    tasks::{self, PageCursors, PageShows, Tasks, order::Position},
+    tasks::{self, Page, PageCursors, PageShows, order::Position},
 };
 
 pub struct TaskEdge {
@@ -48,7 +47,8 @@ impl TaskEdge {
 
 impl PlainObject for TaskEdge {
     fn is_plain(&self, ctx: &async_graphql::ContextSelectionSet<'_>) -> bool {
-        !plain::selects_below(ctx, "node", &self.node.loaded_here())
+        self.node
+            .is_plain_with(|loaded| plain::selects_below(ctx, "node", loaded))
     }
 
     fn field(&self, ctx: &Context<'_>) -> ServerResult<Value> {
@@ -65,15 +65,54 @@ impl PlainObject for TaskEdge {
 
 /// A page of the viewer's tasks (Relay cursor connection).
 pub struct TaskConnection {
-    pub(super) edges: PlainList<TaskEdge>,
-    pub(super) page_info: Plain<PageInfo>,
-    pub(super) owner: Uuid,
-    /// The list a list's own `tasks` is of, or the task whose `subtasks`
-    /// (counted with every parent's of the request in one statement).
-    pub(super) scope: Option<(tasks::Scope, Uuid)>,
-    pub(super) filter: tasks::TaskFilter,
+    edges: PlainList<TaskEdge>,
+    page_info: Plain<PageInfo>,
+    /// What the page's tasks loaded at once.
+    preloaded: Arc<Preloaded>,
+    /// Counted with the page, when its selection asks for `totalCount`.
+    count: Option<u64>,
 }
 
+impl TaskConnection {
+    /// `page`, its tasks answering from `preloaded`, with its count.
+    pub(super) fn new(page: Page, preloaded: Arc<Preloaded>, count: Option<u64>) -> Self {
+        let cursors = Arc::new(page.cursors);
+        let at = |position: Option<&Position>| {
+            position.map(|position| Cursor::Task(position.clone(), Arc::clone(&cursors)))
+        };
+        let page_info = PageInfo {
+            has_next_page: page.has_next_page,
+            has_previous_page: page.has_previous_page,
+            start: at(page.edges.first().and_then(|edge| edge.position.as_ref())),
+            end: at(page.edges.last().and_then(|edge| edge.position.as_ref())),
+        };
+        let edges = page
+            .edges
+            .into_iter()
+            .map(|edge| TaskEdge {
+                position: edge.position,
+                node: Task(edge.task, Some(Arc::clone(&preloaded))),
+                cursors: Arc::clone(&cursors),
+            })
+            .collect();
+        Self {
+            edges: PlainList(edges),
+            page_info: Plain(page_info),
+            preloaded,
+            count,
+        }
+    }
+
+    fn total(&self) -> Result<i64, AppError> {
+        let count = self
+            .count
+            .ok_or_else(|| AppError::internal("totalCount was asked for but not counted"))?;
+        Ok(i64::try_from(count).unwrap_or(i64::MAX))
+    }
+}
+
+// The schema's view of the fields; their values come from `PlainObject`
+// when the page's tasks answer in one pass.
 #[Object]
 impl TaskConnection {
     async fn edges(&self) -> &PlainList<TaskEdge> {
@@ -85,30 +124,32 @@ impl TaskConnection {
     }
 
     /// All the viewer's tasks that pass the filter; counted only when asked for.
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        let count = match self.scope {
-            Some((scope, id)) => {
-                let key = CountOf {
-                    viewer: self.owner,
-                    scope,
-                    id,
-                    filter: self.filter.clone(),
-                };
-                loaders::count(ctx, key).await?
-            }
-            None => {
-                let tasks = ctx.data_unchecked::<Tasks>();
-                tasks.count(self.owner, &self.filter).await?
-            }
-        };
-        Ok(i64::try_from(count).unwrap_or(i64::MAX))
+    async fn total_count(&self) -> Result<i64> {
+        Ok(self.total()?)
     }
 }
 
-/// What the `tasks` field's selection shows of the page, so that the page
-/// reads only that.
-pub(super) fn shows(ctx: &Context<'_>) -> PageShows {
-    let page = ctx.look_ahead();
+impl PlainObject for TaskConnection {
+    fn is_plain(&self, _ctx: &async_graphql::ContextSelectionSet<'_>) -> bool {
+        self.preloaded.complete
+    }
+
+    fn field(&self, ctx: &Context<'_>) -> ServerResult<Value> {
+        match ctx.item.node.name.node.as_str() {
+            "edges" => Ok(plain::list(&self.edges.0, ctx)),
+            "pageInfo" => Ok(plain::object(&self.page_info.0, ctx)),
+            "totalCount" => self
+                .total()
+                .map(Value::from)
+                .map_err(|error| server_error(error, Some(ctx.item.pos))),
+            _ => plain::unknown(ctx),
+        }
+    }
+}
+
+/// What the `tasks` field's selection (`page`) shows of the page, so that
+/// the page reads only that.
+pub(super) fn shows(page: &Lookahead<'_>) -> PageShows {
     let edges = page.field("edges");
     let info = page.field("pageInfo");
     PageShows {
