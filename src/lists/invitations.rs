@@ -309,10 +309,11 @@ impl Lists {
     ) -> AppResult<HashMap<Uuid, Vec<Invitation>>> {
         let mut select = select_invitations();
         select
-            .and_where(
-                Expr::col((Invitations, list_invitation::Column::ListId))
-                    .is_in(lists.iter().copied()),
-            )
+            .and_where(db::one_of(
+                self.backend(),
+                Expr::col((Invitations, list_invitation::Column::ListId)),
+                lists,
+            ))
             .and_where(visible::visible(
                 (Invitations, list_invitation::Column::ListId),
                 viewer,

@@ -60,9 +60,11 @@ impl Lists {
                 Users,
                 Expr::col((Users, user::Column::Id)).equals((Members, list_member::Column::UserId)),
             )
-            .and_where(
-                Expr::col((Members, list_member::Column::ListId)).is_in(lists.iter().copied()),
-            )
+            .and_where(db::one_of(
+                self.backend(),
+                Expr::col((Members, list_member::Column::ListId)),
+                lists,
+            ))
             .and_where(visible::visible(
                 (Members, list_member::Column::ListId),
                 viewer,

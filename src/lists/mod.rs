@@ -25,7 +25,7 @@ use entity::{
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryResult, QueryTrait,
-    sea_query::{Expr, ExprTrait, LockType, Order, Query, SelectStatement},
+    sea_query::{Expr, LockType, Order, Query, SelectStatement},
 };
 use uuid::Uuid;
 
@@ -107,6 +107,11 @@ impl Lists {
         self.writer.db()
     }
 
+    /// The database's kind, which a few statements are written for.
+    fn backend(&self) -> sea_orm::DbBackend {
+        self.db().get_database_backend()
+    }
+
     /// The viewer's lists: the inbox first, then by name.
     pub async fn all(&self, viewer: Uuid) -> AppResult<Vec<ListRead>> {
         let mut select = select_lists(viewer);
@@ -124,7 +129,11 @@ impl Lists {
         ids: &[Uuid],
     ) -> AppResult<HashMap<Uuid, ListRead>> {
         let mut select = select_lists(viewer);
-        select.and_where(Expr::col((TaskLists, task_list::Column::Id)).is_in(ids.iter().copied()));
+        select.and_where(db::one_of(
+            self.backend(),
+            Expr::col((TaskLists, task_list::Column::Id)),
+            ids,
+        ));
         let lists = read_lists(self.db(), &select).await?;
         Ok(lists.into_iter().map(|list| (list.id, list)).collect())
     }

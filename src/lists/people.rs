@@ -16,7 +16,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{Lists, Role, visible};
-use crate::error::AppResult;
+use crate::{db, error::AppResult};
 
 /// The name a person goes by: the one they set, else their email's local
 /// part (the email itself never leaves the server).
@@ -48,7 +48,11 @@ impl Lists {
         let authors = Query::select()
             .column(task::Column::CreatedBy)
             .from(TaskRows)
-            .and_where(task::Column::CreatedBy.is_in(ids.iter().copied()))
+            .and_where(db::one_of(
+                self.backend(),
+                Expr::col((TaskRows, task::Column::CreatedBy)),
+                ids,
+            ))
             .and_where(visible::tasks(viewer, Role::Viewer))
             .to_owned();
         // A comment's author stays known after leaving the list.
@@ -60,10 +64,11 @@ impl Lists {
                 Expr::col((TaskRows, task::Column::Id))
                     .equals((entity::comment::Entity, entity::comment::Column::TaskId)),
             )
-            .and_where(
-                Expr::col((entity::comment::Entity, entity::comment::Column::AuthorId))
-                    .is_in(ids.iter().copied()),
-            )
+            .and_where(db::one_of(
+                self.backend(),
+                Expr::col((entity::comment::Entity, entity::comment::Column::AuthorId)),
+                ids,
+            ))
             .and_where(visible::tasks(viewer, Role::Viewer))
             .to_owned();
         let select = Query::select()
@@ -73,7 +78,11 @@ impl Lists {
                 user::Column::Email,
             ])
             .from(Users)
-            .and_where(user::Column::Id.is_in(ids.iter().copied()))
+            .and_where(db::one_of(
+                self.backend(),
+                Expr::col((Users, user::Column::Id)),
+                ids,
+            ))
             .cond_where(
                 Condition::any()
                     .add(user::Column::Id.in_subquery(fellow))

@@ -20,7 +20,10 @@ use super::{
     DEFAULT_PAGE, MAX_PAGE, Tasks,
     order::{OrderField, Position, SortKey},
 };
-use crate::error::{AppError, AppResult};
+use crate::{
+    db,
+    error::{AppError, AppResult},
+};
 
 /// A page of one task's rows, with each row's cursor.
 #[derive(Clone, Debug)]
@@ -91,7 +94,7 @@ impl Tasks {
         let table = children.table.clone();
         let column = |name: &DynIden| Expr::col((table.clone(), name.clone()));
         let mut window = Condition::all()
-            .add(column(&children.task).is_in(tasks.iter().copied()))
+            .add(db::one_of(self.backend(), column(&children.task), tasks))
             .add(children.seen);
         if let Some(after) = &after {
             let SortKey::Time(time) = after.key else {

@@ -214,7 +214,11 @@ impl Tasks {
             .column(comment::Column::TaskId)
             .expr(Expr::col(comment::Column::Id).count())
             .from(CommentRows)
-            .and_where(comment::Column::TaskId.is_in(tasks.iter().copied()))
+            .and_where(db::one_of(
+                self.backend(),
+                Expr::col((CommentRows, comment::Column::TaskId)),
+                tasks,
+            ))
             .and_where(seen(viewer))
             .group_by_col(comment::Column::TaskId)
             .to_owned();

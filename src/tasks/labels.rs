@@ -245,7 +245,11 @@ impl Tasks {
         lists: &[Uuid],
     ) -> AppResult<HashMap<Uuid, Vec<Label>>> {
         let rows = LabelRows::find()
-            .filter(label::Column::ListId.is_in(lists.iter().copied()))
+            .filter(db::one_of(
+                self.backend(),
+                Expr::col((LabelRows, label::Column::ListId)),
+                lists,
+            ))
             .filter(visible::visible(
                 (LabelRows, label::Column::ListId),
                 viewer,
@@ -280,9 +284,11 @@ impl Tasks {
                 Expr::col((LabelRows, label::Column::Id))
                     .equals((TaskLabels, task_label::Column::LabelId)),
             )
-            .and_where(
-                Expr::col((TaskLabels, task_label::Column::TaskId)).is_in(tasks.iter().copied()),
-            )
+            .and_where(db::one_of(
+                self.backend(),
+                Expr::col((TaskLabels, task_label::Column::TaskId)),
+                tasks,
+            ))
             .and_where(visible::visible(
                 (LabelRows, label::Column::ListId),
                 viewer,

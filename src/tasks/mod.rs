@@ -252,9 +252,11 @@ impl Tasks {
     /// The viewer's tasks among `ids`, with every field, by id.
     pub async fn find_many(&self, viewer: Uuid, ids: &[Uuid]) -> AppResult<Vec<(Uuid, TaskRead)>> {
         let mut select = Shown::ALL.select();
-        select.cond_where(
-            listed(viewer, &TaskFilter::default()).add(Column::Id.is_in(ids.iter().copied())),
-        );
+        select.cond_where(listed(viewer, &TaskFilter::default()).add(db::one_of(
+            self.backend(),
+            Expr::col((task::Entity, Column::Id)),
+            ids,
+        )));
         Ok(self
             .all(&select, Shown::ALL)
             .await?
@@ -280,6 +282,11 @@ impl Tasks {
                 .collect::<Result<_, _>>()?,
         };
         Ok(tasks)
+    }
+
+    /// The database's kind, which a few statements are written for.
+    pub(crate) fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
     }
 
     /// How many of the viewer's tasks pass `filter`.

@@ -15,7 +15,7 @@ use entity::{
     task::{self, Column},
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend,
+    Condition, ConnectionTrait, DbBackend,
     sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query, SelectStatement},
 };
 use uuid::Uuid;
@@ -25,7 +25,7 @@ use super::{
     order::{Position, TaskOrder, Walk},
     page::{edges, walk_and_size},
 };
-use crate::error::AppResult;
+use crate::{db, error::AppResult};
 
 /// What a nested page is a page of: a list's tasks, or a task's subtasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -180,7 +180,11 @@ impl Tasks {
             .from(task::Entity)
             .cond_where(
                 listed(viewer, filter)
-                    .add(scope.column().is_in(scopes.iter().copied()))
+                    .add(db::one_of(
+                        self.backend(),
+                        Expr::col((task::Entity, scope.column())),
+                        scopes,
+                    ))
                     .add(order.beyond(cursor, side, true)),
             )
             .group_by_col(scope.column())
@@ -203,7 +207,11 @@ impl Tasks {
             .column(scope.column())
             .expr(Expr::col(Column::Id).count())
             .from(task::Entity)
-            .cond_where(listed(viewer, filter).add(scope.column().is_in(scopes.iter().copied())))
+            .cond_where(listed(viewer, filter).add(db::one_of(
+                self.backend(),
+                Expr::col((task::Entity, scope.column())),
+                scopes,
+            )))
             .group_by_col(scope.column())
             .to_owned();
         let rows = self.db.query_all(&select).await?;
@@ -262,13 +270,13 @@ pub(super) fn firsts_of_each(
                 .from_as(Members, scope.clone())
                 .and_where(Expr::col((scope, list_member::Column::UserId)).eq(viewer));
             if let Some(lists) = lists {
-                firsts.and_where(scope_id.is_in(lists.iter().copied()));
+                firsts.and_where(db::one_of(backend, scope_id, lists));
             }
         }
         Within::Parents(parents) => {
             firsts
                 .from_as(task::Entity, scope)
-                .and_where(scope_id.is_in(parents.iter().copied()));
+                .and_where(db::one_of(backend, scope_id, parents));
         }
     }
     if backend == DbBackend::Postgres {

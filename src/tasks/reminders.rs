@@ -229,7 +229,11 @@ impl Tasks {
     ) -> AppResult<HashMap<Uuid, Vec<Reminder>>> {
         let seen = visible::task_ids(viewer, Role::Viewer);
         let rows = ReminderRows::find()
-            .filter(reminder::Column::TaskId.is_in(tasks.iter().copied()))
+            .filter(db::one_of(
+                self.backend(),
+                Expr::col((ReminderRows, reminder::Column::TaskId)),
+                tasks,
+            ))
             .filter(Expr::col((ReminderRows, reminder::Column::TaskId)).in_subquery(seen))
             .order_by_asc(reminder::Column::CreatedAt)
             .order_by_asc(reminder::Column::Id)
