@@ -403,6 +403,14 @@ def seed_nested(port, token):
                 {"t": task, "p": me}, token)
 
 
+def analyze(database_url):
+    """Statistics for PostgreSQL's planner on the rows just seeded, as
+    autovacuum would take them a minute later: without them it plans for
+    the empty tables it saw first."""
+    if database_url.startswith("postgres"):
+        subprocess.run(["psql", database_url, "-qc", "ANALYZE"], check=True)
+
+
 def measure_postgraphile(args, database_url, workdir):
     """The nested query, taskql against PostGraphile v5 on the same
     PostgreSQL database for the same viewer, each answer checked to be the
@@ -414,6 +422,7 @@ def measure_postgraphile(args, database_url, workdir):
     try:
         token = register(server.port, "nested@example.com")
         seed_nested(server.port, token)
+        analyze(database_url)
         ours = taskql_nested(graphql(server.port, NESTED_FULL, token=token))
         pgl = PostGraphile(database_url, 18130, workdir)
         try:
@@ -450,6 +459,7 @@ def measure_nested(args, database_url, workdir):
     try:
         token = register(server.port, "nested@example.com")
         seed_nested(server.port, token)
+        analyze(database_url)
         return {step: load(server, workdir, f"nested-{n}", query=query, token=token, expected='"lists"',
                            connections=args.connections, duration=args.duration)
                 for n, (step, query) in enumerate(NESTED_STEPS.items())}
@@ -502,13 +512,24 @@ def measure_page(server, args, workdir, database_url):
     return page_figures(server, args, workdir, database_url, small)
 
 
-def page_rows(figures):
+def page_share_target(args):
+    """The page's share of its floor to reach: 75% on SQLite, 50% on
+    PostgreSQL, where the floor pipelines prepared statements."""
+    return 0.5 if args.postgres else 0.75
+
+
+def page_share_row(args, figures):
     share = figures["tasks"]["rps"] / figures["floor"]["rps"]
+    target = page_share_target(args)
+    return ("tasks(first: 20), share of the floor", f"{share:.0%}", f">= {target:.0%}", share >= target)
+
+
+def page_rows(args, figures):
     return [
         ("{ __typename } req/s", f"{figures['typename']['rps']:.0f}", "-", None),
         ("tasks(first: 20) req/s", f"{figures['tasks']['rps']:.0f}", "-", None),
         ("the floor: the same page, minimal program, req/s", f"{figures['floor']['rps']:.0f}", "baseline", None),
-        ("tasks(first: 20), share of the floor", f"{share:.0%}", ">= 50%", share >= 0.5),
+        page_share_row(args, figures),
         ("server CPU per request, typename / tasks / floor, µs",
          " / ".join(f"{figures[name]['cpu_us']:.0f}" for name in ("typename", "tasks", "floor")), "-", None),
         ("nested query of §10 with labels and commentCount, 10 lists × 20 tasks, req/s (7 statements each)",
@@ -778,7 +799,7 @@ def main():
     if args.only_page:
         server = Server(args.binary, database_url, 18100, workdir)
         try:
-            print_rows(args, page_rows(measure_page(server, args, workdir, database_url)))
+            print_rows(args, page_rows(args, measure_page(server, args, workdir, database_url)))
         finally:
             server.stop()
         return
@@ -835,10 +856,9 @@ def main():
         ("tasks(first: 20) req/s", f"{figures['tasks']['rps']:.0f} ({figures['tasks']['rps'] / figures['typename']['rps']:.0%} of typename)", "-", None),
     ]
     if "floor" in figures:
-        share = figures["tasks"]["rps"] / figures["floor"]["rps"]
         rows += [
             ("the floor: the same page, minimal program, req/s", f"{figures['floor']['rps']:.0f}", "baseline", None),
-            ("tasks(first: 20), share of the floor", f"{share:.0%}", ">= 50%", share >= 0.5),
+            page_share_row(args, figures),
         ]
     rows += [
         ("me req/s", f"{figures['me']['rps']:.0f}", "-", None),
