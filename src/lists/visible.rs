@@ -62,6 +62,15 @@ pub fn task_ids(viewer: Uuid, needed: Role) -> SelectStatement {
         .to_owned()
 }
 
+/// Reads `select` from the viewer's memberships, named `alias`: a walk of
+/// each one's list reads only lists the viewer sees, and needs no other
+/// rule (a list's page of tasks, the first page of each list).
+pub fn from_memberships(select: &mut SelectStatement, alias: Alias, viewer: Uuid) {
+    select
+        .from_as(Members, alias.clone())
+        .and_where(Expr::col((alias, list_member::Column::UserId)).eq(viewer));
+}
+
 /// The alias of the viewer's membership in a read joined by [`join_role`].
 pub fn membership() -> Alias {
     Alias::new("viewer_membership")

@@ -166,7 +166,13 @@ impl TaskChanges {
 
 /// The tasks `viewer` sees that pass `filter`, as a condition for any query.
 pub fn listed(viewer: Uuid, filter: &TaskFilter) -> Condition {
-    let mut condition = Condition::all().add(visible::tasks(viewer, Role::Viewer));
+    filtered(filter).add(visible::tasks(viewer, Role::Viewer))
+}
+
+/// The tasks that pass `filter`, whoever sees them: for a walk whose scope
+/// applies the lists' rule already ([`pages::firsts_of_each`]).
+pub(crate) fn filtered(filter: &TaskFilter) -> Condition {
+    let mut condition = Condition::all();
     if let Some(list) = filter.list_id {
         condition = condition.add(Column::ListId.eq(list));
     }

@@ -8,13 +8,14 @@ use uuid::Uuid;
 use super::{
     Shown, TaskFilter, TaskRead, Tasks,
     cursor::CursorKey,
-    listed,
+    filtered, listed,
     order::{OrderField, Position, TaskOrder, Walk},
     pages::{Within, firsts_of_each},
 };
 use crate::{
     auth::Claimed,
     error::{AppError, AppResult},
+    lists::{Role, visible},
 };
 
 pub const DEFAULT_PAGE: u64 = 20;
@@ -93,7 +94,7 @@ impl Tasks {
         let after = decode(args.after, "after")?;
         let before = decode(args.before, "before")?;
 
-        let mut window = listed(owner, filter);
+        let mut window = filtered(filter);
         if let Some(after) = &after {
             window = window.add(order.beyond(after, Walk::Forward, false));
         }
@@ -120,7 +121,9 @@ impl Tasks {
         };
         match within {
             None => {
-                select.cond_where(window);
+                select
+                    .cond_where(window)
+                    .and_where(visible::tasks(owner, Role::Viewer));
             }
             Some(within) => {
                 let firsts = firsts_of_each(

@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 
 use entity::{
-    list_member::{self, Entity as Members},
+    list_member,
     task::{self, Column},
 };
 use sea_orm::{
@@ -21,11 +21,15 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Page, PageArgs, PageCursors, PageShows, TaskFilter, TaskRead, Tasks, listed,
+    Page, PageArgs, PageCursors, PageShows, TaskFilter, TaskRead, Tasks, filtered, listed,
     order::{Position, TaskOrder, Walk},
     page::{edges, walk_and_size},
 };
-use crate::{db, error::AppResult};
+use crate::{
+    db,
+    error::AppResult,
+    lists::{Role, visible},
+};
 
 /// What a nested page is a page of: a list's tasks, or a task's subtasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -84,7 +88,7 @@ impl Tasks {
         };
         let after = decode(args.after, "after")?;
         let before = decode(args.before, "before")?;
-        let mut window = listed(viewer, filter);
+        let mut window = filtered(filter);
         if let Some(after) = &after {
             window = window.add(order.beyond(after, Walk::Forward, false));
         }
@@ -233,9 +237,12 @@ impl Tasks {
 ///
 /// PostgreSQL says it with a lateral join; SQLite, which has none, with a
 /// subquery correlated to the list or parent, which it runs once for each.
-/// `window` names the tasks table as `tasks` (as [`super::listed`] does,
-/// with the lists' rule); the walk reads it under that name, and the caller
-/// reads the rows of the ids by it.
+/// `window` names the tasks table as `tasks` (as [`super::filtered`]
+/// does); the walk reads it under that name, and the caller reads the rows
+/// of the ids by it. The walk applies the lists' rule, not `window`: a walk
+/// from each of the viewer's memberships reads only lists the viewer sees
+/// (the rule again in each step of the walk cost SQLite five times the
+/// page's statement), a walk of a task's subtasks checks each.
 pub(super) fn firsts_of_each(
     backend: DbBackend,
     viewer: Uuid,
@@ -261,14 +268,15 @@ pub(super) fn firsts_of_each(
         .and_where(Expr::col((task::Entity, walked_by)).eq(scope_id.clone()))
         .cond_where(window)
         .limit(size);
+    if let Within::Parents(_) = within {
+        walk_scope.and_where(visible::tasks(viewer, Role::Viewer));
+    }
     order.sort(&mut walk_scope, walk);
     let mut firsts = Query::select();
     firsts.column((picked.clone(), Column::Id));
     match within {
         Within::Lists(lists) => {
-            firsts
-                .from_as(Members, scope.clone())
-                .and_where(Expr::col((scope, list_member::Column::UserId)).eq(viewer));
+            visible::from_memberships(&mut firsts, scope, viewer);
             if let Some(lists) = lists {
                 firsts.and_where(db::one_of(backend, scope_id, lists));
             }
