@@ -733,6 +733,14 @@ async fn removal_takes_effect_at_once_left_arrives_and_nothing_more_of_the_list(
         "{heard}"
     );
 
+    let seen = app
+        .graphql(
+            "{ tasks(first: 100) { edges { node { title } } } }",
+            json!({}),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert!(seen.to_string().contains("Water the roses"), "{seen}");
     let removed = app
         .graphql(
             "mutation($l: ID!, $p: ID!) { removeMember(listId: $l, personId: $p) }",
@@ -751,6 +759,19 @@ async fn removal_takes_effect_at_once_left_arrives_and_nothing_more_of_the_list(
         .graphql(LIST_TASKS, json!({ "id": list }), Some(&bob.access_token))
         .await;
     assert!(gone["data"]["list"].is_null(), "{gone}");
+    // Nor through the pages that start from the viewer's memberships.
+    let everywhere = app
+        .graphql(
+            "{ tasks(first: 100) { edges { node { title } } } lists { tasks { edges { node { title } } } } }",
+            json!({}),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert!(everywhere["errors"].is_null(), "{everywhere}");
+    assert!(
+        !everywhere.to_string().contains("Water the roses"),
+        "{everywhere}"
+    );
     let unassigned = app
         .graphql(
             "query($id: ID!) { task(id: $id) { assignee { id } } }",
