@@ -9,6 +9,7 @@
 //! short query costs; so a token that verified is remembered, by its exact
 //! text, until it expires. Only what the signature proved is remembered:
 //! whether the account still holds is checked by every request as before.
+//! Measured gain: 631,350 → 577,948 instructions per page (bench/README.md).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

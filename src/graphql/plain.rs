@@ -14,10 +14,15 @@
 //! The schema has no extensions and no custom directives, which would see
 //! none of these fields.
 //!
-//! A field whose value must be loaded (a task's list, its assignee) cannot
-//! be answered in one pass: an object whose selection asks for one
-//! ([`PlainObject::is_plain`]) is resolved the ordinary way instead, field
-//! by field, each loaded field through its `DataLoader`.
+//! A field whose value must be loaded cannot be answered in one pass
+//! unless the page loaded it for all its tasks (`task::preload`): an
+//! object whose selection asks for another ([`PlainObject::is_plain`]) is
+//! resolved the ordinary way instead, field by field, each loaded field
+//! through its loader.
+//!
+//! Measured gain (bench/README.md): 563,392 → 495,109 instructions per
+//! page of 20 tasks; with the preload, the nested query of 10 lists × 20
+//! tasks with subtasks 9,124 → 3,351 µs of CPU.
 
 use std::borrow::Cow;
 
