@@ -129,11 +129,14 @@ pub async fn preload(
                 .flatten()
                 .flatten()
         });
-        let found = loaders::people_many(ctx, SeenMany::new(viewer, linked)).await?;
+        let linked = SeenMany::new(viewer, linked);
+        let found = loaders::people_many(ctx, linked.clone()).await?;
+        // The round's answer holds every page's people: these are this page's.
         Ok::<_, AppError>(Some(
-            found
+            linked
+                .ids
                 .iter()
-                .map(|(id, person)| (*id, Person::from(person.clone())))
+                .filter_map(|id| Some((*id, Person::from(found.get(id)?.clone()))))
                 .collect(),
         ))
     };
