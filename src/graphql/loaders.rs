@@ -555,25 +555,47 @@ impl Loader<ChildrenOf> for CompletionPages {
 
 struct CountsOf(Tasks);
 
+impl PagesOf {
+    /// The page `alike` asks for of each of `parents`.
+    async fn read(
+        &self,
+        alike: PageOf,
+        parents: Vec<Uuid>,
+    ) -> Result<HashMap<Uuid, Page>, AppError> {
+        let shows = alike.shows;
+        self.0
+            .pages(
+                alike.viewer,
+                alike.scope,
+                &parents,
+                &alike.filter,
+                alike.order,
+                alike.args,
+                shows,
+            )
+            .await
+    }
+}
+
+impl CountsOf {
+    /// How many tasks pass `alike`'s filter under each of `parents`.
+    async fn read(
+        &self,
+        alike: CountOf,
+        parents: Vec<Uuid>,
+    ) -> Result<HashMap<Uuid, u64>, AppError> {
+        self.0
+            .counts(alike.viewer, alike.scope, &parents, &alike.filter)
+            .await
+    }
+}
+
 impl Loader<PageOf> for PagesOf {
     type Value = Page;
     type Error = Shared;
 
     async fn load(&self, keys: &[PageOf]) -> Result<HashMap<PageOf, Page>, Shared> {
-        alike(keys, |alike, parents| async move {
-            self.0
-                .pages(
-                    alike.viewer,
-                    alike.scope,
-                    &parents,
-                    &alike.filter,
-                    alike.order,
-                    alike.args.clone(),
-                    alike.shows,
-                )
-                .await
-        })
-        .await
+        alike(keys, |alike, parents| self.read(alike, parents)).await
     }
 }
 
@@ -582,12 +604,7 @@ impl Loader<CountOf> for CountsOf {
     type Error = Shared;
 
     async fn load(&self, keys: &[CountOf]) -> Result<HashMap<CountOf, u64>, Shared> {
-        alike(keys, |alike, parents| async move {
-            self.0
-                .counts(alike.viewer, alike.scope, &parents, &alike.filter)
-                .await
-        })
-        .await
+        alike(keys, |alike, parents| self.read(alike, parents)).await
     }
 }
 
@@ -599,20 +616,7 @@ impl Loader<OfMany<PageOf>> for PagesOf {
         &self,
         keys: &[OfMany<PageOf>],
     ) -> Result<HashMap<OfMany<PageOf>, Self::Value>, Shared> {
-        many(keys, |alike, parents| async move {
-            self.0
-                .pages(
-                    alike.viewer,
-                    alike.scope,
-                    &parents,
-                    &alike.filter,
-                    alike.order,
-                    alike.args.clone(),
-                    alike.shows,
-                )
-                .await
-        })
-        .await
+        many(keys, |alike, parents| self.read(alike, parents)).await
     }
 }
 
@@ -624,12 +628,7 @@ impl Loader<OfMany<CountOf>> for CountsOf {
         &self,
         keys: &[OfMany<CountOf>],
     ) -> Result<HashMap<OfMany<CountOf>, Self::Value>, Shared> {
-        many(keys, |alike, parents| async move {
-            self.0
-                .counts(alike.viewer, alike.scope, &parents, &alike.filter)
-                .await
-        })
-        .await
+        many(keys, |alike, parents| self.read(alike, parents)).await
     }
 }
 

@@ -501,6 +501,15 @@ async fn each_role_may_do_what_it_allows_and_is_forbidden_the_rest() {
             Some(2),
             "{lists}"
         );
+        // The pages that start from the reader's memberships, a viewer's too.
+        let pages = app
+            .graphql(
+                "{ tasks { edges { node { title } } } lists { tasks { edges { node { title } } } } }",
+                json!({}),
+                Some(&session.access_token),
+            )
+            .await;
+        assert_eq!(pages.to_string().matches("\"Kept\"").count(), 2, "{pages}");
     }
     let renamed = app
         .graphql(
