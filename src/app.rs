@@ -16,7 +16,7 @@ use crate::{
     accounts::{AccountKeys, AccountSettings, Accounts},
     auth::{PasswordHasher, TokenKeys, sealed::DataKey, token},
     config::Config,
-    db::{self, sqlite_reads::SqliteReads, write::Writer},
+    db::{self, reads::Reads, write::Writer},
     error::AppResult,
     events::{Events, listener},
     graphql::{self, SchemaSettings, http::GraphqlState, ws::WsState},
@@ -426,7 +426,7 @@ impl Services {
                 oidc: config.oidc.clone(),
             },
         );
-        let reads = SqliteReads::open(config.database.url.expose())?;
+        let reads = Reads::open(writer.db().clone(), config.database.url.expose())?;
         let tasks = Tasks::new(
             writer,
             reads,
@@ -436,6 +436,7 @@ impl Services {
         );
         let lists = Lists::new(
             tasks.writer().clone(),
+            tasks.reads().clone(),
             events.clone(),
             outbox.clone(),
             InvitationSettings {

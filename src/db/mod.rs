@@ -3,6 +3,8 @@
 //! SQLite on the calling thread ([`sqlite_reads`]); rows of either read by
 //! column position ([`Columns`]).
 
+pub mod postgres_reads;
+pub mod reads;
 pub mod sqlite_reads;
 pub mod write;
 
@@ -161,8 +163,17 @@ pub trait Columns {
     fn text(&self, at: usize) -> Result<Option<String>, DbErr>;
     fn boolean(&self, at: usize) -> Result<Option<bool>, DbErr>;
     fn integer(&self, at: usize) -> Result<Option<i32>, DbErr>;
+    fn big_integer(&self, at: usize) -> Result<Option<i64>, DbErr>;
     fn time(&self, at: usize) -> Result<Option<DateTime<Utc>>, DbErr>;
     fn date(&self, at: usize) -> Result<Option<chrono::NaiveDate>, DbErr>;
+
+    /// The value at column `at`, of any type a column is read as.
+    fn get<T: FromColumn>(&self, at: usize) -> Result<T, DbErr>
+    where
+        Self: Sized,
+    {
+        T::read(self, at, "a column")
+    }
 }
 
 impl Columns for QueryResult {
@@ -183,6 +194,10 @@ impl Columns for QueryResult {
     }
 
     fn integer(&self, at: usize) -> Result<Option<i32>, DbErr> {
+        self.try_get_by_index(at)
+    }
+
+    fn big_integer(&self, at: usize) -> Result<Option<i64>, DbErr> {
         self.try_get_by_index(at)
     }
 
@@ -247,6 +262,12 @@ impl ColumnValue for bool {
 impl ColumnValue for i32 {
     fn read_nullable(row: &impl Columns, at: usize) -> Result<Option<Self>, DbErr> {
         row.integer(at)
+    }
+}
+
+impl ColumnValue for i64 {
+    fn read_nullable(row: &impl Columns, at: usize) -> Result<Option<Self>, DbErr> {
+        row.big_integer(at)
     }
 }
 

@@ -16,7 +16,7 @@
 use std::{
     path::{Path, PathBuf},
     sync::Mutex,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
@@ -63,12 +63,7 @@ impl SqliteReads {
         read: impl FnMut(&Row<'_>) -> Result<T, DbErr>,
     ) -> Result<Vec<T>, DbErr> {
         let connection = self.check_out()?;
-        let started = crate::telemetry::is_tracing().then(Instant::now);
         let rows = query(&connection, statement, read);
-        if let Some(started) = started {
-            let elapsed = started.elapsed();
-            crate::telemetry::statement("sqlite", &statement.sql, elapsed, rows.is_err());
-        }
         self.check_in(connection);
         rows
     }
@@ -161,6 +156,10 @@ impl Columns for Row<'_> {
     }
 
     fn integer(&self, at: usize) -> Result<Option<i32>, DbErr> {
+        self.get(at).or_failed()
+    }
+
+    fn big_integer(&self, at: usize) -> Result<Option<i64>, DbErr> {
         self.get(at).or_failed()
     }
 

@@ -13,14 +13,14 @@ use entity::{
     user::{self, Entity as Users},
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait,
+    ColumnTrait, Condition,
     sea_query::{Expr, ExprTrait, Order, Query},
 };
 use uuid::Uuid;
 
 use super::{ListEventKind, Lists, Role, audience, list_delivery, list_notice, refused, visible};
 use crate::{
-    db::{self, StoredByName, write::Write},
+    db::{self, Columns, StoredByName, write::Write},
     error::{AppError, AppResult},
     events::{Delivery, Notice, TaskEvent, TaskEventKind},
     tasks::fields::{Shown, TaskRead},
@@ -73,19 +73,23 @@ impl Lists {
             .order_by((Members, list_member::Column::Since), Order::Asc)
             .order_by((Members, list_member::Column::UserId), Order::Asc)
             .to_owned();
-        let mut members: HashMap<Uuid, Vec<Member>> = HashMap::new();
-        for row in self.db().query_all(&select).await? {
-            let role: String = row.try_get_by_index(2)?;
-            let email: String = row.try_get_by_index(5)?;
-            members
-                .entry(row.try_get_by_index(0)?)
-                .or_default()
-                .push(Member {
-                    user: row.try_get_by_index(1)?,
+        let rows = self
+            .reads()
+            .all(&select, |row| {
+                let role: String = row.get(2)?;
+                let email: String = row.get(5)?;
+                let member = Member {
+                    user: row.get(1)?,
                     role: Role::read(&role),
-                    since: row.try_get_by_index(3)?,
-                    display_name: display_name(row.try_get_by_index(4)?, &email),
-                });
+                    since: row.get(3)?,
+                    display_name: display_name(row.get(4)?, &email),
+                };
+                Ok((row.get::<Uuid>(0)?, member))
+            })
+            .await?;
+        let mut members: HashMap<Uuid, Vec<Member>> = HashMap::new();
+        for (list, member) in rows {
+            members.entry(list).or_default().push(member);
         }
         Ok(members)
     }

@@ -24,7 +24,7 @@ use entity::{
     task_list::{self, Entity as TaskLists},
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryResult, QueryTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryTrait,
     sea_query::{Expr, LockType, Order, Query, SelectStatement},
 };
 use uuid::Uuid;
@@ -37,7 +37,8 @@ pub use role::Role;
 
 use crate::{
     db::{
-        self, StoredByName,
+        self, Columns, StoredByName,
+        reads::Reads,
         write::{Write, Writer},
     },
     error::{AppError, AppResult},
@@ -83,6 +84,7 @@ impl ListName {
 #[derive(Clone)]
 pub struct Lists {
     writer: Writer,
+    reads: Reads,
     events: Events,
     outbox: Outbox,
     settings: InvitationSettings,
@@ -91,12 +93,14 @@ pub struct Lists {
 impl Lists {
     pub fn new(
         writer: Writer,
+        reads: Reads,
         events: Events,
         outbox: Outbox,
         settings: InvitationSettings,
     ) -> Self {
         Self {
             writer,
+            reads,
             events,
             outbox,
             settings,
@@ -105,6 +109,11 @@ impl Lists {
 
     fn db(&self) -> &DatabaseConnection {
         self.writer.db()
+    }
+
+    /// Short reads of the database.
+    fn reads(&self) -> &Reads {
+        &self.reads
     }
 
     /// The database's kind, which a few statements are written for.
@@ -119,7 +128,7 @@ impl Lists {
             .order_by((TaskLists, task_list::Column::Inbox), Order::Desc)
             .order_by((TaskLists, task_list::Column::Name), Order::Asc)
             .order_by((TaskLists, task_list::Column::Id), Order::Asc);
-        read_lists(self.db(), &select).await
+        self.reads.all(&select, |row| read_list(row)).await
     }
 
     /// The viewer's lists among `ids`.
@@ -134,7 +143,7 @@ impl Lists {
             Expr::col((TaskLists, task_list::Column::Id)),
             ids,
         ));
-        let lists = read_lists(self.db(), &select).await?;
+        let lists = self.reads.all(&select, |row| read_list(row)).await?;
         Ok(lists.into_iter().map(|list| (list.id, list)).collect())
     }
 
@@ -260,20 +269,16 @@ pub(crate) fn select_lists(viewer: Uuid) -> SelectStatement {
     select
 }
 
-async fn read_lists(db: &DatabaseConnection, select: &SelectStatement) -> AppResult<Vec<ListRead>> {
-    let rows = db.query_all(select).await?;
-    rows.iter().map(read_list).collect()
-}
-
-pub(crate) fn read_list(row: &QueryResult) -> AppResult<ListRead> {
-    let role: String = row.try_get_by_index(5)?;
+/// A list of [`select_lists`]'s columns.
+pub(crate) fn read_list(row: &impl Columns) -> Result<ListRead, sea_orm::DbErr> {
+    let role: String = row.get(5)?;
     Ok(ListRead {
-        id: row.try_get_by_index(0)?,
-        name: row.try_get_by_index(1)?,
-        inbox: row.try_get_by_index(2)?,
+        id: row.get(0)?,
+        name: row.get(1)?,
+        inbox: row.get(2)?,
         role: Role::read(&role),
-        created_at: row.try_get_by_index(3)?,
-        updated_at: row.try_get_by_index(4)?,
+        created_at: row.get(3)?,
+        updated_at: row.get(4)?,
     })
 }
 

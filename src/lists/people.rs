@@ -10,13 +10,16 @@ use entity::{
     user::{self, Entity as Users},
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait,
+    ColumnTrait, Condition,
     sea_query::{Expr, ExprTrait, Query},
 };
 use uuid::Uuid;
 
 use super::{Lists, Role, visible};
-use crate::{db, error::AppResult};
+use crate::{
+    db::{self, Columns},
+    error::AppResult,
+};
 
 /// The name a person goes by: the one they set, else their email's local
 /// part (the email itself never leaves the server).
@@ -90,18 +93,18 @@ impl Lists {
                     .add(user::Column::Id.in_subquery(commenters)),
             )
             .to_owned();
-        let mut people = HashMap::new();
-        for row in self.db().query_all(&select).await? {
-            let id: Uuid = row.try_get_by_index(0)?;
-            let email: String = row.try_get_by_index(2)?;
-            people.insert(
-                id,
-                Person {
+        let people = self
+            .reads()
+            .all(&select, |row| {
+                let id: Uuid = row.get(0)?;
+                let email: String = row.get(2)?;
+                let person = Person {
                     id,
-                    display_name: display_name(row.try_get_by_index(1)?, &email),
-                },
-            );
-        }
-        Ok(people)
+                    display_name: display_name(row.get(1)?, &email),
+                };
+                Ok((id, person))
+            })
+            .await?;
+        Ok(people.into_iter().collect())
     }
 }

@@ -12,7 +12,7 @@ use entity::{
     task::{self, Entity as TaskRows},
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryTrait,
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryTrait,
     sea_query::{Expr, ExprTrait, IntoIden, Query},
 };
 use uuid::Uuid;
@@ -23,7 +23,7 @@ use super::{
     write::Audience,
 };
 use crate::{
-    db,
+    db::{self, Columns},
     error::{AppError, AppResult},
     events::TaskEventKind,
     lists::{self, Role, visible},
@@ -222,10 +222,13 @@ impl Tasks {
             .and_where(seen(viewer))
             .group_by_col(comment::Column::TaskId)
             .to_owned();
+        let rows = self
+            .reads()
+            .all(&select, |row| Ok((row.get::<Uuid>(0)?, row.get::<i64>(1)?)))
+            .await?;
         let mut counts: HashMap<Uuid, u64> = tasks.iter().map(|task| (*task, 0)).collect();
-        for row in self.writer().db().query_all(&select).await? {
-            let count: i64 = row.try_get_by_index(1)?;
-            counts.insert(row.try_get_by_index(0)?, u64::try_from(count).unwrap_or(0));
+        for (task, count) in rows {
+            counts.insert(task, u64::try_from(count).unwrap_or(0));
         }
         Ok(counts)
     }

@@ -13,14 +13,14 @@ use entity::{
     task_label::{self, Entity as TaskLabels},
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QueryTrait,
+    ColumnTrait, EntityTrait, QueryFilter, QueryTrait,
     sea_query::{Expr, ExprTrait, Order, Query},
 };
 use uuid::Uuid;
 
 use super::{Shown, TaskRead, Tasks, tree::Siblings};
 use crate::{
-    db::{self, write::Write},
+    db::{self, Columns, reads::Row, write::Write},
     error::{AppError, AppResult},
     events::{Delivery, ListEventKind, TaskEventKind},
     lists::{self, Role, visible},
@@ -85,6 +85,24 @@ impl From<label::Model> for Label {
             color: row.color,
         }
     }
+}
+
+/// A label's columns, in the order [`read_label`] reads them.
+const LABEL_COLUMNS: [label::Column; 4] = [
+    label::Column::Id,
+    label::Column::ListId,
+    label::Column::Name,
+    label::Column::Color,
+];
+
+/// The label whose [`LABEL_COLUMNS`] start at column `at` of `row`.
+fn read_label(row: &Row<'_>, at: usize) -> Result<Label, sea_orm::DbErr> {
+    Ok(Label {
+        id: row.get(at)?,
+        list_id: row.get(at + 1)?,
+        name: row.get(at + 2)?,
+        color: row.get(at + 3)?,
+    })
 }
 
 impl Tasks {
@@ -244,24 +262,26 @@ impl Tasks {
         viewer: Uuid,
         lists: &[Uuid],
     ) -> AppResult<HashMap<Uuid, Vec<Label>>> {
-        let rows = LabelRows::find()
-            .filter(db::one_of(
+        let select = Query::select()
+            .columns(LABEL_COLUMNS.map(|column| (LabelRows, column)))
+            .from(LabelRows)
+            .and_where(db::one_of(
                 self.backend(),
                 Expr::col((LabelRows, label::Column::ListId)),
                 lists,
             ))
-            .filter(visible::visible(
+            .and_where(visible::visible(
                 (LabelRows, label::Column::ListId),
                 viewer,
                 Role::Viewer,
             ))
-            .order_by_asc(label::Column::NameKey)
-            .order_by_asc(label::Column::Id)
-            .all(self.writer().db())
-            .await?;
+            .order_by((LabelRows, label::Column::NameKey), Order::Asc)
+            .order_by((LabelRows, label::Column::Id), Order::Asc)
+            .to_owned();
+        let labels = self.reads().all(&select, |row| read_label(row, 0)).await?;
         let mut found: HashMap<Uuid, Vec<Label>> = HashMap::new();
-        for row in rows {
-            found.entry(row.list_id).or_default().push(row.into());
+        for label in labels {
+            found.entry(label.list_id).or_default().push(label);
         }
         Ok(found)
     }
@@ -274,10 +294,7 @@ impl Tasks {
     ) -> AppResult<HashMap<Uuid, Vec<Label>>> {
         let select = Query::select()
             .column((TaskLabels, task_label::Column::TaskId))
-            .column((LabelRows, label::Column::Id))
-            .column((LabelRows, label::Column::ListId))
-            .column((LabelRows, label::Column::Name))
-            .column((LabelRows, label::Column::Color))
+            .columns(LABEL_COLUMNS.map(|column| (LabelRows, column)))
             .from(TaskLabels)
             .inner_join(
                 LabelRows,
@@ -297,17 +314,15 @@ impl Tasks {
             .order_by((LabelRows, label::Column::NameKey), Order::Asc)
             .order_by((LabelRows, label::Column::Id), Order::Asc)
             .to_owned();
+        let rows = self
+            .reads()
+            .all(&select, |row| {
+                Ok((row.get::<Uuid>(0)?, read_label(row, 1)?))
+            })
+            .await?;
         let mut found: HashMap<Uuid, Vec<Label>> = HashMap::new();
-        for row in self.writer().db().query_all(&select).await? {
-            found
-                .entry(row.try_get_by_index(0)?)
-                .or_default()
-                .push(Label {
-                    id: row.try_get_by_index(1)?,
-                    list_id: row.try_get_by_index(2)?,
-                    name: row.try_get_by_index(3)?,
-                    color: row.try_get_by_index(4)?,
-                });
+        for (task, label) in rows {
+            found.entry(task).or_default().push(label);
         }
         Ok(found)
     }

@@ -25,11 +25,10 @@ mod write;
 
 use chrono::{DateTime, Utc};
 use entity::task::{self, Column};
-use std::sync::Arc;
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, Select,
+    ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, Select,
     sea_query::{Expr, ExprTrait, LikeExpr, SelectStatement},
 };
 use uuid::Uuid;
@@ -45,7 +44,7 @@ pub use recurring::RepeatFrom;
 pub use write::Move;
 
 use crate::{
-    db::{self, sqlite_reads::SqliteReads, write::Writer},
+    db::{self, reads::Reads, write::Writer},
     error::AppResult,
     events::Events,
     lists::{Role, visible},
@@ -55,8 +54,8 @@ use crate::{
 #[derive(Clone)]
 pub struct Tasks {
     db: DatabaseConnection,
-    /// On a SQLite file, readers used on the calling thread (see [`Tasks::all`]).
-    reads: Option<Arc<SqliteReads>>,
+    /// Short reads, on the fastest path the database offers.
+    reads: Reads,
     cursors: CursorKey,
     events: Events,
     writer: Writer,
@@ -220,7 +219,7 @@ fn select_listed(viewer: Uuid, filter: &TaskFilter) -> Select<task::Entity> {
 impl Tasks {
     pub fn new(
         writer: Writer,
-        reads: Option<SqliteReads>,
+        reads: Reads,
         cursors: CursorKey,
         events: Events,
         sync_horizon: std::time::Duration,
@@ -229,7 +228,7 @@ impl Tasks {
             db: writer.db().clone(),
             changes: crate::sync::ChangeLog::new(writer.clone(), cursors.clone(), sync_horizon),
             writer,
-            reads: reads.map(Arc::new),
+            reads,
             cursors,
             events,
         }
@@ -272,22 +271,16 @@ impl Tasks {
     }
 
     /// Every task `select` (of `shown`'s columns, [`Shown::select`]) finds:
-    /// a short read (an index lookup or a bounded range), which on a SQLite
-    /// file runs on the calling thread.
+    /// a short read (an index lookup or a bounded range).
     async fn all(&self, select: &SelectStatement, shown: Shown) -> AppResult<Vec<TaskRead>> {
-        let tasks = match &self.reads {
-            Some(reads) => reads.all(&DbBackend::Sqlite.build(select), |row| {
-                TaskRead::read(row, shown)
-            })?,
-            None => self
-                .db
-                .query_all(select)
-                .await?
-                .iter()
-                .map(|row| TaskRead::read(row, shown))
-                .collect::<Result<_, _>>()?,
-        };
-        Ok(tasks)
+        self.reads
+            .all(select, |row| TaskRead::read(row, shown))
+            .await
+    }
+
+    /// Short reads of the database.
+    pub(crate) fn reads(&self) -> &Reads {
+        &self.reads
     }
 
     /// The database's kind, which a few statements are written for.

@@ -15,7 +15,7 @@ use entity::{
     task::{self, Column},
 };
 use sea_orm::{
-    Condition, ConnectionTrait, DbBackend,
+    Condition, DbBackend,
     sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query, SelectStatement},
 };
 use uuid::Uuid;
@@ -26,7 +26,7 @@ use super::{
     page::{edges, walk_and_size},
 };
 use crate::{
-    db,
+    db::{self, Columns},
     error::AppResult,
     lists::{Role, visible},
 };
@@ -193,10 +193,8 @@ impl Tasks {
             )
             .group_by_col(scope.column())
             .to_owned();
-        let rows = self.db.query_all(&select).await?;
-        rows.iter()
-            .map(|row| Ok(row.try_get_by_index::<Uuid>(0)?))
-            .collect()
+        let scopes = self.reads.all(&select, |row| row.get::<Uuid>(0)).await?;
+        Ok(scopes.into_iter().collect())
     }
 
     /// How many of the viewer's tasks in each of `scopes` pass `filter`.
@@ -218,11 +216,13 @@ impl Tasks {
             )))
             .group_by_col(scope.column())
             .to_owned();
-        let rows = self.db.query_all(&select).await?;
+        let rows = self
+            .reads
+            .all(&select, |row| Ok((row.get::<Uuid>(0)?, row.get::<i64>(1)?)))
+            .await?;
         let mut counts: HashMap<Uuid, u64> = scopes.iter().map(|id| (*id, 0)).collect();
-        for row in rows {
-            let count: i64 = row.try_get_by_index(1)?;
-            counts.insert(row.try_get_by_index(0)?, u64::try_from(count).unwrap_or(0));
+        for (scope, count) in rows {
+            counts.insert(scope, u64::try_from(count).unwrap_or(0));
         }
         Ok(counts)
     }
