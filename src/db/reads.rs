@@ -10,7 +10,8 @@ use std::{sync::Arc, time::Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, sea_query::SelectStatement,
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement,
+    sea_query::SelectStatement,
 };
 use uuid::Uuid;
 
@@ -60,25 +61,34 @@ impl Reads {
     pub async fn all<T>(
         &self,
         select: &SelectStatement,
+        read: impl FnMut(&Row<'_>) -> Result<T, DbErr>,
+    ) -> AppResult<Vec<T>> {
+        self.run(&self.backend().build(select), read).await
+    }
+
+    /// Every row `statement` (built for this database) finds, each read
+    /// with `read`.
+    pub async fn run<T>(
+        &self,
+        statement: &Statement,
         mut read: impl FnMut(&Row<'_>) -> Result<T, DbErr>,
     ) -> AppResult<Vec<T>> {
         let Some(fast) = &self.fast else {
-            let rows = self.db.query_all(select).await?;
+            let rows = self.db.query_all_raw(statement.clone()).await?;
             return Ok(rows
                 .iter()
                 .map(|row| read(&Row::Orm(row)))
                 .collect::<Result<_, _>>()?);
         };
-        let statement = self.backend().build(select);
         let started = crate::telemetry::is_tracing().then(Instant::now);
         let (system, rows) = match fast.as_ref() {
             Fast::Sqlite(reads) => (
                 "sqlite",
-                reads.all(&statement, |row| read(&Row::Sqlite(row))),
+                reads.all(statement, |row| read(&Row::Sqlite(row))),
             ),
             Fast::Postgres(reads) => (
                 "postgresql",
-                reads.all(&statement).await.and_then(|rows| {
+                reads.all(statement).await.and_then(|rows| {
                     rows.iter()
                         .map(|row| read(&Row::Postgres(row)))
                         .collect::<Result<Vec<_>, _>>()

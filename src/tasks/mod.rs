@@ -26,9 +26,11 @@ mod write;
 use chrono::{DateTime, Utc};
 use entity::task::{self, Column};
 
+use std::sync::Arc;
+
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, Select,
+    QueryFilter, Select, Statement,
     sea_query::{Expr, ExprTrait, LikeExpr, SelectStatement},
 };
 use uuid::Uuid;
@@ -44,6 +46,7 @@ pub use recurring::RepeatFrom;
 pub use write::Move;
 
 use crate::{
+    cache::BoundedCache,
     db::{self, reads::Reads, write::Writer},
     error::AppResult,
     events::Events,
@@ -56,6 +59,8 @@ pub struct Tasks {
     db: DatabaseConnection,
     /// Short reads, on the fastest path the database offers.
     reads: Reads,
+    /// First pages' statements, built once for each shape.
+    page_statements: BoundedCache<page::PageShape, Arc<Statement>>,
     cursors: CursorKey,
     events: Events,
     writer: Writer,
@@ -229,6 +234,7 @@ impl Tasks {
             changes: crate::sync::ChangeLog::new(writer.clone(), cursors.clone(), sync_horizon),
             writer,
             reads,
+            page_statements: BoundedCache::new(page::PAGE_STATEMENTS_BYTES),
             cursors,
             events,
         }

@@ -61,7 +61,7 @@ pub enum SortKey {
 }
 
 /// Which way a query walks the order.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Walk {
     /// From the start of the order towards its end.
     Forward,

@@ -1,8 +1,13 @@
 //! Relay-style pages of tasks by keyset: each page is one range scan over an
 //! index, however deep into the list it starts.
 
+use std::sync::Arc;
+
 use entity::task::{self, Column};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    DbBackend,
+    sea_query::{Expr, ExprTrait, SelectStatement},
+};
 use uuid::Uuid;
 
 use super::{
@@ -93,54 +98,47 @@ impl Tasks {
         };
         let after = decode(args.after, "after")?;
         let before = decode(args.before, "before")?;
-
-        let mut window = filtered(filter);
-        if let Some(after) = &after {
-            window = window.add(order.beyond(after, Walk::Forward, false));
-        }
-        if let Some(before) = &before {
-            window = window.add(order.beyond(before, Walk::Backward, false));
-        }
         let shown = if shows.cursors {
             shows.tasks.with_key_of(order.field)
         } else {
             shows.tasks
         };
-        let mut select = shown.select();
-        let parents;
-        let within = match (filter.list_id, filter.parent_id) {
-            // One list: a walk of its index.
-            (Some(_), None) => None,
-            // One task's subtasks: a walk of theirs.
-            (_, Some(parent)) => {
-                parents = [parent];
-                Some(Within::Parents(&parents))
-            }
-            // Every list of the viewer's: the first of each, then of them all.
-            (None, None) => Some(Within::Lists(None)),
+        let backend = self.backend();
+        let page = |viewer| {
+            let select = select_page(
+                backend,
+                viewer,
+                filter,
+                (order, walk, size),
+                shown,
+                (after.as_ref(), before.as_ref()),
+            );
+            backend.build(&select)
         };
-        match within {
-            None => {
-                select
-                    .cond_where(window)
-                    .and_where(visible::tasks(owner, Role::Viewer));
-            }
-            Some(within) => {
-                let firsts = firsts_of_each(
-                    self.db.get_database_backend(),
-                    owner,
-                    &within,
-                    window,
-                    order,
-                    walk,
-                    size + 1,
-                );
-                select.and_where(Expr::col((task::Entity, Column::Id)).in_subquery(firsts));
-            }
-        }
-        select.and_where(viewer.live()).limit(size + 1);
-        order.sort(&mut select, walk);
-        let mut tasks = self.all(&select, shown).await?;
+        let statement = if after.is_none() && before.is_none() {
+            // A first page: its statement is built once for its shape.
+            let shape = PageShape {
+                filter: filter.clone(),
+                order,
+                walk,
+                size,
+                shown,
+                session: viewer.session.is_some(),
+            };
+            let built = self.page_statements.get(&shape).unwrap_or_else(|| {
+                let built = Arc::new(page(stand_in::viewer(viewer)));
+                let bytes = built.sql.len() + std::mem::size_of::<PageShape>();
+                self.page_statements.put(shape, Arc::clone(&built), bytes);
+                built
+            });
+            stand_in::bind(&built, viewer)
+        } else {
+            page(viewer)
+        };
+        let mut tasks = self
+            .reads
+            .run(&statement, |row| TaskRead::read(row, shown))
+            .await?;
         let more = tasks.len() as u64 > size;
         tasks.truncate(usize::try_from(size).unwrap_or(usize::MAX));
         if walk == Walk::Backward {
@@ -191,6 +189,128 @@ impl Tasks {
     }
 }
 
+/// The statement of a page of `viewer`'s tasks passing `filter`, `size` + 1
+/// of them (the one more tells whether there are more) in `order` walked
+/// `walk`-wards, beyond the cursors `after` and `before`.
+fn select_page(
+    backend: DbBackend,
+    viewer: Claimed,
+    filter: &TaskFilter,
+    (order, walk, size): (TaskOrder, Walk, u64),
+    shown: Shown,
+    (after, before): (Option<&Position>, Option<&Position>),
+) -> SelectStatement {
+    let owner = viewer.user_id;
+    let mut window = filtered(filter);
+    if let Some(after) = after {
+        window = window.add(order.beyond(after, Walk::Forward, false));
+    }
+    if let Some(before) = before {
+        window = window.add(order.beyond(before, Walk::Backward, false));
+    }
+    let mut select = shown.select();
+    let parents;
+    let within = match (filter.list_id, filter.parent_id) {
+        // One list: a walk of its index.
+        (Some(_), None) => None,
+        // One task's subtasks: a walk of theirs.
+        (_, Some(parent)) => {
+            parents = [parent];
+            Some(Within::Parents(&parents))
+        }
+        // Every list of the viewer's: the first of each, then of them all.
+        (None, None) => Some(Within::Lists(None)),
+    };
+    match within {
+        None => {
+            select
+                .cond_where(window)
+                .and_where(visible::tasks(owner, Role::Viewer));
+        }
+        Some(within) => {
+            let firsts = firsts_of_each(backend, owner, &within, window, order, walk, size + 1);
+            select.and_where(Expr::col((task::Entity, Column::Id)).in_subquery(firsts));
+        }
+    }
+    select.and_where(viewer.live()).limit(size + 1);
+    order.sort(&mut select, walk);
+    select
+}
+
+/// What tells one page's statement from another's, but for its viewer: a
+/// first page's statement is built once for its shape and bound to each
+/// viewer ([`stand_in`]).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(super) struct PageShape {
+    filter: TaskFilter,
+    order: TaskOrder,
+    walk: Walk,
+    size: u64,
+    shown: Shown,
+    /// Whether the token belongs to a session (its test differs).
+    session: bool,
+}
+
+/// The statements of first pages by shape, at most this many bytes of them.
+pub(super) const PAGE_STATEMENTS_BYTES: usize = 256 * 1024;
+
+/// A viewer that stands in for every viewer in a statement built once:
+/// ids random for each process (so no id a client sends is one of them)
+/// and a password version no account has, each replaced by the viewer's
+/// own when the statement is bound. Building the page's statement was a
+/// sixth of the page's instructions (bench/README.md).
+mod stand_in {
+    use std::sync::LazyLock;
+
+    use sea_orm::{Statement, Value, Values};
+    use uuid::Uuid;
+
+    use crate::auth::Claimed;
+
+    static IDS: LazyLock<(Uuid, Uuid)> = LazyLock::new(|| (Uuid::new_v4(), Uuid::new_v4()));
+
+    /// Below every password version an account can have (they start at 1).
+    const PASSWORD_VERSION: i32 = i32::MIN;
+
+    /// The stand-in for `viewer`: the same kind of token (with a session or
+    /// without), none of its values.
+    pub fn viewer(viewer: Claimed) -> Claimed {
+        let (user, session) = *IDS;
+        Claimed {
+            user_id: user,
+            password_version: PASSWORD_VERSION,
+            session: viewer.session.map(|_| session),
+            ..viewer
+        }
+    }
+
+    /// `built` (made for [`viewer`]'s stand-in) with `viewer`'s own values.
+    pub fn bind(built: &Statement, viewer: Claimed) -> Statement {
+        let (user, session) = *IDS;
+        let values = built.values.as_ref().map(|values| {
+            Values(
+                values
+                    .0
+                    .iter()
+                    .map(|value| match value {
+                        Value::Uuid(Some(id)) if *id == user => Value::Uuid(Some(viewer.user_id)),
+                        Value::Uuid(Some(id)) if *id == session => Value::Uuid(viewer.session),
+                        Value::Int(Some(PASSWORD_VERSION)) => {
+                            Value::Int(Some(viewer.password_version))
+                        }
+                        other => other.clone(),
+                    })
+                    .collect(),
+            )
+        });
+        Statement {
+            sql: built.sql.clone(),
+            values,
+            db_backend: built.db_backend,
+        }
+    }
+}
+
 /// The edges of a page of `tasks`, with their places in `order` when the
 /// page shows cursors.
 pub(super) fn edges(tasks: Vec<TaskRead>, order: TaskOrder, shows: PageShows) -> Vec<Edge> {
@@ -228,4 +348,71 @@ fn page_size(requested: i32, argument: &'static str) -> AppResult<u64> {
     let requested = u64::try_from(requested)
         .map_err(|_| AppError::bad_input(argument, format!("{argument} must not be negative")))?;
     Ok(std::cmp::Ord::min(requested, MAX_PAGE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::{Priority, order::OrderField};
+
+    /// A page's statement built for the stand-in and bound to a viewer is
+    /// the one built for that viewer, for every kind of token, filter and
+    /// order, on both databases.
+    #[test]
+    fn a_statement_built_once_binds_to_each_viewer_as_if_built_for_it() {
+        let tokens = [None, Some(Uuid::now_v7())];
+        let filters = [
+            TaskFilter::default(),
+            TaskFilter {
+                list_id: Some(Uuid::now_v7()),
+                completed: Some(false),
+                priority_at_least: Some(Priority::High),
+                ..TaskFilter::default()
+            },
+            TaskFilter {
+                parent_id: Some(Uuid::now_v7()),
+                assignee_id: Some(Uuid::now_v7()),
+                label_ids: vec![Uuid::now_v7()],
+                search_pattern: Some("%milk%".into()),
+                ..TaskFilter::default()
+            },
+        ];
+        let orders = [
+            TaskOrder::default(),
+            TaskOrder {
+                field: OrderField::DueAt,
+                ..TaskOrder::default()
+            },
+        ];
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            for session in tokens {
+                let viewer = Claimed {
+                    user_id: Uuid::now_v7(),
+                    password_version: 3,
+                    session,
+                    expires_at: 0,
+                    second_factor_at: None,
+                };
+                for filter in &filters {
+                    for order in orders {
+                        for walk in [Walk::Forward, Walk::Backward] {
+                            let page = |viewer| {
+                                backend.build(&select_page(
+                                    backend,
+                                    viewer,
+                                    filter,
+                                    (order, walk, 20),
+                                    Shown::ALL,
+                                    (None, None),
+                                ))
+                            };
+                            let built = page(stand_in::viewer(viewer));
+                            assert_ne!(built, page(viewer), "the stand-in is not the viewer");
+                            assert_eq!(stand_in::bind(&built, viewer), page(viewer));
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
