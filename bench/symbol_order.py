@@ -1,0 +1,116 @@
+"""Writes link/symbol-order.txt: the functions the server runs to start, then
+those a few requests run, in that order, for the linker to lay out first
+and side by side (build.rs hands the file to the linker of release builds).
+
+The kernel maps the 64 KiB around each page of the binary a process first
+touches, so code that start-up runs, scattered over the text, kept more
+than half of it resident at rest; laid out together it keeps a fraction
+(bench/README.md, "Idle memory"). Run it again when start-up or the
+request path changes much; a function the file names that no longer exists
+is passed over, one it does not name is laid out after those it does.
+
+    python3 bench/symbol_order.py [--binary target/release/taskql] [--out link/symbol-order.txt]
+
+Needs valgrind (Debian's package): the server runs under callgrind on a
+fresh SQLite file; the counters are written once it is ready (start-up),
+then after the requests.
+"""
+
+import argparse
+import glob
+import http.client
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+
+PORT = 18950
+
+HEADER = """\
+# The functions taskql runs to start, then those a few requests run: the
+# linker lays them out first (build.rs), so that what start-up touches
+# stays on few pages. Written by bench/symbol_order.py from a run of the
+# release build; regenerate it when start-up or the request path changes.
+"""
+
+
+def functions(path, binary):
+    """The functions of `binary` that a callgrind output file saw run, in
+    the order it names them, without callgrind's recursion marks."""
+    names, current = [], None
+    with open(path, errors="replace") as out:
+        for line in out:
+            if line.startswith("ob="):
+                current = line[3:].strip()
+            elif line.startswith("fn=") and current and os.path.basename(current) == binary:
+                name = re.sub(r"'\d+$", "", line[3:].strip())
+                if not name.startswith("("):
+                    names.append(name)
+    return names
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", default="target/release/taskql")
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "link", "symbol-order.txt"))
+    args = parser.parse_args()
+    if not shutil.which("valgrind"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True)
+    workdir = tempfile.mkdtemp(prefix="taskql-order-")
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "TASKQL_DATABASE_URL": f"sqlite://{workdir}/taskql.db?mode=rwc",
+        "TASKQL_LISTEN": f"127.0.0.1:{PORT}",
+        "TASKQL_JWT_SECRET": bench.SECRET,
+        "TASKQL_AUTH_RATE_LIMIT": "off",
+        "TASKQL_LOG": "warn",
+        "TASKQL_ARGON2_M_KIB": "1024",
+        "TASKQL_ARGON2_T": "1",
+    }
+    out = os.path.join(workdir, "callgrind.out")
+    binary = os.path.abspath(args.binary)
+    server = subprocess.Popen(
+        ["valgrind", "--tool=callgrind", "--compress-strings=no", "--compress-pos=no", "--demangle=no",
+         f"--callgrind-out-file={out}", binary, "serve"],
+        env=env, cwd=workdir, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=5)
+                connection.request("GET", "/readyz")
+                if connection.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        time.sleep(1)
+        subprocess.run(["callgrind_control", "--dump", str(server.pid)], check=True, capture_output=True)
+        token = bench.register(PORT, "order@example.com")
+        bench.seed_tasks(PORT, token, 30)
+        for query in (bench.PAGE, bench.NESTED, bench.NESTED_FULL, "{ me { id email } }"):
+            bench.graphql(PORT, query, token=token)
+        subprocess.run(["callgrind_control", "--dump", str(server.pid)], check=True, capture_output=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=120)
+    parts = sorted(glob.glob(f"{out}.*"), key=lambda path: int(path.rsplit(".", 1)[1]))
+    order, seen = [], set()
+    for part in parts[:2]:
+        for name in functions(part, os.path.basename(binary)):
+            if name not in seen:
+                seen.add(name)
+                order.append(name)
+    with open(args.out, "w") as file:
+        file.write(HEADER)
+        file.write("\n".join(order) + "\n")
+    print(f"{len(order)} functions written to {os.path.normpath(args.out)}")
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
