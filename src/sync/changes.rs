@@ -29,7 +29,7 @@ use super::{
     log::removals,
 };
 use crate::{
-    error::AppResult,
+    error::{AppError, AppResult},
     lists::{self, ListRead, Role, visible},
     tasks::{Shown, TaskRead},
 };
@@ -66,7 +66,28 @@ enum Change {
 
 impl ChangeLog {
     /// At most `first` of `viewer`'s changes after `since`.
+    ///
+    /// The read runs as a task of its own, to its end whatever becomes of
+    /// the request: on PostgreSQL its transaction begins in two statements
+    /// (`BEGIN`, then `SET TRANSACTION`), and a request dropped between them
+    /// (its client went away) handed the connection back to the pool inside
+    /// a transaction, where the next read on it failed.
     pub async fn read(
+        &self,
+        viewer: Uuid,
+        since: Mark,
+        first: usize,
+        wanted: Wanted,
+    ) -> AppResult<Changes> {
+        use tracing::Instrument;
+        let log = self.clone();
+        let read = async move { log.read_to_the_end(viewer, since, first, wanted).await };
+        tokio::spawn(read.instrument(tracing::Span::current()))
+            .await
+            .map_err(AppError::internal)?
+    }
+
+    async fn read_to_the_end(
         &self,
         viewer: Uuid,
         since: Mark,
