@@ -47,6 +47,9 @@ const PARSED_BUDGET_BYTES: usize = 256 * 1024;
 /// one, or the admin listener's.
 pub struct Gateway<Q = QueryRoot, M = MutationRoot, S = SubscriptionRoot> {
     schema: Schema<Q, M, S>,
+    /// The schema again, for requests it validated before, when the caller
+    /// gave a way to build it ([`Gateway::revalidating_only_once`]).
+    validated: Option<Arc<Validated<Q, M, S>>>,
     persisted: PersistedQueries,
     /// Documents that parsed and passed the limits, by their text.
     parsed: BoundedCache<String, ExecutableDocument>,
@@ -68,10 +71,36 @@ impl Prepared {
     }
 }
 
+/// Every validation rule depends only on the document, the operation and
+/// the variables, and the schema never changes: a request that passed them
+/// once passes again. Such a request runs on a second schema that checks
+/// only what running needs (the fragment cycles, the complexity and depth
+/// limits: async-graphql's `ValidationMode::Fast`). Validating the page's
+/// document was a fourteenth of its instructions (bench/README.md).
+struct Validated<Q, M, S> {
+    build: Box<dyn Fn() -> Schema<Q, M, S> + Send + Sync>,
+    /// Built at the first request that needs it.
+    schema: std::sync::OnceLock<Schema<Q, M, S>>,
+    /// Requests that passed every rule, by [`validation_key`].
+    passed: BoundedCache<String, ()>,
+}
+
+/// Most bytes of requests kept as validated.
+const VALIDATED_BUDGET_BYTES: usize = 256 * 1024;
+
+/// What validating `request` depends on: its operation's name, its
+/// variables and its document.
+fn validation_key(request: &Request) -> String {
+    let variables = serde_json::to_string(&request.variables).unwrap_or_default();
+    let operation = request.operation_name.as_deref().unwrap_or_default();
+    format!("{operation}\u{0}{variables}\u{0}{}", request.query)
+}
+
 impl<Q, M, S> Clone for Gateway<Q, M, S> {
     fn clone(&self) -> Self {
         Self {
             schema: self.schema.clone(),
+            validated: self.validated.clone(),
             persisted: self.persisted.clone(),
             parsed: self.parsed.clone(),
             metrics: self.metrics.clone(),
@@ -88,10 +117,27 @@ where
     pub fn new(schema: Schema<Q, M, S>, persisted: PersistedQueries, metrics: Metrics) -> Self {
         Self {
             schema,
+            validated: None,
             persisted,
             parsed: BoundedCache::new(PARSED_BUDGET_BYTES),
             metrics,
         }
+    }
+
+    /// This gateway, running a request that passed validation before on
+    /// the schema `build` makes, the same one with
+    /// `ValidationMode::Fast` ([`Validated`]).
+    #[must_use]
+    pub fn revalidating_only_once(
+        mut self,
+        build: impl Fn() -> Schema<Q, M, S> + Send + Sync + 'static,
+    ) -> Self {
+        self.validated = Some(Arc::new(Validated {
+            build: Box::new(build),
+            schema: std::sync::OnceLock::new(),
+            passed: BoundedCache::new(VALIDATED_BUDGET_BYTES),
+        }));
+        self
     }
 
     /// Gives a request that names its document (a trusted document's id, a
@@ -165,9 +211,25 @@ where
             error.type = tracing::field::Empty,
         );
         let started = Instant::now();
+        let key = self
+            .validated
+            .as_ref()
+            .map(|_| validation_key(&prepared.request));
+        let schema = match (&self.validated, &key) {
+            (Some(validated), Some(key)) if validated.passed.get(key).is_some() => {
+                validated.schema.get_or_init(|| (validated.build)())
+            }
+            _ => &self.schema,
+        };
         // Loads of the same kind go out together, round by round.
         let request = prepared.request.data(Rounds::default());
-        let response = self.schema.execute(request).instrument(span.clone()).await;
+        let response = schema.execute(request).instrument(span.clone()).await;
+        if let (Some(validated), Some(key)) = (&self.validated, key)
+            && !never_ran(&response)
+        {
+            let bytes = key.len();
+            validated.passed.put(key, (), bytes);
+        }
         let response = coded(response, &request_id);
         if let Some(code) = response.errors.first().and_then(errors::code_name) {
             span.record("error.type", code);

@@ -31,7 +31,9 @@ mod task;
 pub mod viewer;
 pub mod ws;
 
-use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema, SchemaBuilder};
+use async_graphql::{
+    MergedObject, MergedSubscription, SDLExportOptions, Schema, SchemaBuilder, ValidationMode,
+};
 
 use crate::{accounts::Accounts, events::Events, lists::Lists, metrics::Metrics, tasks::Tasks};
 
@@ -115,26 +117,30 @@ pub fn gateway(
     metrics: Metrics,
     settings: SchemaSettings,
 ) -> gateway::Gateway {
-    let mut builder = builder();
-    if !settings.introspection {
-        builder = builder.disable_introspection();
-    }
-    if !settings.suggestions {
-        builder = builder.disable_suggestions();
-    }
-    let schema = builder
-        .data(accounts)
-        .data(loaders::Loaders::new(&lists, &tasks))
-        .data(tasks.change_log().clone())
-        .data(lists)
-        .data(tasks)
-        .data(events)
-        .data(metrics.clone())
-        .data(settings.public_url)
-        .finish();
     let persisted =
-        persisted::PersistedQueries::new(settings.trusted_documents, settings.only_trusted);
-    gateway::Gateway::new(schema, persisted, metrics)
+        persisted::PersistedQueries::new(settings.trusted_documents.clone(), settings.only_trusted);
+    let counted = metrics.clone();
+    let schema = move |validation| {
+        let mut builder = builder().validation_mode(validation);
+        if !settings.introspection {
+            builder = builder.disable_introspection();
+        }
+        if !settings.suggestions {
+            builder = builder.disable_suggestions();
+        }
+        builder
+            .data(accounts.clone())
+            .data(loaders::Loaders::new(&lists, &tasks))
+            .data(tasks.change_log().clone())
+            .data(lists.clone())
+            .data(tasks.clone())
+            .data(events.clone())
+            .data(metrics.clone())
+            .data(settings.public_url.clone())
+            .finish()
+    };
+    gateway::Gateway::new(schema(ValidationMode::Strict), persisted, counted)
+        .revalidating_only_once(move || schema(ValidationMode::Fast))
 }
 
 /// The schema in SDL, as `taskql schema` prints it and `schema.graphql` holds it.

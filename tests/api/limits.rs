@@ -188,6 +188,41 @@ async fn a_page_of_a_hundred_tasks_passes_the_complexity_limit_and_two_do_not() 
     );
 }
 
+/// A request that passed validation runs again without the full check;
+/// the same document with other variables is checked again in full: a
+/// variable of the wrong type is refused before anything runs, and values
+/// that make the operation too complex are refused, as the first time.
+#[tokio::test]
+async fn a_request_validated_once_answers_alike_and_other_variables_are_checked_again() {
+    let app = spawn_app().await;
+    let token = app.register("ada@example.com").await.access_token;
+    app.graphql(
+        r#"mutation { createTask(input: { title: "Kept" }) { id } }"#,
+        json!({}),
+        Some(&token),
+    )
+    .await;
+    let page = "tasks(first: $n) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+        edges { cursor node { id title description completed dueAt createdAt updatedAt } } }";
+    let query = format!("query Pages($n: Int!) {{ a: {page} b: {page} }}");
+    let small = app.graphql(&query, json!({ "n": 1 }), Some(&token)).await;
+    assert!(small["errors"].is_null(), "{small}");
+    assert_eq!(small["data"]["a"]["edges"][0]["node"]["title"], "Kept");
+    for _ in 0..2 {
+        let again = app.graphql(&query, json!({ "n": 1 }), Some(&token)).await;
+        assert_eq!(again, small, "the same request answers alike");
+        let wrong = app
+            .graphql(&query, json!({ "n": "one" }), Some(&token))
+            .await;
+        assert!(wrong["data"].is_null(), "nothing ran: {wrong}");
+        assert!(wrong["errors"][0]["path"].is_null(), "{wrong}");
+        let big = app.graphql(&query, json!({ "n": 100 }), Some(&token)).await;
+        assert!(big["data"].is_null(), "nothing ran: {big}");
+        let message = big["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("complex"), "{big}");
+    }
+}
+
 #[tokio::test]
 async fn circular_introspection_is_refused_and_the_standard_query_passes() {
     let app = spawn_app().await;
