@@ -3,11 +3,7 @@
 
 use std::sync::Arc;
 
-use entity::task::{self, Column};
-use sea_orm::{
-    DbBackend,
-    sea_query::{Expr, ExprTrait, SelectStatement},
-};
+use sea_orm::{DbBackend, sea_query::SelectStatement};
 use uuid::Uuid;
 
 use super::{
@@ -228,8 +224,15 @@ fn select_page(
                 .and_where(visible::tasks(owner, Role::Viewer));
         }
         Some(within) => {
-            let firsts = firsts_of_each(backend, owner, &within, window, order, walk, size + 1);
-            select.and_where(Expr::col((task::Entity, Column::Id)).in_subquery(firsts));
+            select.and_where(firsts_of_each(
+                backend,
+                owner,
+                &within,
+                window,
+                order,
+                walk,
+                size + 1,
+            ));
         }
     }
     select.and_where(viewer.live()).limit(size + 1);
