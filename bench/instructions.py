@@ -43,6 +43,36 @@ def pages(token, count):
             raise SystemExit(f"unexpected answer: {answer[:200]!r}")
 
 
+def start_under_callgrind(binary, workdir, port, options, extra_env=None):
+    """The release server under valgrind's callgrind (with `options`) on a
+    fresh SQLite file in `workdir`, once it answers `/readyz`; hashing
+    made light, as a run under valgrind signs up and logs in."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "TASKQL_DATABASE_URL": f"sqlite://{workdir}/taskql.db?mode=rwc",
+        "TASKQL_LISTEN": f"127.0.0.1:{port}",
+        "TASKQL_JWT_SECRET": bench.SECRET,
+        "TASKQL_AUTH_RATE_LIMIT": "off",
+        "TASKQL_LOG": "warn",
+        "TASKQL_ARGON2_M_KIB": "1024",
+        "TASKQL_ARGON2_T": "1",
+        **(extra_env or {}),
+    }
+    server = subprocess.Popen(
+        ["valgrind", "--tool=callgrind", *options, os.path.abspath(binary), "serve"],
+        env=env, cwd=workdir, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/readyz")
+            if connection.getresponse().status == 200:
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("the server under callgrind did not get ready")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", default="target/release/taskql")
@@ -56,34 +86,14 @@ def main():
         subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True)
     workdir = args.keep or tempfile.mkdtemp(prefix="taskql-instructions-")
     os.makedirs(workdir, exist_ok=True)
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "TASKQL_DATABASE_URL": f"sqlite://{workdir}/taskql.db?mode=rwc",
-        "TASKQL_LISTEN": f"127.0.0.1:{PORT}",
-        "TASKQL_JWT_SECRET": bench.SECRET,
-        "TASKQL_AUTH_RATE_LIMIT": "off",
-        "TASKQL_LOG": "warn",
-        # Signing up and logging in under valgrind; the page hashes nothing.
-        "TASKQL_ARGON2_M_KIB": "1024",
-        "TASKQL_ARGON2_T": "1",
-    }
+    extra_env = {}
     if args.metrics:
-        env["TASKQL_METRICS_LISTEN"] = f"127.0.0.1:{PORT + 1}"
+        extra_env["TASKQL_METRICS_LISTEN"] = f"127.0.0.1:{PORT + 1}"
     if args.traces:
-        env["TASKQL_OTLP_ENDPOINT"] = bench.start_collector(args.traces)
+        extra_env["TASKQL_OTLP_ENDPOINT"] = bench.start_collector(args.traces)
     out = os.path.join(workdir, "callgrind.out")
-    server = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", os.path.abspath(args.binary), "serve"],
-        env=env, cwd=workdir, stderr=subprocess.DEVNULL)
+    server = start_under_callgrind(args.binary, workdir, PORT, [f"--callgrind-out-file={out}"], extra_env)
     try:
-        for _ in range(600):
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=5)
-                connection.request("GET", "/readyz")
-                if connection.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
         token = bench.register(PORT, "small@example.com")
         bench.seed_tasks(PORT, token, 100)
         pages(token, 100)

@@ -18,7 +18,6 @@ then after the requests.
 
 import argparse
 import glob
-import http.client
 import os
 import re
 import shutil
@@ -29,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
+import instructions  # noqa: E402
 
 PORT = 18950
 
@@ -63,31 +63,11 @@ def main():
     if not shutil.which("valgrind"):
         subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True)
     workdir = tempfile.mkdtemp(prefix="taskql-order-")
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "TASKQL_DATABASE_URL": f"sqlite://{workdir}/taskql.db?mode=rwc",
-        "TASKQL_LISTEN": f"127.0.0.1:{PORT}",
-        "TASKQL_JWT_SECRET": bench.SECRET,
-        "TASKQL_AUTH_RATE_LIMIT": "off",
-        "TASKQL_LOG": "warn",
-        "TASKQL_ARGON2_M_KIB": "1024",
-        "TASKQL_ARGON2_T": "1",
-    }
     out = os.path.join(workdir, "callgrind.out")
     binary = os.path.abspath(args.binary)
-    server = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", "--compress-strings=no", "--compress-pos=no", "--demangle=no",
-         f"--callgrind-out-file={out}", binary, "serve"],
-        env=env, cwd=workdir, stderr=subprocess.DEVNULL)
+    options = ["--compress-strings=no", "--compress-pos=no", "--demangle=no", f"--callgrind-out-file={out}"]
+    server = instructions.start_under_callgrind(binary, workdir, PORT, options)
     try:
-        for _ in range(600):
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=5)
-                connection.request("GET", "/readyz")
-                if connection.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
         time.sleep(1)
         subprocess.run(["callgrind_control", "--dump", str(server.pid)], check=True, capture_output=True)
         token = bench.register(PORT, "order@example.com")
