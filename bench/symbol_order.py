@@ -9,11 +9,12 @@ than half of it resident at rest; laid out together it keeps a fraction
 request path changes much; a function the file names that no longer exists
 is passed over, one it does not name is laid out after those it does.
 
-    python3 bench/symbol_order.py [--binary target/release/taskql] [--out link/symbol-order.txt]
+    python3 bench/symbol_order.py [--binary target/release/taskql] [--out link/symbol-order.txt] [--postgres URL]
 
 Needs valgrind (Debian's package): the server runs under callgrind on a
-fresh SQLite file; the counters are written once it is ready (start-up),
-then after the requests.
+fresh SQLite file, then on a fresh PostgreSQL database (`--postgres URL`,
+'' for none); the counters are written once it is ready (start-up), then
+after the requests. Start-up on either comes first in the order.
 """
 
 import argparse
@@ -55,18 +56,12 @@ def functions(path, binary):
     return names
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--binary", default="target/release/taskql")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "link", "symbol-order.txt"))
-    args = parser.parse_args()
-    if not shutil.which("valgrind"):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True)
-    workdir = tempfile.mkdtemp(prefix="taskql-order-")
-    out = os.path.join(workdir, "callgrind.out")
-    binary = os.path.abspath(args.binary)
+def run(binary, workdir, name, extra_env=None):
+    """The functions a run of the server on one database saw: those of
+    start-up, then those of a few requests (two callgrind parts)."""
+    out = os.path.join(workdir, f"callgrind-{name}.out")
     options = ["--compress-strings=no", "--compress-pos=no", "--demangle=no", f"--callgrind-out-file={out}"]
-    server = instructions.start_under_callgrind(binary, workdir, PORT, options)
+    server = instructions.start_under_callgrind(binary, workdir, PORT, options, extra_env)
     try:
         time.sleep(1)
         subprocess.run(["callgrind_control", "--dump", str(server.pid)], check=True, capture_output=True)
@@ -80,12 +75,32 @@ def main():
         server.terminate()
         server.wait(timeout=120)
     parts = sorted(glob.glob(f"{out}.*"), key=lambda path: int(path.rsplit(".", 1)[1]))
+    return [functions(part, os.path.basename(binary)) for part in parts[:2]]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", default="target/release/taskql")
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "link", "symbol-order.txt"))
+    parser.add_argument("--postgres", metavar="URL", default="postgres://postgres@127.0.0.1:5432/postgres",
+                        help="a PostgreSQL server to run on too, beside a fresh SQLite file ('' for none)")
+    args = parser.parse_args()
+    if not shutil.which("valgrind"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True)
+    workdir = tempfile.mkdtemp(prefix="taskql-order-")
+    binary = os.path.abspath(args.binary)
+    runs = [run(binary, workdir, "sqlite")]
+    if args.postgres:
+        url = bench.fresh_database(argparse.Namespace(postgres=args.postgres), workdir, "order")
+        runs.append(run(binary, workdir, "postgres", {"TASKQL_DATABASE_URL": url}))
+    # Start-up on either database first, then the requests on either.
     order, seen = [], set()
-    for part in parts[:2]:
-        for name in functions(part, os.path.basename(binary)):
-            if name not in seen:
-                seen.add(name)
-                order.append(name)
+    for part in range(2):
+        for names in runs:
+            for name in names[part]:
+                if name not in seen:
+                    seen.add(name)
+                    order.append(name)
     with open(args.out, "w") as file:
         file.write(HEADER)
         file.write("\n".join(order) + "\n")

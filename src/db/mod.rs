@@ -83,6 +83,7 @@ async fn connect_with(url: &str, pool_size: u32) -> Result<DatabaseConnection, D
         .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
+        .map_sqlx_postgres_opts(plain_when_local)
         .map_sqlx_sqlite_opts(|sqlite| {
             use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
             sqlite
@@ -92,6 +93,34 @@ async fn connect_with(url: &str, pool_size: u32) -> Result<DatabaseConnection, D
                 .busy_timeout(Duration::from_secs(5))
         });
     Database::connect(options).await
+}
+
+/// TLS to a server on this machine guards nothing the kernel does not
+/// already keep to it, and costs each connection two round trips more
+/// (start-up opens five: 90 ms each on loopback). Such a server is reached
+/// without TLS unless the URL asks for it (`require` or stricter; the
+/// default `prefer` does not).
+fn plain_when_local(
+    options: sea_orm::sqlx::postgres::PgConnectOptions,
+) -> sea_orm::sqlx::postgres::PgConnectOptions {
+    use sea_orm::sqlx::postgres::PgSslMode;
+    let local = options.get_socket().is_some() || is_local_host(options.get_host());
+    if local && matches!(options.get_ssl_mode(), PgSslMode::Prefer) {
+        options.ssl_mode(PgSslMode::Disable)
+    } else {
+        options
+    }
+}
+
+/// Whether the host name `host` is this machine: `localhost` or a
+/// loopback address (a Unix socket is too, and is named apart).
+pub fn is_local_host(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
 }
 
 /// Applies every pending migration, on connections of their own that are
@@ -338,4 +367,37 @@ pub async fn scratch() -> (tempfile::TempDir, DatabaseConnection) {
     migrate(&url).await.expect("migrate");
     let db = connect(&url).await.expect("connect");
     (dir, db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::sqlx::postgres::{PgConnectOptions, PgSslMode};
+    use std::str::FromStr;
+
+    #[test]
+    fn a_server_on_this_machine_is_reached_without_tls_unless_the_url_asks_for_it() {
+        let mode = |url: &str| {
+            let options = PgConnectOptions::from_str(url).expect("a URL");
+            format!("{:?}", plain_when_local(options).get_ssl_mode())
+        };
+        let plain = format!("{:?}", PgSslMode::Disable);
+        assert_eq!(mode("postgres://postgres@127.0.0.1:5432/taskql"), plain);
+        assert_eq!(mode("postgres://u@localhost/taskql"), plain);
+        assert_eq!(mode("postgres://u@[::1]:5432/taskql"), plain);
+        assert_eq!(mode("postgres:///taskql?host=/run/postgresql"), plain);
+        assert_eq!(
+            mode("postgres://u@127.0.0.1/taskql?sslmode=require"),
+            format!("{:?}", PgSslMode::Require)
+        );
+        assert_eq!(
+            mode("postgres://u@127.0.0.1/taskql?sslmode=verify-full"),
+            format!("{:?}", PgSslMode::VerifyFull)
+        );
+        // A server elsewhere keeps the default: TLS when it offers it.
+        assert_eq!(
+            mode("postgres://u:p@db.internal/taskql"),
+            format!("{:?}", PgSslMode::Prefer)
+        );
+    }
 }

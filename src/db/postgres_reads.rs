@@ -142,12 +142,7 @@ impl PostgresReads {
 /// Whether `host` is on this machine: a Unix socket or a loopback address.
 fn is_local(host: &Host) -> bool {
     match host {
-        Host::Tcp(name) => {
-            name == "localhost"
-                || name
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|address| address.is_loopback())
-        }
+        Host::Tcp(name) => super::is_local_host(name),
         Host::Unix(_) => true,
     }
 }
