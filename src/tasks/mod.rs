@@ -25,7 +25,6 @@ mod write;
 
 use chrono::{DateTime, Utc};
 use entity::task::{self, Column};
-
 use std::sync::Arc;
 
 use sea_orm::{

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use sea_orm::{DbBackend, sea_query::SelectStatement};
+use sea_orm::{DbBackend, Statement, Value, sea_query::SelectStatement};
 use uuid::Uuid;
 
 use super::{
@@ -123,7 +123,7 @@ impl Tasks {
             };
             let built = self.page_statements.get(&shape).unwrap_or_else(|| {
                 let built = Arc::new(page(stand_in::viewer(viewer)));
-                let bytes = built.sql.len() + std::mem::size_of::<PageShape>();
+                let bytes = shape.bytes(&built);
                 self.page_statements.put(shape, Arc::clone(&built), bytes);
                 built
             });
@@ -254,6 +254,28 @@ pub(super) struct PageShape {
     session: bool,
 }
 
+impl PageShape {
+    /// About what an entry of the cache keeps: this shape, whose filter
+    /// holds a client's search pattern and label ids, and `statement`,
+    /// whose values hold them again.
+    fn bytes(&self, statement: &Statement) -> usize {
+        use std::mem::size_of;
+        let filter = &self.filter;
+        let pattern = filter.search_pattern.as_ref().map_or(0, String::len);
+        let values = statement
+            .values
+            .as_ref()
+            .map_or(0, |values| values.0.len() * size_of::<Value>());
+        size_of::<Self>()
+            + pattern
+            + filter.label_ids.len() * size_of::<Uuid>()
+            + statement.sql.len()
+            + values
+            + pattern
+            + filter.label_ids.len() * size_of::<Value>()
+    }
+}
+
 /// The statements of first pages by shape, at most this many bytes of them.
 pub(super) const PAGE_STATEMENTS_BYTES: usize = 256 * 1024;
 
@@ -357,6 +379,46 @@ fn page_size(requested: i32, argument: &'static str) -> AppResult<u64> {
 mod tests {
     use super::*;
     use crate::tasks::{Priority, order::OrderField};
+
+    /// A first page's statement is counted with what a client put in its
+    /// filter, twice (the shape and the statement's values), so that large
+    /// filters cannot hold more memory than the cache's budget.
+    #[test]
+    fn a_cached_statement_counts_its_filter() {
+        let filter = TaskFilter {
+            search_pattern: Some("%x%".repeat(70)),
+            label_ids: (0..50).map(|_| Uuid::now_v7()).collect(),
+            ..TaskFilter::default()
+        };
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            let viewer = Claimed {
+                user_id: Uuid::now_v7(),
+                password_version: 1,
+                session: None,
+                expires_at: 0,
+                second_factor_at: None,
+            };
+            let order = TaskOrder::default();
+            let statement = backend.build(&select_page(
+                backend,
+                viewer,
+                &filter,
+                (order, Walk::Forward, 20),
+                Shown::ALL,
+                (None, None),
+            ));
+            let shape = PageShape {
+                filter: filter.clone(),
+                order,
+                walk: Walk::Forward,
+                size: 20,
+                shown: Shown::ALL,
+                session: false,
+            };
+            let held = 2 * (210 + 50 * std::mem::size_of::<Uuid>()) + statement.sql.len();
+            assert!(shape.bytes(&statement) >= held, "{backend:?}");
+        }
+    }
 
     /// A page's statement built for the stand-in and bound to a viewer is
     /// the one built for that viewer, for every kind of token, filter and
