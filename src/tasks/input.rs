@@ -7,6 +7,10 @@ use crate::error::{AppError, AppResult};
 pub const TITLE_MAX_CHARS: usize = 200;
 pub const DESCRIPTION_MAX_CHARS: usize = 10_000;
 pub const SEARCH_MAX_CHARS: usize = 200;
+/// The most labels a filter's `labelIds` may name: each is one more
+/// condition of the statement, and past a few hundred SQLite refuses it
+/// (its expression tree is too deep).
+pub const FILTER_MAX_LABELS: usize = 50;
 
 /// A trimmed, non-empty title of at most 200 characters.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,6 +65,20 @@ pub fn search_text(title: &str, description: Option<&str>) -> String {
         text.push_str(&description.to_lowercase());
     }
     text
+}
+
+/// The labels a filter asks every task to carry: at most
+/// [`FILTER_MAX_LABELS`] of them, each once.
+pub fn filter_labels(mut labels: Vec<uuid::Uuid>) -> AppResult<Vec<uuid::Uuid>> {
+    labels.sort_unstable();
+    labels.dedup();
+    if labels.len() > FILTER_MAX_LABELS {
+        return Err(AppError::bad_input(
+            "labelIds",
+            format!("labelIds must name at most {FILTER_MAX_LABELS} labels"),
+        ));
+    }
+    Ok(labels)
 }
 
 /// A `LIKE` pattern matching `search` anywhere, case-insensitively against

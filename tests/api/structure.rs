@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{Session, TestApp, assert_error},
+    helpers::{Session, TestApp, assert_bad_input, assert_error},
     sharing::{Sharing, sharing},
     ws_client::TASK_EVENTS,
 };
@@ -650,6 +650,30 @@ async fn labels_belong_to_a_list_unique_by_name_whatever_the_case() {
         )
         .await;
     assert_eq!(outsider["data"]["tasks"]["totalCount"], 0, "{outsider}");
+    // A label named twice is one; at most 50 labels, more is bad input
+    // rather than a statement the database refuses.
+    let page = "query($l: [ID!]) { tasks(filter: { labelIds: $l }) { totalCount } }";
+    let many = |count: usize| {
+        let mut labels: Vec<_> = (0..count)
+            .map(|_| json!(uuid::Uuid::now_v7().to_string()))
+            .collect();
+        labels.truncate(count.saturating_sub(2));
+        labels.extend([json!(bug), json!(docs)]);
+        json!({ "l": labels })
+    };
+    let twice = json!({ "l": [bug, docs, bug] });
+    for (variables, total) in [(twice, 1), (many(50), 0)] {
+        let found = team
+            .app()
+            .graphql(page, variables, Some(&team.cy.access_token))
+            .await;
+        assert_eq!(found["data"]["tasks"]["totalCount"], total, "{found}");
+    }
+    let refused = team
+        .app()
+        .graphql(page, many(51), Some(&team.cy.access_token))
+        .await;
+    assert_bad_input(&refused, "labelIds");
     let listed = team
         .app()
         .graphql(

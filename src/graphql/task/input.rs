@@ -11,7 +11,7 @@ use crate::{
     error::AppError,
     tasks::{
         self, Description, NewTask, TaskChanges, TaskTitle,
-        input::search_pattern,
+        input::{filter_labels, search_pattern},
         order::{self, TaskOrder},
         recurring::DateChanges,
     },
@@ -108,7 +108,7 @@ pub struct TaskFilterInput {
     pub parent_id: Option<ID>,
     /// Only tasks that are no other task's subtask.
     pub top_level_only: Option<bool>,
-    /// Only tasks that carry every one of these labels.
+    /// Only tasks that carry every one of these labels (at most 50).
     pub label_ids: Option<Vec<ID>>,
 }
 
@@ -206,7 +206,10 @@ impl TaskFilterInput {
                 .map(|id| parse_id(id, "parentId"))
                 .transpose()?,
             top_level_only: self.top_level_only.unwrap_or(false),
-            label_ids: parse_ids(self.label_ids.as_deref().unwrap_or_default(), "labelIds")?,
+            label_ids: filter_labels(parse_ids(
+                self.label_ids.as_deref().unwrap_or_default(),
+                "labelIds",
+            )?)?,
         })
     }
 }
